@@ -1,0 +1,79 @@
+"""Model configs: resolve a name, a file or a dict to an mmengine ``Config``.
+
+A user's config file inherits a registered config by name with the
+``auzoo::`` prefix::
+
+    _base_ = ['auzoo::tranet']          # or 'auzoo::tranet.py'
+    model = dict(neck=dict(out_channels=256))
+
+Relative ``_base_`` paths keep their usual mmengine meaning.
+"""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Mapping, Union
+
+from mmengine.config import Config
+
+from auzoo import registry
+
+ConfigLike = Union[str, Path, Mapping, Config]
+
+_PREFIX = "auzoo::"
+
+
+def config_path(name: str) -> Path:
+    """The file of registered model config ``name``; a clear error if unknown."""
+    registry.ensure_loaded()
+    stem = name[:-3] if name.endswith(".py") else name
+    if stem in registry.CONFIGS:
+        return registry.CONFIGS[stem]
+    known = sorted(registry.CONFIGS)
+    close = difflib.get_close_matches(stem, known, n=3)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise KeyError(f"unknown model '{name}'.{hint} Models: {', '.join(known)}")
+
+
+# mmengine resolves '::' bases through pkg_resources and a table of OpenMMLab
+# projects; auzoo's catalogue is a plain name -> file map, so resolve 'auzoo::'
+# here and hand every other base back to mmengine unchanged.
+_mmengine_get_cfg_path = Config._get_cfg_path
+
+
+def _get_cfg_path(cfg_path: str, filename: str):
+    if cfg_path.startswith(_PREFIX):
+        return str(config_path(cfg_path[len(_PREFIX):])), None
+    return _mmengine_get_cfg_path(cfg_path, filename)
+
+
+Config._get_cfg_path = staticmethod(_get_cfg_path)
+
+
+def load_config(source: ConfigLike) -> Config:
+    """A ``Config`` from a model name, a config file path, a dict or a Config."""
+    if isinstance(source, Config):
+        return source.copy()
+    if isinstance(source, Mapping):
+        return Config(dict(source))
+    text = str(source)
+    if text.startswith(_PREFIX):
+        text = text[len(_PREFIX):]
+    path = Path(text)
+    if path.suffix == ".py" and path.is_file():
+        return Config.fromfile(str(path))
+    if path.suffix == ".py" and (path.parent != Path(".") or path.exists()):
+        raise FileNotFoundError(f"config file not found: {path}")
+    return Config.fromfile(str(config_path(text)))
+
+
+def apply_overrides(cfg: Config, overrides: Mapping[str, Any], prefix: str = "") -> Config:
+    """Merge ``{'a.b': 1}``-style overrides (dotted keys allowed) into ``cfg``."""
+    if overrides:
+        cfg.merge_from_dict({f"{prefix}{key}": value for key, value in overrides.items()})
+    return cfg
+
+
+def model_name(cfg: Config) -> str:
+    """The name a config is known by: its file's stem, or ``custom``."""
+    return Path(cfg.filename).stem if cfg.filename else cfg.get("name", "custom")

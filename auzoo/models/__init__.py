@@ -1,0 +1,1 @@
+"""auzoo's parts. Importing this package registers every built-in part."""

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The README's test command: install auzoo, its test extras and the example
+# plugins, then run auzoo's and the plugins' tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install -q -e ".[test]"
+for plugin in plugins/*/; do
+  [ -f "$plugin/pyproject.toml" ] && python -m pip install -q -e "$plugin"
+done
+python -m pytest -q tests plugins "$@"
