@@ -214,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="VGGFace2 SENet-50 pickle -> state dict for the VGGFace2SENet50 backbone")
     p.add_argument("src", metavar="IN", help="senet50_ft_weight.pkl or senet50_scratch_weight.pkl")
     p.add_argument("dst", metavar="OUT", help="output .pth file")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=_cmd_convert)
     return parser
 
