@@ -1,0 +1,10 @@
+# Table 2, "SENet-50": the backbone alone with a global-pool two-FC head on its
+# last (2048 x 7 x 7) map; no decoder, no masks, no attention.
+_base_ = ['./_base_/disfa.py', './_base_/schedule_paper.py', './_base_/tranet_model.py']
+model = dict(
+    neck=None,
+    splitter=dict(type='WholeFaceSplitter'),
+    attention=[],
+    head=dict(pool_size=1),
+    branches=[dict(region='face')],
+)

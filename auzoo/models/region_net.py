@@ -1,0 +1,159 @@
+"""RegionAUNet: backbone -> neck -> splitter -> one branch per face region.
+
+Every model in auzoo's TRA-Net family is this assembler with different parts::
+
+    images ─▶ backbone ─▶ neck (optional) ─▶ splitter ─┬▶ branch: attention × N ─▶ head ─▶ AU logits
+                                                      ├▶ ...
+                                                      └▶ ...
+
+Each branch predicts its own group of AUs; the logits are put back into the
+model's AU order. Branches on hard-masked regions run on their band of rows
+alone when every attention block in them is zero-preserving (exact, see
+:mod:`auzoo.models.bands`); ``band_only=False`` forces the full-map path.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from auzoo.models.bands import Band
+from auzoo.registry import ATTENTION, BACKBONES, HEADS, MODELS, NECKS, SPLITTERS, build_part
+
+
+class RegionBranch(nn.Module):
+    """Attention blocks in a row, then a head, for one region's AUs."""
+
+    def __init__(self, region: str, aus: Sequence[int], attention: nn.ModuleList, head: nn.Module):
+        super().__init__()
+        self.region = region
+        self.aus = tuple(aus)
+        self.attention = attention
+        self.head = head
+
+    @property
+    def zero_preserving(self) -> bool:
+        return all(getattr(block, "zero_preserving", False) for block in self.attention)
+
+    def forward(self, x: Tensor, band: Optional[Band] = None) -> Tensor:
+        """``x`` is the masked region map, or with ``band`` only the band's rows."""
+        for block in self.attention:
+            x = block(x) if band is None else block(x, band=band)
+        if band is not None:
+            x = band.pad_to_full(x)  # the head pools over the whole map's grid
+        return self.head(x)
+
+    def extra_repr(self) -> str:
+        return f"region={self.region!r}, aus={self.aus}"
+
+
+@MODELS.register_module()
+class RegionAUNet(nn.Module):
+    """Region-based AU detector assembled from registered parts.
+
+    Args:
+        aus: the AUs the model predicts, in output order.
+        backbone, neck, splitter: part configs ``dict(type=NAME, ...)``; no
+            neck means the branches see the backbone's last map.
+        branches: one dict per splitter region: ``aus`` (that branch's AUs;
+            may be left out when there is one branch), ``region`` (optional:
+            the splitter's region name, to match branches by name rather than
+            by order), and optionally its own ``attention`` / ``head``.
+        attention: every branch's attention blocks, in order (list of part
+            configs; default none), unless the branch names its own.
+        head: every branch's head (part config), unless the branch names its own.
+            Channels and class counts are filled in.
+        band_only: run zero-preserving branches on their band of rows only.
+    """
+
+    requires_landmarks = False
+
+    def __init__(self, aus: Sequence[int], backbone: Dict, splitter: Dict, branches: Sequence[Dict],
+                 neck: Optional[Dict] = None, attention: Sequence[Dict] = (), head: Optional[Dict] = None,
+                 band_only: bool = True):
+        super().__init__()
+        self.aus: Tuple[int, ...] = tuple(int(au) for au in aus)
+        if len(set(self.aus)) != len(self.aus):
+            raise ValueError(f"model aus {self.aus} name an AU twice")
+        self.backbone = build_part(BACKBONES, backbone)
+        self.neck = None
+        channels = self.backbone.out_channels[-1]
+        if neck:
+            self.neck = build_part(NECKS, neck, in_channels=list(self.backbone.out_channels))
+            channels = self.neck.out_channels
+        self.splitter = build_part(SPLITTERS, splitter)
+        self.band_only = band_only
+
+        branch_cfgs = self._match_regions(list(branches))
+        self.branches = nn.ModuleList()
+        for region, cfg in zip(self.splitter.names, branch_cfgs):
+            cfg = dict(cfg)
+            unknown = set(cfg) - {"aus", "region", "attention", "head"}
+            if unknown:
+                raise ValueError(f"branch '{region}': unknown keys {sorted(unknown)}")
+            branch_aus = tuple(int(au) for au in cfg.get("aus") or self.aus)
+            blocks = nn.ModuleList(build_part(ATTENTION, block, channels=channels)
+                                   for block in cfg.get("attention", attention) or ())
+            head_cfg = cfg.get("head", head)
+            if not head_cfg:
+                raise ValueError(f"branch '{region}' has no head: give the model or the branch a head")
+            branch_head = build_part(HEADS, head_cfg, in_channels=channels, num_classes=len(branch_aus))
+            self.branches.append(RegionBranch(region, branch_aus, blocks, branch_head))
+
+        predicted = [au for branch in self.branches for au in branch.aus]
+        twice = sorted({au for au in predicted if predicted.count(au) > 1})
+        missing = [au for au in self.aus if au not in predicted]
+        extra = sorted(set(predicted) - set(self.aus))
+        if twice or missing or extra:
+            raise ValueError(
+                "every AU must be predicted by exactly one branch: "
+                + "; ".join(msg for msg in (
+                    f"predicted twice: {twice}" if twice else "",
+                    f"predicted by no branch: {missing}" if missing else "",
+                    f"not in the model's aus {self.aus}: {extra}" if extra else "") if msg))
+        self.loss_groups: List[Tuple[int, ...]] = [
+            tuple(self.aus.index(au) for au in branch.aus) for branch in self.branches]
+        # Concatenated branch logits -> model.aus order.
+        self.register_buffer("_order", torch.tensor([predicted.index(au) for au in self.aus]),
+                             persistent=False)
+
+    def _match_regions(self, branches: List[Dict]) -> List[Dict]:
+        names = list(self.splitter.names)
+        if len(branches) != len(names):
+            raise ValueError(f"{type(self.splitter).__name__} makes {len(names)} regions {tuple(names)} "
+                             f"but the config has {len(branches)} branches")
+        if len(branches) > 1 and any(not b.get("aus") for b in branches):
+            raise ValueError("with several branches each branch must list its aus")
+        named = [b.get("region") for b in branches]
+        if not any(named):
+            return branches
+        if sorted(map(str, named)) != sorted(names):
+            raise ValueError(f"branch regions {named} do not match the splitter's regions {tuple(names)}")
+        by_name = {b["region"]: b for b in branches}
+        return [by_name[name] for name in names]
+
+    def features(self, images: Tensor) -> Tensor:
+        """The map the splitter divides: the neck's output, or the backbone's last map."""
+        features = self.backbone(images)
+        return self.neck(features) if self.neck is not None else features[-1]
+
+    def forward(self, images: Tensor, landmarks: Optional[Tensor] = None) -> Tensor:
+        x = self.features(images)
+        height = x.shape[-2]
+        band_rows = self.splitter.bands(height) if hasattr(self.splitter, "bands") else None
+        regions = None
+        logits = []
+        for index, branch in enumerate(self.branches):
+            if self.band_only and band_rows is not None and branch.zero_preserving:
+                band = Band(*band_rows[index], height)
+                if not band.is_full:
+                    logits.append(branch(x[:, :, band.start:band.stop], band=band))
+                    continue
+            if regions is None:
+                regions = self.splitter(x)
+            logits.append(branch(regions[index]))
+        return torch.cat(logits, dim=1)[:, self._order]
+
+
+__all__ = ["RegionAUNet", "RegionBranch"]
