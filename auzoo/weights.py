@@ -138,15 +138,15 @@ def load_state_dict_file(path: PathLike, map_location: Union[str, torch.device] 
         raise FileNotFoundError(f"weight file not found: {path}")
     try:
         state = load_state_dict(str(path), use_ema=use_ema, device=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError) as exc:
+        # torch's own message goes on to suggest weights_only=False: keep its first sentence.
+        reason = str(exc).strip().split(". ")[0].splitlines()[0] or type(exc).__name__
         hint = ""
         if path.suffix.lower() in (".pkl", ".pickle"):
             hint = (" A VGGFace2 SENet-50 pickle must be converted first: "
                     f"auzoo convert-weights {path} {path.with_suffix('.pth').name}")
-        raise ValueError(f"{path}: not loadable as weights only ({str(exc).splitlines()[0]})."
-                         f"{hint}") from exc
-    except (RuntimeError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not a PyTorch or safetensors weight file ({exc})") from exc
+        raise ValueError(f"{path}: not loadable as a weights-only PyTorch or safetensors "
+                         f"file ({reason}).{hint}") from exc
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path}: holds no state dict (a mapping of names to tensors)")
     return dict(state)
