@@ -1,0 +1,182 @@
+"""mmengine hooks that make a training run the paper's protocol and resumable.
+
+* :class:`EpochSeedHook` seeds every epoch from (seed, epoch, rank) and tells
+  the batch sampler the epoch, so an epoch draws the same batches and the same
+  augmentation whether the run was interrupted before it or not.
+* :class:`ScoredCheckpointHook` writes the resume checkpoint after the epoch
+  has been scored (mmengine's ``CheckpointHook`` writes it before validation,
+  so a run killed during validation would resume without that epoch's score),
+  and keeps the best checkpoint by mean F1.
+* :class:`ResumableEarlyStopping` is mmengine's ``EarlyStoppingHook`` with its
+  counters stored in the checkpoint: "10 epochs without improvement" counts
+  across an interruption.
+* :class:`ProgressHook` shows the run (cell, epoch, ETA) with rich.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from typing import Optional
+
+import numpy as np
+import torch
+from mmengine.dist import get_rank, is_main_process
+from mmengine.hooks import CheckpointHook, EarlyStoppingHook, Hook
+
+MONITOR = "f1_mean"
+
+
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    """A 32-bit seed for one epoch on one rank, spread by a hash so that
+    neighbouring (seed, epoch, rank) triples share nothing."""
+    ss = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(epoch), int(rank)])
+    return int(ss.generate_state(1)[0])
+
+
+class EpochSeedHook(Hook):
+    """Reseed python, numpy and torch at the start of every epoch, and call
+    ``set_epoch`` on the train loader's batch sampler (or sampler)."""
+
+    priority = "VERY_HIGH"
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+
+    def before_train_epoch(self, runner) -> None:
+        s = epoch_seed(self.seed, runner.epoch, get_rank())
+        random.seed(s)
+        np.random.seed(s)
+        torch.manual_seed(s)
+        loader = runner.train_loop.dataloader
+        for sampler in (getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)):
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(runner.epoch)
+                break
+
+
+class ScoredCheckpointHook(CheckpointHook):
+    """Best checkpoint by mean F1, and the resume checkpoint (only the latest
+    is kept) written after the epoch's validation.
+
+    Runs at priority LOWEST and must be registered after
+    :class:`ResumableEarlyStopping` so that the saved early-stopping counters
+    include this epoch.
+    """
+
+    priority = "LOWEST"
+
+    def __init__(self, monitor: str = MONITOR, **kwargs):
+        kwargs.setdefault("max_keep_ckpts", 1)
+        super().__init__(interval=1, by_epoch=True, save_last=False, save_best=monitor,
+                         rule="greater", **kwargs)
+
+    def after_train_epoch(self, runner) -> None:
+        """Nothing: the epoch is saved once it has been scored."""
+
+    def after_val_epoch(self, runner, metrics) -> None:
+        # The base class re-saves the epoch checkpoint when the best improves;
+        # this hook saves it below in every case, once.
+        self.last_ckpt = None
+        super().after_val_epoch(runner, metrics)
+        step = runner.epoch  # already counts the epoch just trained
+        self._save_checkpoint_with_step(runner, step, meta=dict(epoch=step, iter=runner.iter))
+
+
+class ResumableEarlyStopping(EarlyStoppingHook):
+    """Stop after ``patience`` validations without a strictly better mean F1
+    (a tie is not an improvement); the counters survive a resume."""
+
+    def __init__(self, patience: int, monitor: str = MONITOR, min_delta: float = 0.0):
+        # mmengine counts a score >= best + min_delta as an improvement; a tiny
+        # positive margin makes it strictly greater.
+        super().__init__(monitor=monitor, rule="greater", min_delta=max(min_delta, 1e-9),
+                         patience=patience, strict=True)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint.setdefault("meta", {})["early_stopping"] = dict(
+            best_score=float(self.best_score), wait_count=int(self.wait_count))
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = checkpoint.get("meta", {}).get("early_stopping")
+        if not state:
+            return
+        self.best_score = float(state["best_score"])
+        self.wait_count = int(state["wait_count"])
+        if self.wait_count >= self.patience:  # it had stopped already
+            runner.train_loop.stop_training = True
+
+
+class ProgressHook(Hook):
+    """A rich progress bar over all iterations of the run, with the epoch and
+    an ETA, and one line per scored epoch. Only rank 0 draws."""
+
+    priority = "BELOW_NORMAL"
+
+    def __init__(self, label: str, progress=None, console=None):
+        self.label = label
+        self.progress = progress
+        self.console = console
+        self._own = progress is None
+        self.task = None
+        self.best: Optional[float] = None
+        self.best_epoch: Optional[int] = None
+        self._loss = math.nan
+        self._t0 = 0.0
+
+    def _describe(self, runner) -> str:
+        loop = runner.train_loop
+        return f"{self.label} · epoch {min(loop.epoch + 1, loop.max_epochs)}/{loop.max_epochs}"
+
+    def before_train(self, runner) -> None:
+        if not is_main_process():
+            return
+        if self.progress is None:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                     MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
+                                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                     console=self.console, transient=False)
+            self.progress.start()
+        self.console = self.progress.console
+        loop = runner.train_loop
+        self.best = runner.message_hub.get_info("best_score")
+        self.task = self.progress.add_task(self._describe(runner), total=loop.max_iters,
+                                           completed=loop.iter, status="")
+        if loop.iter:
+            self.console.print(f"{self.label}: resumed after epoch {loop.epoch} "
+                               f"(iteration {loop.iter})")
+        self._t0 = time.perf_counter()
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if self.task is None:
+            return
+        if outputs and "loss" in outputs:
+            self._loss = float(outputs["loss"])
+        self.progress.update(self.task, advance=1, description=self._describe(runner),
+                             status=f"loss {self._loss:.3f}")
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        if self.task is None or not metrics or MONITOR not in metrics:
+            return
+        f1 = float(metrics[MONITOR])
+        if self.best is None or f1 > self.best:
+            self.best, self.best_epoch = f1, runner.epoch
+        best = f"best {self.best:.1f}" + (f" @ {self.best_epoch}" if self.best_epoch else "")
+        self.console.print(f"{self.label} epoch {runner.epoch}: loss {self._loss:.3f}  "
+                           f"F1 {f1:.1f}  acc {metrics.get('acc_mean', math.nan):.1f}  ({best})")
+
+    def after_train(self, runner) -> None:
+        if self.task is None:
+            return
+        loop = runner.train_loop
+        if loop.stop_training:
+            self.console.print(f"{self.label}: stopped early after epoch {loop.epoch} "
+                               "(no better mean F1 for the patience window)")
+        self.progress.update(self.task, total=loop.iter, completed=loop.iter)
+        if self._own:
+            self.progress.stop()
+        else:
+            self.progress.remove_task(self.task)
+        self.task = None
