@@ -76,7 +76,7 @@ def _cmd_synth(args) -> int:
     from auzoo.data.synth import synth_disfa
 
     synth_disfa(args.out, subjects=args.subjects, frames=args.frames, seed=args.seed,
-                width=args.width, height=args.height)
+                width=args.width, height=args.height, workers=args.workers)
     return 0
 
 
@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--width", type=int, default=1024, help="video width (DISFA: 1024)")
     p.add_argument("--height", type=int, default=768, help="video height (DISFA: 768)")
+    p.add_argument("--workers", type=int, help="subjects drawn in parallel (default: CPU count)")
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("prepare", help="decode, align and index a dataset once (resumable)")
@@ -208,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device")
     p.add_argument("--every", type=int, default=1, help="use every N-th video frame")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--detector", choices=("hog", "cnn"), default="hog",
+                   help="dlib face detector: HOG (fast) or the MMOD CNN (slow on a CPU)")
+    p.add_argument("--detect-every", type=int, default=10,
+                   help="in videos, detect faces every N used frames and track them in between")
+    p.add_argument("--detect-size", type=int, default=640,
+                   help="longest side of the downscaled frame faces are detected on (0: full size)")
+    p.add_argument("--face-threshold", type=float, default=0.3, help="least detector score kept")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("convert-weights",

@@ -1,0 +1,119 @@
+"""Face alignment: the similarity transform of the TRA-Net paper.
+
+The midpoint of the nose root (27) and the nose tip (30) goes to the centre of
+an S x S output, the face's midline (nose root 27 -> chin 8) is made vertical,
+and the scale puts the chin at row ``centre + CHIN_OFFSET * S`` (about 0.9 S),
+so the whole face from brows to chin fits and the three horizontal regions the
+model splits the face into sit at fixed rows. Rotation, uniform scale and
+translation only: the face keeps its shape.
+
+Pixel coordinates are 0-based with pixel centres on integers (OpenCV's
+convention); the centre of an S-pixel image is (S - 1) / 2.
+
+The same function serves DISFA's 66 points and dlib's 68 points: the indices it
+uses (8, 27, 30) are the same in both schemes.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import cv2
+import numpy as np
+
+NOSE_ROOT, NOSE_TIP, CHIN = 27, 30, 8
+
+# Distance from the nose midpoint (image centre) down to the chin, as a fraction
+# of the output size: the chin lands at row (S - 1) / 2 + 0.4 S, i.e. 0.9 S.
+CHIN_OFFSET = 0.4
+
+# 68-point indices of the two inner-mouth corners DISFA's 66-point scheme lacks.
+_INNER_MOUTH_CORNERS_68 = (60, 64)
+_KEEP_68 = np.array([i for i in range(68) if i not in _INNER_MOUTH_CORNERS_68])
+
+
+def _mirror_pairs() -> np.ndarray:
+    pairs = [(i, 16 - i) for i in range(8)]                      # jaw
+    pairs += [(17 + i, 26 - i) for i in range(5)]                # brows
+    pairs += [(31, 35), (32, 34)]                                # nostril base
+    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
+    pairs += [(48, 54), (49, 53), (50, 52), (59, 55), (58, 56)]  # outer lip
+    pairs += [(60, 62), (63, 65)]                                # inner lip (66-point)
+    perm = np.arange(66)
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return perm
+
+
+# Index of each 66-point landmark's mirror image: after a horizontal flip the
+# subject's left eye is where the right eye was, so point k of the flipped face
+# is the mirrored point FLIP_PERMUTATION_66[k]. Points on the midline (8, 27-30,
+# 33, 51, 57, 61, 64) map to themselves.
+FLIP_PERMUTATION_66 = _mirror_pairs()
+
+
+def flip_landmarks(points: np.ndarray, width: int) -> np.ndarray:
+    """Landmarks (..., 66, 2) of an image of ``width`` pixels flipped left-right."""
+    points = np.asarray(points)
+    out = points[..., FLIP_PERMUTATION_66, :].copy()
+    out[..., 0] = (width - 1) - out[..., 0]
+    return out
+
+
+def landmarks68_to_66(points: np.ndarray) -> np.ndarray:
+    """dlib/iBUG 68 points -> DISFA's 66 (drops the inner mouth corners 60 and 64)."""
+    points = np.asarray(points)
+    if points.shape[-2:] != (68, 2):
+        raise ValueError(f"expected (..., 68, 2) landmarks, got shape {points.shape}")
+    return points[..., _KEEP_68, :]
+
+
+def similarity_matrix(landmarks: np.ndarray, size: int = 224) -> np.ndarray:
+    """2x3 float64 matrix mapping image pixels to the aligned S x S face.
+
+    ``landmarks``: (66, 2) or (68, 2) (x, y) pixel coordinates. Raises
+    ValueError when the points needed are missing (NaN) or degenerate.
+    """
+    pts = np.asarray(landmarks, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] not in (66, 68):
+        raise ValueError(f"expected (66, 2) or (68, 2) landmarks, got shape {pts.shape}")
+    root, tip, chin = pts[NOSE_ROOT], pts[NOSE_TIP], pts[CHIN]
+    if not np.isfinite([root, tip, chin]).all():
+        raise ValueError("landmarks 8, 27 or 30 are not finite")
+    centre = (root + tip) / 2
+    axis = chin - root                     # the face's midline, pointing down
+    length = np.hypot(*axis)
+    if length < 1e-6:
+        raise ValueError("degenerate landmarks: chin and nose root coincide")
+    down = axis / length
+    # Distance from the nose midpoint to the chin, measured along the midline.
+    reach = float(np.dot(chin - centre, down))
+    if reach <= 1e-6:
+        raise ValueError("degenerate landmarks: the chin is not below the nose")
+    scale = CHIN_OFFSET * size / reach
+    # Rotation taking `down` to (0, 1): R = [[dy, -dx], [dx, dy]].
+    dx, dy = down
+    rot = scale * np.array([[dy, -dx], [dx, dy]])
+    target = np.full(2, (size - 1) / 2.0)
+    return np.hstack([rot, (target - rot @ centre)[:, None]])
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine matrix to (..., 2) points (NaN stays NaN)."""
+    points = np.asarray(points)
+    m = np.asarray(matrix, dtype=np.float64)
+    out = points @ m[:, :2].T + m[:, 2]
+    return out.astype(np.result_type(points.dtype, np.float32), copy=False)
+
+
+def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = 224
+               ) -> Tuple[np.ndarray, np.ndarray]:
+    """Warp ``image`` (H, W[, C] uint8, any channel order) to the aligned face.
+
+    Returns ``(aligned, M)``: the (size, size[, C]) uint8 face and the 2x3
+    matrix; ``transform_points(landmarks, M)`` gives the landmarks in it.
+    Pixels outside the source image are black.
+    """
+    matrix = similarity_matrix(landmarks, size)
+    aligned = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return aligned, matrix
