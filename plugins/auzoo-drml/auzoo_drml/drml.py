@@ -1,0 +1,157 @@
+"""DRML: Deep Region and Multi-label Learning for facial action unit detection.
+
+Zhao, Chu & Zhang, "Deep Region and Multi-label Learning for Facial Action Unit
+Detection", CVPR 2016.
+
+DRML's idea is the *region layer*: facial regions move differently, so a
+convolution whose weights are shared over the whole face learns an average of
+them. The region layer cuts a feature map into an 8×8 grid of patches and gives
+every patch its own BatchNorm → ReLU → 3×3 convolution, added back to the patch
+(a residual per patch). Nothing crosses a patch border: each patch is padded on
+its own, as if it were a separate image.
+
+The network around it follows the paper::
+
+    conv1 11×11×32 → region layer → max-pool 2×2 → conv 8×8×16 → conv 8×8×16
+    → conv 6×6×16 → conv 5×5×16 → FC 4096 → FC 2048 → one logit per AU
+
+Choices where the paper leaves freedom or where auzoo's contract differs:
+
+* Input: RGB in [0, 1] as every auzoo model takes it, normalised inside with
+  the ImageNet mean and std (DRML is trained from scratch; any fixed
+  normalisation does, but it must live inside the model).
+* Size: the paper feeds 170×170 faces, where conv1 leaves a 160×160 map and
+  every patch is 20×20. The model runs at any input of at least
+  :data:`MIN_INPUT_SIZE` pixels: the grid always has 8×8 patches, whose sizes
+  differ by at most one pixel when the map does not divide evenly, and an
+  adaptive average pool brings the last conv map to ``pooled_size`` ×
+  ``pooled_size`` before the fully connected layers, so their size does not
+  depend on the input. (At 170 px the last map is 57×57; flattening it as is
+  would put 213M weights into FC 4096.)
+* Output: logits; the multi-label sigmoid cross-entropy of the paper is auzoo's
+  training loss over one group holding every AU.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+import torch
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from torch import nn
+
+from auzoo.registry import MODELS
+
+DISFA_AUS = (1, 2, 4, 6, 9, 12, 25, 26)
+
+# conv1 takes 10 pixels, the max-pool halves, the four convs after it take
+# 7 + 7 + 5 + 4: (S - 10) / 2 - 23 >= 1.
+MIN_INPUT_SIZE = 58
+
+
+def _patch_block(channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.BatchNorm2d(channels),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(channels, channels, kernel_size=3, padding=1),
+    )
+
+
+class RegionLayer(nn.Module):
+    """DRML's region layer: one BN → ReLU → 3×3 conv per patch of a grid, plus the patch.
+
+    ``grid`` is (rows, columns). Patch ``(i, j)`` is processed by
+    ``blocks[i * columns + j]``; no weight is shared between patches.
+    """
+
+    def __init__(self, channels: int, grid: Tuple[int, int] = (8, 8)):
+        super().__init__()
+        self.channels = channels
+        self.grid = (int(grid[0]), int(grid[1]))
+        self.blocks = nn.ModuleList(_patch_block(channels)
+                                    for _ in range(self.grid[0] * self.grid[1]))
+
+    def patch_responses(self, x: torch.Tensor) -> torch.Tensor:
+        """Each patch's own BN → ReLU → conv output, put back in place (no residual)."""
+        rows, cols = self.grid
+        height, width = x.shape[-2:]
+        if height < rows or width < cols:
+            raise ValueError(f"RegionLayer: a {height}×{width} map cannot be cut into "
+                             f"a {rows}×{cols} grid of patches")
+        blocks = iter(self.blocks)
+        bands = []
+        for band in torch.tensor_split(x, rows, dim=2):
+            patches = torch.tensor_split(band, cols, dim=3)
+            # BatchNorm needs contiguous patches for its per-patch statistics.
+            bands.append(torch.cat([next(blocks)(p.contiguous()) for p in patches], dim=3))
+        return torch.cat(bands, dim=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.patch_responses(x)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, grid={self.grid}"
+
+
+def _conv_relu(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size), nn.ReLU(inplace=True))
+
+
+@MODELS.register_module()
+class DRML(nn.Module):
+    """Deep Region and Multi-label Learning (Zhao et al., CVPR 2016).
+
+    Args:
+        aus: the AUs predicted, in the dataset's order.
+        grid: patches of the region layer (rows, columns); the paper's 8×8.
+        pooled_size: side of the map the last conv output is average-pooled to
+            before FC 4096.
+        dropout: dropout after each of the two hidden FC layers.
+    """
+
+    requires_landmarks = False
+
+    def __init__(self, aus: Sequence[int] = DISFA_AUS, grid: Tuple[int, int] = (8, 8),
+                 pooled_size: int = 16, dropout: float = 0.5):
+        super().__init__()
+        self.aus = tuple(int(au) for au in aus)
+        if not self.aus:
+            raise ValueError("DRML needs at least one AU")
+        self.loss_groups = [tuple(range(len(self.aus)))]
+        self.register_buffer("mean", torch.tensor(IMAGENET_DEFAULT_MEAN).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_DEFAULT_STD).view(1, 3, 1, 1),
+                             persistent=False)
+
+        self.conv1 = nn.Conv2d(3, 32, kernel_size=11)
+        self.region = RegionLayer(32, grid)
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=2, stride=2),
+            _conv_relu(32, 16, 8),
+            _conv_relu(16, 16, 8),
+            _conv_relu(16, 16, 6),
+            _conv_relu(16, 16, 5),
+        )
+        self.pool = nn.AdaptiveAvgPool2d(pooled_size)
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(16 * pooled_size * pooled_size, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(4096, 2048),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(2048, len(self.aus)),
+        )
+
+    def forward(self, images: torch.Tensor,
+                landmarks: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"DRML expects RGB images (N, 3, H, W), got {tuple(images.shape)}")
+        if min(images.shape[-2:]) < MIN_INPUT_SIZE:
+            raise ValueError(f"DRML needs inputs of at least {MIN_INPUT_SIZE}×{MIN_INPUT_SIZE} "
+                             f"pixels, got {tuple(images.shape[-2:])}")
+        x = (images - self.mean) / self.std
+        x = self.region(self.conv1(x))
+        x = self.pool(self.features(x))
+        return self.classifier(x)

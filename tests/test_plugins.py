@@ -1,0 +1,238 @@
+"""The plugin mechanism: entry-point distributions that add parts and configs.
+
+Each test writes a small distribution (a package plus a ``.dist-info`` with an
+``auzoo.plugins`` entry point) to a temporary folder and puts that folder on
+``sys.path``, which is all ``pip install`` leaves behind that matters here.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+import auzoo
+from auzoo import registry
+from auzoo.cli import main
+
+DIST = "auzoo-scratch-plugin"
+PLUGIN = "scratch"
+
+# A plugin as docs/plugins.md describes it: a registered head, a registered
+# model that uses it, and a config inheriting a built-in one.
+GOOD_PLUGIN = '''
+from pathlib import Path
+
+from torch import nn
+
+from auzoo.registry import HEADS, MODELS, build_part, register_config_dir
+
+
+@HEADS.register_module()
+class ScratchPluginHead(nn.Module):
+    def __init__(self, in_channels, num_classes):
+        super().__init__()
+        self.fc = nn.Linear(in_channels, num_classes)
+
+    def forward(self, x):
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+@MODELS.register_module()
+class ScratchPluginNet(nn.Module):
+    requires_landmarks = False
+
+    def __init__(self, aus, head, width=4):
+        super().__init__()
+        self.aus = tuple(aus)
+        self.loss_groups = [tuple(range(len(self.aus)))]
+        self.conv = nn.Conv2d(3, width, 3)
+        self.head = build_part(HEADS, head, in_channels=width, num_classes=len(self.aus))
+
+    def forward(self, images, landmarks=None):
+        return self.head(self.conv(images))
+
+
+register_config_dir(Path(__file__).parent / "configs")
+'''
+
+GOOD_CONFIG = '''
+_base_ = ['auzoo::tranet']
+model = dict(_delete_=True, type='ScratchPluginNet', aus=(1, 2, 4),
+             head=dict(type='ScratchPluginHead'))
+'''
+
+
+def write_plugin(root: Path, source: str, configs=None, dist=DIST, package="auzoo_scratch_plugin",
+                 name=PLUGIN, entry_point=None, version="1.2.3") -> Path:
+    """Write an installed-looking distribution with one ``auzoo.plugins`` entry point."""
+    pkg = root / package
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(textwrap.dedent(source))
+    if configs:
+        (pkg / "configs").mkdir()
+        for stem, text in configs.items():
+            (pkg / "configs" / f"{stem}.py").write_text(textwrap.dedent(text))
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(
+        f"[{registry.PLUGIN_GROUP}]\n{name} = {entry_point or package}\n")
+    (info / "top_level.txt").write_text(package + "\n")
+    return info
+
+
+@pytest.fixture
+def plugin_env(tmp_path, monkeypatch):
+    """A folder on sys.path for scratch distributions; every registry as it was afterwards."""
+    registry.ensure_loaded()  # built-ins and installed plugins first, so they are kept
+    parts = {key: (dict(reg._module_dict), dict(reg.providers))
+             for key, reg in registry.PART_REGISTRIES.items()}
+    configs = dict(registry.CONFIGS), dict(registry.CONFIG_PROVIDERS)
+    plugins = registry._plugins
+    modules = set(sys.modules)
+    monkeypatch.delenv(registry.DISABLE_PLUGINS_ENV, raising=False)
+    monkeypatch.setenv("COLUMNS", "250")  # rich tables, one row per line
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+    yield root
+    for key, reg in registry.PART_REGISTRIES.items():
+        reg._module_dict.clear(), reg._module_dict.update(parts[key][0])
+        reg.providers.clear(), reg.providers.update(parts[key][1])
+    for live, saved in zip((registry.CONFIGS, registry.CONFIG_PROVIDERS), configs):
+        live.clear(), live.update(saved)
+    registry._plugins = plugins
+    for name in set(sys.modules) - modules:
+        if name.startswith("auzoo_scratch"):
+            del sys.modules[name]
+
+
+def _plugin(infos, name=PLUGIN):
+    matches = [p for p in infos if p.name == name]
+    assert len(matches) == 1, [p.name for p in infos]
+    return matches[0]
+
+
+def test_plugin_registers_a_part_that_its_config_uses(plugin_env):
+    write_plugin(plugin_env, GOOD_PLUGIN, configs={"scratch_net": GOOD_CONFIG})
+    info = _plugin(registry.load_plugins(reload=True))
+    assert info.status == "loaded", info.error
+    assert (info.distribution, info.version) == (DIST, "1.2.3")
+    assert info.registered == ["configs:scratch_net", "heads:ScratchPluginHead",
+                               "models:ScratchPluginNet"]
+    provider = f"plugin {PLUGIN} ({DIST} 1.2.3)"
+    assert registry.provider_of("heads", "ScratchPluginHead").name == provider
+    assert registry.provider_of("configs", "scratch_net").name == provider
+    assert "scratch_net" in auzoo.list_models()
+
+    model = auzoo.build_model("scratch_net")
+    assert type(model).__name__ == "ScratchPluginNet" and model.name == "scratch_net"
+    assert type(model.head).__name__ == "ScratchPluginHead"
+    assert model(torch.rand(2, 3, 16, 16)).shape == (2, 3)
+    # the config inherits the built-in's data protocol and schedule
+    builtin = auzoo.load_config("tranet")
+    assert model.cfg.train == builtin.train and model.cfg.data == builtin.data
+    assert model.cfg.img_size == builtin.img_size
+    assert "backbone" not in model.cfg.model
+
+
+def test_failing_plugin_leaves_no_trace_and_does_not_break_list(plugin_env, capsys):
+    write_plugin(plugin_env, '''
+        from torch import nn
+        from auzoo.registry import HEADS
+
+        @HEADS.register_module()
+        class HalfRegisteredHead(nn.Module):
+            pass
+
+        raise ImportError("scratch plugin needs a library that is not installed")
+    ''')
+    with pytest.warns(RuntimeWarning, match="auzoo plugin 'scratch' from auzoo-scratch-plugin"):
+        info = _plugin(registry.load_plugins(reload=True))
+    assert info.status == "failed"
+    assert "ImportError: scratch plugin needs a library" in info.error
+    assert "HalfRegisteredHead" not in registry.HEADS.module_dict  # rolled back
+
+    assert main(["list", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "failed" in out and "scratch plugin needs a library" in out
+    assert "tranet" in out and "ThreeRegionSplitter" in out  # built-ins still listed
+
+
+def test_conflict_with_a_builtin_names_both_providers(plugin_env):
+    builtin = next(name for name, p in registry.BACKBONES.providers.items()
+                   if p.name == registry.BUILTIN)
+    builtin_class = registry.BACKBONES.get(builtin)
+    write_plugin(plugin_env, f'''
+        from torch import nn
+        from auzoo.registry import BACKBONES, HEADS
+
+        @HEADS.register_module()
+        class ScratchHeadBeforeTheClash(nn.Module):
+            pass
+
+        @BACKBONES.register_module(name={builtin!r})
+        class ShadowBackbone(nn.Module):
+            pass
+    ''')
+    with pytest.warns(RuntimeWarning):
+        info = _plugin(registry.load_plugins(reload=True))
+    assert info.status == "failed"
+    assert f"'{builtin}' is registered twice" in info.error
+    assert f"first by {registry.BUILTIN} at " in info.error
+    assert f"then by plugin {PLUGIN} ({DIST} 1.2.3) at " in info.error
+    assert "auzoo_scratch_plugin" in info.error  # where the plugin's definition stands
+    # the built-in stays, and the plugin's other registrations are undone
+    assert registry.BACKBONES.get(builtin) is builtin_class
+    assert registry.provider_of("backbones", builtin).name == registry.BUILTIN
+    assert "ScratchHeadBeforeTheClash" not in registry.HEADS.module_dict
+
+
+def test_config_name_clash_with_a_builtin_is_reported(plugin_env):
+    write_plugin(plugin_env, GOOD_PLUGIN, configs={"tranet": GOOD_CONFIG})
+    with pytest.warns(RuntimeWarning):
+        info = _plugin(registry.load_plugins(reload=True))
+    assert info.status == "failed"
+    assert "model config 'tranet' is registered twice" in info.error
+    assert registry.BUILTIN in info.error and f"plugin {PLUGIN} ({DIST} 1.2.3)" in info.error
+    assert registry.provider_of("configs", "tranet").name == registry.BUILTIN
+    assert "ScratchPluginNet" not in registry.MODELS.module_dict
+
+
+def test_no_plugins_env_turns_loading_off(plugin_env, monkeypatch, capsys):
+    write_plugin(plugin_env, GOOD_PLUGIN, configs={"scratch_net": GOOD_CONFIG})
+    monkeypatch.setenv(registry.DISABLE_PLUGINS_ENV, "1")
+    info = _plugin(registry.load_plugins(reload=True))
+    assert info.status == "disabled" and info.registered == []
+    assert "auzoo_scratch_plugin" not in sys.modules  # not even imported
+    assert "ScratchPluginNet" not in registry.MODELS.module_dict
+    assert main(["list", "plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "disabled" in out and f"plugin loading is off ({registry.DISABLE_PLUGINS_ENV} is set)" in out
+
+
+def _auzoo_list(site: Path, *extra_env) -> str:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+               COLUMNS="250", **dict(extra_env))
+    env.pop(registry.DISABLE_PLUGINS_ENV, None)
+    done = subprocess.run([sys.executable, "-m", "auzoo.cli", "list", "all"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_uninstalled_plugin_disappears_from_auzoo_list(tmp_path):
+    site = tmp_path / "site"
+    info = write_plugin(site, GOOD_PLUGIN, configs={"scratch_net": GOOD_CONFIG})
+    listed = _auzoo_list(site)
+    assert "scratch_net" in listed and "ScratchPluginHead" in listed and DIST in listed
+
+    # what `pip uninstall` removes: the package and its .dist-info
+    shutil.rmtree(site / "auzoo_scratch_plugin"), shutil.rmtree(info)
+    listed = _auzoo_list(site)
+    assert "scratch_net" not in listed and "ScratchPluginHead" not in listed and DIST not in listed
+    assert "tranet" in listed and "ThreeRegionSplitter" in listed  # nothing else is lost
