@@ -185,15 +185,34 @@ class _Track:
         self.box = (centre[0] + dx - w / 2, centre[1] + dy - h / 2, w, h)
 
 
+def _flow_motion(previous: np.ndarray, current: np.ndarray, points: np.ndarray
+                 ) -> Optional[np.ndarray]:
+    """The similarity transform (2x3) that moved ``points`` from one grey frame to
+    the next, from pyramidal Lucas-Kanade flow with RANSAC; None if it fails."""
+    start = points.reshape(-1, 1, 2).astype(np.float32)
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, current, start, None,
+                                                winSize=(21, 21), maxLevel=3)
+    ok = status.ravel() == 1
+    if ok.sum() < 6:
+        return None
+    matrix, _ = cv2.estimateAffinePartial2D(start[ok], moved[ok], method=cv2.RANSAC,
+                                            ransacReprojThreshold=3.0)
+    return matrix
+
+
 class FaceTracker:
     """Faces through the frames of one video, with ids that stay with each face.
 
     Every ``detect_every``-th call runs the detector; a detection that
     overlaps a face followed so far (IoU >= ``min_iou``, best match first)
     keeps that face's id, one that overlaps none starts a new id, and a face
-    that no detection overlaps has left. In between, each face's box is
-    placed from its landmarks in the previous frame and the shape predictor
-    refits the landmarks. A face whose box leaves the frame is dropped.
+    that no detection overlaps has left. In between, each face's landmarks
+    are carried to the new frame by optical flow (Lucas-Kanade, one
+    similarity transform per face), the detector-style box is placed around
+    them, and the shape predictor refits the landmarks in that box. (The
+    shape predictor alone follows its box more than the face: fed last
+    frame's box, it gives last frame's landmarks.) A face whose box leaves
+    the frame is dropped.
     """
 
     def __init__(self, detector: Optional[FaceDetector] = None,
@@ -212,6 +231,7 @@ class FaceTracker:
         self._tracks: List[_Track] = []
         self._next_id = 0
         self._calls = 0
+        self._previous: Optional[np.ndarray] = None
         self.detections = 0  # how many frames ran the detector
 
     def _match(self, found: Sequence[Tuple[Box, float]]) -> None:
@@ -234,12 +254,26 @@ class FaceTracker:
                 self._next_id += 1
         self._tracks = sorted(tracks, key=lambda t: t.face_id)
 
+    def _follow(self, grey: np.ndarray) -> None:
+        for track in self._tracks:
+            points = track.landmarks
+            motion = None
+            if self._previous is not None:  # the rigid points move as one: fit a similarity to them
+                motion = _flow_motion(self._previous, grey, points[_RIGID_POINTS])
+            if motion is not None:
+                points = points @ motion[:, :2].T + motion[:, 2]
+            track.follow(points)
+
     def __call__(self, image: np.ndarray) -> List[Face]:
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
         detect = self._calls % self.detect_every == 0
         self._calls += 1
         if detect:
             self._match(self.detector(image))
             self.detections += 1
+        else:
+            self._follow(grey)
+        self._previous = grey
         h, w = image.shape[:2]
         faces, alive = [], []
         for track in self._tracks:
@@ -248,11 +282,10 @@ class FaceTracker:
             visible_h = min(y + bh, h) - max(y, 0)
             if visible_w < bw / 2 or visible_h < bh / 2:
                 continue  # mostly out of the frame: the face has left
-            landmarks = self.predictor(image, track.box)
-            faces.append(Face(track.box, track.confidence, landmarks, track.face_id))
+            track.landmarks = self.predictor(image, track.box)
             if detect:
-                track.anchor(landmarks)
-            track.follow(landmarks)
+                track.anchor(track.landmarks)
+            faces.append(Face(track.box, track.confidence, track.landmarks, track.face_id))
             alive.append(track)
         self._tracks = alive
         return faces
