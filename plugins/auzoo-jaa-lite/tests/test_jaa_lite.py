@@ -141,8 +141,23 @@ def test_jaa_lite_config_builds_through_the_registry(jaa_lite_plugin_loaded):
     model = auzoo.build_model("jaa_lite", **{"backbone.model_name": "test_resnet", "width": 8})
     assert isinstance(model, JAALite) and model.name == "jaa_lite"
     assert model.cfg.published == "JAA"
-    assert type(model.neck).__name__ == "TRADecoder"  # a built-in part inside a plugin's model
+    assert model.neck is None and model.backbone.out_strides == [16]
     model.eval()
     with torch.no_grad():
         out = model(torch.rand(1, 3, 64, 64), _landmarks(n=1) * (64 / 112))
+    assert out.shape == (1, 8)
+
+
+def test_user_config_puts_a_builtin_neck_under_the_plugin_model(tmp_path):
+    user = tmp_path / "jaa_lite_decoder.py"
+    user.write_text("_base_ = ['auzoo::jaa_lite']\n"
+                    "model = dict(backbone=dict(model_name='test_resnet', out_indices=None),\n"
+                    "             neck=dict(type='TRADecoder', steps=2), width=8)\n")
+    model = auzoo.build_model(user)
+    assert type(model.neck).__name__ == "TRADecoder"
+    model.eval()
+    with torch.no_grad():
+        feats = model.features(torch.rand(1, 3, 64, 64))
+        out = model(torch.rand(1, 3, 64, 64), _landmarks(n=1) * (64 / 112))
+    assert feats.shape[-1] == 64 // 8  # the decoder climbed back to stride 8
     assert out.shape == (1, 8)
