@@ -527,15 +527,32 @@ def _subject_plan(subject: str, frames: int) -> dict:
     }
 
 
-def _write_subject(out: str, subject: str, number: int, frames: int, seed: int,
-                   width: int, height: int) -> dict:
-    out = Path(out)
+def subject_truth(subject: str, frames: int, seed: int = 0, width: int = 1024,
+                  height: int = 768) -> dict:
+    """What the synthetic DISFA holds for ``subject``: the ground truth tests compare with.
+
+    Returns ``plan`` (frame counts and quirks), ``identity``, ``labels``
+    (n, 12) uint8 and ``landmarks`` (n, 66, 2), the 0-based points written to
+    the landmark files (drawn landmarks plus annotation noise), for every
+    frame rendered (n = the largest of the subject's video, label and
+    landmark counts).
+    """
     plan = _subject_plan(subject, frames)
-    rng = np.random.default_rng([seed, number])
+    rng = np.random.default_rng([seed, DISFA_SUBJECTS.index(subject) + 1])
     identity = make_identity(rng, width, height)
-    n_render = max(plan["video_frames"], plan["label_lines"], plan["landmark_frames"])
-    labels = au_timeline(rng, n_render)
-    lm_noise = rng.normal(0, 0.25, (n_render, 66, 2))
+    n = max(plan["video_frames"], plan["label_lines"], plan["landmark_frames"])
+    labels = au_timeline(rng, n)
+    noise = rng.normal(0, 0.25, (n, 66, 2))  # annotation noise, in pixels
+    drawn = np.stack([_to_image(face_landmarks(identity, labels[t]), head_pose(identity, t, width))
+                      for t in range(n)])
+    return {"plan": plan, "identity": identity, "labels": labels, "landmarks": drawn + noise}
+
+
+def _write_subject(out: str, subject: str, frames: int, seed: int, width: int, height: int) -> dict:
+    out = Path(out)
+    truth = subject_truth(subject, frames, seed, width, height)
+    plan, identity, labels = truth["plan"], truth["identity"], truth["labels"]
+    n_render = len(labels)
 
     label_dir = out / "ActionUnit_Labels" / subject
     label_dir.mkdir(parents=True, exist_ok=True)
@@ -550,7 +567,7 @@ def _write_subject(out: str, subject: str, number: int, frames: int, seed: int,
     right = _video_writer(out / "Video_RightCamera" / f"RightVideo{subject}_Comp.avi", rw, rh)
     try:
         for t in range(n_render):
-            img, points = render_frame(identity, labels[t], t, width, height)
+            img, _ = render_frame(identity, labels[t], t, width, height)
             if t < plan["video_frames"]:
                 left.write(img)
                 right.write(cv2.resize(img[:, ::-1], (rw, rh), interpolation=cv2.INTER_AREA))
@@ -559,7 +576,7 @@ def _write_subject(out: str, subject: str, number: int, frames: int, seed: int,
                     name = f"l0{t + 1:04d}_lm.mat"
                 else:
                     name = f"{subject}_{t:04d}_lm.mat"
-                pts = (points + lm_noise[t] + 1.0).astype(np.float64)  # MATLAB 1-based
+                pts = truth["landmarks"][t] + 1.0  # MATLAB 1-based
                 (lm_dir / name).write_bytes(_mat_bytes(pts))
     finally:
         left.release()
@@ -587,7 +604,7 @@ def synth_disfa(out, subjects: int = 27, frames: int = 300, seed: int = 0,
     (out / "Video_RightCamera").mkdir(parents=True, exist_ok=True)
     ids = DISFA_SUBJECTS[:subjects]
     workers = max(1, min(workers or os.cpu_count() or 1, len(ids)))
-    args = [(str(out), s, DISFA_SUBJECTS.index(s) + 1, frames, seed, width, height) for s in ids]
+    args = [(str(out), s, frames, seed, width, height) for s in ids]
 
     from rich.progress import Progress
 

@@ -1,0 +1,140 @@
+"""AU-weighted random batches (TRA-Net, section 4.1) and class weights.
+
+DISFA is very imbalanced: AU25 is positive in about a quarter of the frames,
+AU9 in a few percent, and half the frames show no AU at all. The paper draws
+each batch of 64 so that frames positive for rare AUs come more often, with
+probabilities from per-AU weights computed on the training fold.
+
+Class weights (ME-GraphAU / JAA-Net)::
+
+    r_i = positive rate of AU i in the training frames
+    w_i = (1 / r_i) / sum_j (1 / r_j) * n_AU
+
+Frame weights (the sampling probability is proportional to them)::
+
+    omega(frame) = sum_i y_i * w_i                 if the frame shows some AU
+    omega(frame) = w_0 = (1 / r_0) / sum_j (1 / r_j) * n_AU   otherwise
+
+with r_0 the fraction of frames showing no AU. Because r_i * w_i is the same
+for every AU, the positives of each AU carry the same total weight (a rare AU's
+few positives are drawn as often, in total, as a common AU's many), and the
+all-negative frames together carry that same share too: they are weighted as
+a class of their own. An AU without any positive frame gets weight 0 and a
+warning (it cannot be sampled, and is left out of the normalisation).
+
+Batches are drawn with replacement, ``iters_per_epoch`` of them an epoch
+(paper: 100 batches of 64), from a generator seeded with ``(seed, epoch)``.
+Under DDP every rank draws the same global batches and keeps its slice
+(rank r of W takes rows ``r*B/W : (r+1)*B/W`` of each global batch of B), so
+the ranks together see exactly the single-process epoch, each drawn sample on
+one rank, in the same number of steps.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Iterator, List, Optional, Sequence
+
+import numpy as np
+from torch.utils.data import Sampler
+
+
+def _positive_rates(labels: np.ndarray) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or not len(labels):
+        raise ValueError(f"labels must be a non-empty (frames, AUs) 0/1 array, got shape {labels.shape}")
+    return (labels > 0).mean(axis=0)
+
+
+def _inverse_rate_weights(rates: np.ndarray, n_au: int, names: Optional[Sequence] = None) -> np.ndarray:
+    absent = rates <= 0
+    if absent.any():
+        which = [str(names[i]) if names is not None else f"#{i}" for i in np.flatnonzero(absent)]
+        warnings.warn(f"no positive frame for AU {', '.join(which)} in the training labels: "
+                      "weight 0", stacklevel=3)
+    inv = np.where(absent, 0.0, 1.0 / np.where(absent, 1.0, rates))
+    return inv / inv.sum() * n_au
+
+
+def class_weights(labels: np.ndarray, aus: Optional[Sequence[int]] = None) -> np.ndarray:
+    """ME-GraphAU's per-AU weights w_i = (1/r_i) / sum_j(1/r_j) * n_AU, float64 (n_AU,)."""
+    rates = _positive_rates(labels)
+    if not (rates > 0).any():
+        raise ValueError("no AU has a positive frame in the training labels")
+    return _inverse_rate_weights(rates, len(rates), aus)
+
+
+def frame_weights(labels: np.ndarray, aus: Optional[Sequence[int]] = None) -> np.ndarray:
+    """Sampling weight of each frame (see the module docstring), float64 (n,)."""
+    labels = np.asarray(labels) > 0
+    rates = _positive_rates(labels)
+    if not (rates > 0).any():
+        raise ValueError("no AU has a positive frame in the training labels")
+    w = _inverse_rate_weights(rates, len(rates), aus)
+    weights = labels @ w
+    none = ~labels.any(axis=1)
+    if none.any():
+        inv = 1.0 / rates[rates > 0]
+        weights[none] = (1.0 / none.mean()) / inv.sum() * len(rates)
+    return weights
+
+
+class AUWeightedBatchSampler(Sampler[List[int]]):
+    """Batches of dataset indices drawn by AU-weighted sampling; DDP-aware.
+
+    ``labels``: (n, n_AU) 0/1 labels of the dataset's frames, in dataset order.
+    ``batch_size`` is the global batch (paper: 64); with ``world_size`` W each
+    rank yields batches of ``batch_size // W``. ``world_size`` and ``rank``
+    default to torch.distributed's when it is initialised.
+
+    ``set_epoch(e)`` fixes the epoch drawn next (call it before each epoch, as
+    with DistributedSampler); without it each pass moves to the next epoch.
+    """
+
+    def __init__(self, labels: np.ndarray, batch_size: int = 64, iters_per_epoch: int = 100,
+                 seed: int = 0, world_size: Optional[int] = None, rank: Optional[int] = None,
+                 aus: Optional[Sequence[int]] = None):
+        if world_size is None or rank is None:
+            import torch.distributed as dist
+
+            ready = dist.is_available() and dist.is_initialized()
+            world_size = world_size if world_size is not None else (dist.get_world_size() if ready else 1)
+            rank = rank if rank is not None else (dist.get_rank() if ready else 0)
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is outside world size {world_size}")
+        if batch_size % world_size:
+            raise ValueError(f"global batch {batch_size} does not split over {world_size} ranks")
+        if iters_per_epoch < 1:
+            raise ValueError(f"iters_per_epoch must be positive, not {iters_per_epoch}")
+        self.weights = frame_weights(labels, aus)
+        self.probabilities = self.weights / self.weights.sum()
+        self.batch_size = batch_size
+        self.iters_per_epoch = iters_per_epoch
+        self.seed = seed
+        self.world_size = world_size
+        self.rank = rank
+        self.epoch = 0
+
+    @property
+    def per_rank(self) -> int:
+        return self.batch_size // self.world_size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def global_batches(self, epoch: Optional[int] = None) -> np.ndarray:
+        """(iters_per_epoch, batch_size) indices of one epoch, the same on every rank."""
+        epoch = self.epoch if epoch is None else epoch
+        rng = np.random.default_rng([self.seed, epoch])
+        draws = rng.choice(len(self.probabilities), size=self.iters_per_epoch * self.batch_size,
+                           replace=True, p=self.probabilities)
+        return draws.reshape(self.iters_per_epoch, self.batch_size)
+
+    def __iter__(self) -> Iterator[List[int]]:
+        batches = self.global_batches(self.epoch)
+        self.epoch += 1
+        lo = self.rank * self.per_rank
+        for batch in batches:
+            yield batch[lo:lo + self.per_rank].tolist()
+
+    def __len__(self) -> int:
+        return self.iters_per_epoch
