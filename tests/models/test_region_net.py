@@ -1,0 +1,177 @@
+"""RegionAUNet and the built-in configs: building, AU order, region isolation,
+parameter budget, ``auzoo show``."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import auzoo
+from auzoo import cli
+from auzoo.config import load_config
+from auzoo.models.summary import count_flops, count_params
+
+from .helpers import builtin_models, randomize_
+
+DISFA_AUS = (1, 2, 4, 6, 9, 12, 25, 26)
+
+# What each config is, from the paper's Table 2 (plus the ResNet-50 baseline).
+EXPECTED = {
+    #                  neck   regions                       CBAM per branch, switches
+    "tranet":            (True, ("upper", "middle", "lower"), 3, dict(channel=True, spatial=True, residual=False)),
+    "tranet_no_channel": (True, ("upper", "middle", "lower"), 3, dict(channel=False, spatial=True, residual=False)),
+    "tranet_no_spatial": (True, ("upper", "middle", "lower"), 3, dict(channel=True, spatial=False, residual=False)),
+    "tranet_residual":   (True, ("upper", "middle", "lower"), 3, dict(channel=True, spatial=True, residual=True)),
+    "senet50_hm":        (True, ("upper", "middle", "lower"), 0, None),
+    "senet50_cbam":      (True, ("face",), 3, dict(channel=True, spatial=True, residual=False)),
+    "senet50":           (False, ("face",), 0, None),
+    "resnet50":          (False, ("face",), 0, None),
+}
+
+
+def small_backbone_config(name, **model):
+    """A registered config with a tiny timm backbone in place of SENet-50."""
+    cfg = load_config(name)
+    cfg.model.backbone = dict(type="TimmBackbone", model_name="test_resnet", out_indices=(1, 2, 3, 4))
+    cfg.model.update(model)
+    return cfg
+
+
+def test_every_builtin_config_is_described_here():
+    assert set(builtin_models()) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_config_builds_and_trains(name, images):
+    torch.manual_seed(0)
+    model = auzoo.build_model(name)
+    has_neck, regions, n_cbam, switches = EXPECTED[name]
+    assert model.name == name and model.aus == DISFA_AUS and model.requires_landmarks is False
+    assert (model.neck is not None) == has_neck
+    assert tuple(b.region for b in model.branches) == regions == tuple(model.splitter.names)
+    for branch in model.branches:
+        assert len(branch.attention) == n_cbam
+        for block in branch.attention:
+            assert type(block).__name__ == "CBAM"
+            assert (block.channel is not None, block.spatial is not None, block.residual) == \
+                (switches["channel"], switches["spatial"], switches["residual"])
+    if len(regions) == 3:
+        assert [b.aus for b in model.branches] == [(1, 2, 4), (6, 9), (12, 25, 26)]
+        assert model.loss_groups == [(0, 1, 2), (3, 4), (5, 6, 7)]
+    else:
+        assert model.loss_groups == [tuple(range(8))]
+
+    model.train()
+    logits = model(images)
+    assert logits.shape == (2, 8) and torch.isfinite(logits).all()
+    logits.sum().backward()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert all(p.grad is not None for p in trainable)
+    assert any(p.grad.abs().sum() > 0 for p in model.branches.parameters())
+
+
+@pytest.fixture(scope="module")
+def tranet_224():
+    return auzoo.build_model("tranet").eval()
+
+
+def test_tranet_size_is_the_papers(tranet_224):
+    trainable, total = count_params(tranet_224)
+    assert 69e6 <= total <= 85e6  # "around 77M parameters"
+    frozen = total - trainable
+    backbone = tranet_224.backbone
+    expected_frozen = sum(p.numel() for m in (backbone.conv1, backbone.bn1, backbone.layer1)
+                          for p in m.parameters())
+    assert frozen == expected_frozen
+    with torch.no_grad():
+        decoded = tranet_224.features(torch.rand(1, 3, 224, 224))
+    assert decoded.shape == (1, 512, 28, 28)
+
+
+def test_show_prints_the_parameter_count(tranet_224, capsys):
+    assert cli.main(["show", "tranet", "--img-size", "64"]) == 0
+    out = capsys.readouterr().out
+    trainable, total = count_params(tranet_224)
+    assert f"{total / 1e6:.2f} M" in out and f"{trainable / 1e6:.2f} M" in out
+    assert "ThreeRegionSplitter" in out and "GMACs" in out
+    # Override through --cfg-options: a smaller head changes the count.
+    assert cli.main(["show", "tranet", "--img-size", "64", "--cfg-options", "model.head.hidden=256"]) == 0
+    assert f"{total / 1e6:.2f} M" not in capsys.readouterr().out
+
+
+def test_count_flops_counts_multiply_adds_twice():
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1, bias=False)
+    assert count_flops(conv, 16) == 2 * (3 * 8 * 9) * 16 * 16
+    assert count_params(conv) == (3 * 8 * 9, 3 * 8 * 9)
+
+
+# ----------------------------------------------------------------- AU order
+
+def test_logits_come_back_in_model_au_order():
+    torch.manual_seed(0)
+    cfg = small_backbone_config("tranet", aus=(26, 9, 1, 12, 4, 6, 25, 2))
+    model = randomize_(auzoo.build_model(cfg)).eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        logits = model(x)
+        regions = model.splitter(model.features(x))
+        per_branch = {au: branch(region)[:, i]
+                      for branch, region in zip(model.branches, regions)
+                      for i, au in enumerate(branch.aus)}
+    for j, au in enumerate(model.aus):
+        torch.testing.assert_close(logits[:, j], per_branch[au])
+    assert model.loss_groups == [(2, 7, 4), (5, 1), (3, 6, 0)]
+
+
+def test_branches_match_regions_by_name():
+    cfg = small_backbone_config("tranet")
+    permuted = small_backbone_config("tranet", branches=[
+        dict(region="lower", aus=(12, 25, 26)), dict(region="upper", aus=(1, 2, 4)),
+        dict(region="middle", aus=(6, 9))])
+    a, b = auzoo.build_model(cfg).eval(), auzoo.build_model(permuted).eval()
+    b.load_state_dict(a.state_dict())
+    assert [br.region for br in b.branches] == ["upper", "middle", "lower"]
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(a(x), b(x))
+
+
+@pytest.mark.parametrize("branches, message", [
+    ([dict(aus=(1, 2, 4)), dict(aus=(6, 9)), dict(aus=(12, 25, 26, 1))], "predicted twice: \\[1\\]"),
+    ([dict(aus=(1, 2, 4)), dict(aus=(6, 9)), dict(aus=(12, 25))], "predicted by no branch: \\[26\\]"),
+    ([dict(aus=(1, 2, 4)), dict(aus=(6, 9, 17)), dict(aus=(12, 25, 26))], "not in the model's aus.*17"),
+    ([dict(aus=(1, 2, 4, 6, 9)), dict(aus=(12, 25, 26))], "3 regions.*2 branches"),
+    ([dict(region="upper", aus=(1, 2, 4)), dict(region="nose", aus=(6, 9)),
+      dict(region="lower", aus=(12, 25, 26))], "do not match the splitter's regions"),
+])
+def test_bad_branch_configs_are_refused(branches, message):
+    with pytest.raises(ValueError, match=message):
+        auzoo.build_model(small_backbone_config("tranet", branches=branches))
+
+
+# ----------------------------------------------------------------- region isolation
+
+@pytest.mark.parametrize("band_only", [True, False])
+def test_branches_only_see_their_rows(band_only):
+    torch.manual_seed(0)
+    model = auzoo.build_model("tranet", band_only=band_only).train()
+    captured = {}
+
+    def keep(module, inputs, output):
+        output.retain_grad()
+        captured["map"] = output
+
+    model.neck.register_forward_hook(keep)
+    x = torch.rand(2, 3, 64, 64)
+    torch.manual_seed(1)
+    logits = model(x)
+    height = captured["map"].shape[-2]
+    centre = height // 2
+    assert height == 8
+    for group, (lo, hi) in ((model.loss_groups[0], (centre, height)),   # upper: nothing from y down
+                            (model.loss_groups[2], (0, centre))):        # lower: nothing above y
+        captured["map"].grad = None
+        logits[:, list(group)].sum().backward(retain_graph=True)
+        grad = captured["map"].grad
+        assert grad[:, :, lo:hi].abs().max() == 0
+        outside = grad[:, :, :lo] if lo else grad[:, :, hi:]
+        assert outside.abs().max() > 0
