@@ -175,3 +175,30 @@ def test_branches_only_see_their_rows(band_only):
         assert grad[:, :, lo:hi].abs().max() == 0
         outside = grad[:, :, :lo] if lo else grad[:, :, hi:]
         assert outside.abs().max() > 0
+
+
+def test_blocks_that_do_not_preserve_zeros_get_the_full_map():
+    from torch import nn
+
+    from auzoo.registry import ATTENTION
+
+    class ShiftBlock(nn.Module):  # adds a bias: zero rows would not stay zero
+        def __init__(self, channels):
+            super().__init__()
+            self.bias = nn.Parameter(torch.ones(channels, 1, 1))
+
+        def forward(self, x):
+            return x + self.bias
+
+    ATTENTION.register_module(name="_TestShiftBlock", module=ShiftBlock)
+    try:
+        cfg = small_backbone_config("tranet", attention=[dict(type="CBAM"), dict(type="_TestShiftBlock")])
+        model = auzoo.build_model(cfg).eval()
+        assert model.band_only and not any(b.zero_preserving for b in model.branches)
+        seen = []
+        model.branches[0].attention[0].register_forward_hook(lambda m, i, o: seen.append(i[0].shape[-2]))
+        with torch.no_grad():
+            model(torch.rand(1, 3, 64, 64))
+        assert seen == [8]  # the whole masked map, not the 4-row band
+    finally:
+        ATTENTION.unregister("_TestShiftBlock")
