@@ -22,20 +22,21 @@ Choices where the paper leaves freedom or where auzoo's contract differs:
   normalisation does, but it must live inside the model).
 * Size: the paper feeds 170×170 faces, where conv1 leaves a 160×160 map and
   every patch is 20×20. The model runs at any input of at least
-  :data:`MIN_INPUT_SIZE` pixels: the grid always has 8×8 patches, whose sizes
-  differ by at most one pixel when the map does not divide evenly, and an
-  adaptive average pool brings the last conv map to ``pooled_size`` ×
-  ``pooled_size`` before the fully connected layers, so their size does not
-  depend on the input. (At 170 px the last map is 57×57; flattening it as is
+  :data:`MIN_INPUT_SIZE` pixels: the grid always has 8×8 patches (a map that
+  does not divide evenly is zero-padded to one that does, see
+  :class:`RegionLayer`), and an adaptive average pool brings the last conv map
+  to ``pooled_size`` × ``pooled_size`` before the fully connected layers, so
+  their size does not depend on the input. (At 170 px the last map is 57×57; flattening it as is
   would put 213M weights into FC 4096.)
 * Output: logits; the multi-label sigmoid cross-entropy of the paper is auzoo's
   training loss over one group holding every AU.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch import nn
 
@@ -48,42 +49,51 @@ DISFA_AUS = (1, 2, 4, 6, 9, 12, 25, 26)
 MIN_INPUT_SIZE = 58
 
 
-def _patch_block(channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.BatchNorm2d(channels),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(channels, channels, kernel_size=3, padding=1),
-    )
-
-
 class RegionLayer(nn.Module):
     """DRML's region layer: one BN → ReLU → 3×3 conv per patch of a grid, plus the patch.
 
-    ``grid`` is (rows, columns). Patch ``(i, j)`` is processed by
-    ``blocks[i * columns + j]``; no weight is shared between patches.
+    ``grid`` is (rows, columns). All patches run at once: the map is rearranged
+    so that patch ``k = i * columns + j`` becomes channels ``k*C … (k+1)*C - 1``
+    of a patch-sized tensor, where a BatchNorm over ``rows*columns*C`` channels
+    and a convolution with ``groups = rows*columns`` give every patch its own
+    statistics and weights, and each patch is zero-padded on its own.
+    :meth:`patch_parameters` returns the slices patch ``k`` owns.
+
+    A map that does not divide into the grid is zero-padded at the bottom and
+    right to the next multiple of it, and the output is cropped back: the last
+    row and column of patches then hold some zeros.
     """
 
     def __init__(self, channels: int, grid: Tuple[int, int] = (8, 8)):
         super().__init__()
         self.channels = channels
         self.grid = (int(grid[0]), int(grid[1]))
-        self.blocks = nn.ModuleList(_patch_block(channels)
-                                    for _ in range(self.grid[0] * self.grid[1]))
+        patches = self.grid[0] * self.grid[1]
+        self.norm = nn.BatchNorm2d(patches * channels)
+        self.act = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(patches * channels, patches * channels, kernel_size=3, padding=1,
+                              groups=patches)
+
+    def patch_parameters(self, k: int) -> Dict[str, torch.Tensor]:
+        """Views of the parameters patch ``k`` (row-major) owns."""
+        own = slice(k * self.channels, (k + 1) * self.channels)
+        return {"norm.weight": self.norm.weight[own], "norm.bias": self.norm.bias[own],
+                "conv.weight": self.conv.weight[own], "conv.bias": self.conv.bias[own]}
 
     def patch_responses(self, x: torch.Tensor) -> torch.Tensor:
         """Each patch's own BN → ReLU → conv output, put back in place (no residual)."""
         rows, cols = self.grid
-        height, width = x.shape[-2:]
+        n, c, height, width = x.shape
         if height < rows or width < cols:
             raise ValueError(f"RegionLayer: a {height}×{width} map cannot be cut into "
                              f"a {rows}×{cols} grid of patches")
-        blocks = iter(self.blocks)
-        bands = []
-        for band in torch.tensor_split(x, rows, dim=2):
-            patches = torch.tensor_split(band, cols, dim=3)
-            # BatchNorm needs contiguous patches for its per-patch statistics.
-            bands.append(torch.cat([next(blocks)(p.contiguous()) for p in patches], dim=3))
-        return torch.cat(bands, dim=2)
+        ph, pw = -(-height // rows), -(-width // cols)
+        x = F.pad(x, (0, cols * pw - width, 0, rows * ph - height))
+        # (N, C, rows*ph, cols*pw) -> (N, rows*cols*C, ph, pw): patch k in channel group k
+        x = x.reshape(n, c, rows, ph, cols, pw).permute(0, 2, 4, 1, 3, 5)
+        y = self.conv(self.act(self.norm(x.reshape(n, rows * cols * c, ph, pw))))
+        y = y.reshape(n, rows, cols, c, ph, pw).permute(0, 3, 1, 4, 2, 5)
+        return y.reshape(n, c, rows * ph, cols * pw)[:, :, :height, :width]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.patch_responses(x)

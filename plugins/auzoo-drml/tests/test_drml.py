@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 import auzoo
 from auzoo import registry
@@ -9,20 +10,41 @@ from auzoo_drml.drml import DRML, MIN_INPUT_SIZE, RegionLayer
 def _region_layer(grid=(8, 8), channels=4, seed=0) -> RegionLayer:
     torch.manual_seed(seed)
     layer = RegionLayer(channels, grid)
-    # Random affine BatchNorm parameters, so that patches differ in them too.
-    for block in layer.blocks:
-        torch.nn.init.uniform_(block[0].weight, 0.5, 1.5)
-        torch.nn.init.uniform_(block[0].bias, -0.5, 0.5)
+    # Random affine BatchNorm parameters and running statistics, so that
+    # patches differ in those too.
+    torch.nn.init.uniform_(layer.norm.weight, 0.5, 1.5)
+    torch.nn.init.uniform_(layer.norm.bias, -0.5, 0.5)
+    layer.norm.running_mean.uniform_(-0.2, 0.2)
+    layer.norm.running_var.uniform_(0.5, 2.0)
     return layer
 
 
 def _patch_slices(size, parts):
-    bounds = torch.tensor_split(torch.arange(size), parts)
-    return [slice(int(b[0]), int(b[-1]) + 1) for b in bounds]
+    step = -(-size // parts)
+    return [slice(i * step, min((i + 1) * step, size)) for i in range(parts)]
 
 
 @pytest.mark.parametrize("training", [True, False])
-@pytest.mark.parametrize("size", [32, 29])  # even patches, and patches of 3 and 4 pixels
+def test_region_layer_is_the_papers_per_patch_operation(training):
+    """Each patch alone through its own BN -> ReLU -> 3x3 conv (zero-padded on its own), plus itself."""
+    layer = _region_layer().train(training)
+    x = torch.randn(3, 4, 40, 24)
+    expected = x.clone()
+    rows, cols = _patch_slices(40, 8), _patch_slices(24, 8)
+    for k, (r, c) in enumerate((r, c) for r in rows for c in cols):
+        own = layer.patch_parameters(k)
+        span = slice(k * 4, (k + 1) * 4)
+        patch = x[:, :, r, c]
+        h = F.batch_norm(patch, layer.norm.running_mean[span].clone(),
+                         layer.norm.running_var[span].clone(), own["norm.weight"], own["norm.bias"],
+                         training=training, eps=layer.norm.eps)
+        expected[:, :, r, c] += F.conv2d(F.relu(h), own["conv.weight"], own["conv.bias"], padding=1)
+    with torch.no_grad():
+        assert torch.allclose(layer(x), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("size", [32, 29])  # even patches, and a map padded to the grid
 def test_region_layer_patch_changes_only_its_own_output(training, size):
     layer = _region_layer().train(training)
     x = torch.randn(3, 4, size, size)
@@ -32,6 +54,7 @@ def test_region_layer_patch_changes_only_its_own_output(training, size):
     x2[:, :, r, c] = torch.randn_like(x2[:, :, r, c]) * 3
     with torch.no_grad():
         before, after = layer.patch_responses(x), layer.patch_responses(x2)
+    assert before.shape == x.shape
     changed = (before - after).abs().amax(dim=(0, 1)) > 1e-6
     expected = torch.zeros(size, size, dtype=torch.bool)
     expected[r, c] = True
@@ -54,14 +77,13 @@ def test_region_layer_patches_do_not_share_weights():
     assert off_diagonal.min() > 1e-3
 
     # ... and each patch owns its parameters: a loss on one patch's output
-    # reaches that patch's block only.
+    # reaches that patch's slice of every parameter, and no other.
     layer.zero_grad()
     layer.patch_responses(x)[:, :, 10:15, 25:30].sum().backward()  # patch (2, 5)
-    touched = [i for i, block in enumerate(layer.blocks)
-               if any(p.grad is not None and p.grad.abs().sum() > 0 for p in block.parameters())]
-    assert touched == [2 * 8 + 5]
-    storages = {p.data_ptr() for block in layer.blocks for p in block.parameters()}
-    assert len(storages) == 64 * 4  # BN weight and bias, conv weight and bias, per patch
+    for name, param in layer.named_parameters():
+        per_patch = param.grad.reshape(64, -1).abs().sum(dim=1)
+        assert per_patch.nonzero().flatten().tolist() == [2 * 8 + 5], name
+    assert sum(p.numel() for p in layer.parameters()) == 64 * (2 * 4 + 4 * 4 * 9 + 4)
 
 
 def test_region_layer_rejects_a_map_smaller_than_its_grid():
@@ -80,7 +102,7 @@ def test_drml_forward_backward_small():
     logits.sum().backward()
     # the gradient flows back through the region layer to the first conv
     assert model.conv1.weight.grad.abs().sum() > 0
-    assert all(block[2].weight.grad.abs().sum() > 0 for block in model.region.blocks)
+    assert (model.region.conv.weight.grad.reshape(64, -1).abs().sum(dim=1) > 0).all()
     with pytest.raises(ValueError, match=f"at least {MIN_INPUT_SIZE}"):
         model(torch.rand(1, 3, MIN_INPUT_SIZE - 1, MIN_INPUT_SIZE - 1))
 
