@@ -202,3 +202,13 @@ def test_blocks_that_do_not_preserve_zeros_get_the_full_map():
         assert seen == [8]  # the whole masked map, not the 4-row band
     finally:
         ATTENTION.unregister("_TestShiftBlock")
+
+
+def test_channels_last_gives_the_same_logits():
+    model = randomize_(auzoo.build_model(small_backbone_config("tranet"))).eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = model(x)
+        model = model.to(memory_format=torch.channels_last)
+        got = model(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
