@@ -5,12 +5,13 @@ The pipeline::
     decode (PyAV, lazily) ─▶ faces + 68 landmarks (dlib, tracked) ─▶ the
     alignment ``prepare`` uses ─▶ batches ─▶ model ─▶ sigmoid ─▶ table
 
-Decoding, face finding and alignment run in a background thread and hand
-aligned faces to the model through a bounded queue, so they overlap the
-model. The model sees a new face exactly as it saw DISFA frames: dlib's 68
-points become DISFA's 66, :func:`auzoo.data.align.align_face` warps the frame
-to the checkpoint's image size, and a model with ``requires_landmarks`` gets
-the 66 points in the aligned image.
+Decoding, face finding and alignment run in a DataLoader worker process (dlib
+holds the GIL while it works, so a thread would stall the model) a few
+batches ahead of the model, so they overlap it. The model sees a new face
+exactly as it saw DISFA frames: dlib's 68 points become DISFA's 66,
+:func:`auzoo.data.align.align_face` warps the frame to the checkpoint's image
+size, and a model with ``requires_landmarks`` gets the 66 points in the
+aligned image.
 
 With ``out=``, each finished input file is appended to ``OUT.partial`` as it
 completes; a rerun with the same model and settings skips those files, so an
@@ -21,9 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import queue
 import sys
-import threading
 import types
 import warnings
 from collections import deque
@@ -285,22 +284,20 @@ class _SourceDone:
 
 @dataclass
 class _Note:
+    file: str
     message: str
 
 
 @dataclass
 class _Failure:
-    error: BaseException
+    message: str
 
 
-class _FacePipeline:
-    """Frames of every source -> rows with aligned faces (runs in its own thread)."""
+class FacePipeline:
+    """Frames of a source -> rows with aligned faces, one list per frame."""
 
     def __init__(self, img_size: int, detector: FaceDetector, predictor: LandmarkPredictor,
                  detect_every: int, every: int):
-        from auzoo.data.align import align_face, landmarks68_to_66, transform_points
-
-        self._align, self._to66, self._transform = align_face, landmarks68_to_66, transform_points
         self.img_size = img_size
         self.detector, self.predictor = detector, predictor
         self.tracker = FaceTracker(detector, predictor, detect_every=detect_every)
@@ -313,22 +310,67 @@ class _FacePipeline:
             self.tracker.reset()
             yield from iter_video(source.path, self.every)
 
-    def rows(self, index: int, source: Source) -> Iterator[_Row]:
+    def __call__(self, index: int, source: Source) -> Iterator[List[_Row]]:
+        from auzoo.data.align import align_face, landmarks68_to_66, transform_points
+
         for frame, timestamp, image in self.frames(source):
             faces = (self.tracker(image) if source.kind == "video" else
                      find_faces(image, self.detector, self.predictor))
             if not faces:
-                yield _Row(index, source.name, frame, timestamp)
+                yield [_Row(index, source.name, frame, timestamp)]
                 continue
+            rows = []
             for k, face in enumerate(faces):
                 row = _Row(index, source.name, frame, timestamp, face, new_frame=k == 0)
-                points = self._to66(face.landmarks)
+                points = landmarks68_to_66(face.landmarks)
                 try:
-                    row.aligned, matrix = self._align(image, points, size=self.img_size)
-                    row.points = self._transform(points, matrix)
+                    row.aligned, matrix = align_face(image, points, size=self.img_size)
+                    row.points = transform_points(points, matrix)
                 except ValueError:
                     pass  # degenerate landmarks: the face is reported, not scored
-                yield row
+                rows.append(row)
+            yield rows
+
+
+class _FaceStream(torch.utils.data.IterableDataset):
+    """The sources still to do, as per-frame row lists, with a marker after each
+    source. Read through a DataLoader worker: decoding and dlib (which holds
+    the GIL) run in another process, beside the model."""
+
+    def __init__(self, faces: FacePipeline, sources: Sequence[Source], todo: Sequence[int]):
+        self.faces, self.sources, self.todo = faces, sources, todo
+
+    def __iter__(self):
+        lone_file = len(self.sources) == 1
+        for i in self.todo:
+            source = self.sources[i]
+            emitted = False
+            try:
+                for rows in self.faces(i, source):
+                    emitted = True
+                    yield rows
+            except InputError as exc:
+                if lone_file and not emitted:
+                    yield _Failure(str(exc))
+                    return
+                yield _Note(source.name, f"{exc}; " + ("later frames skipped" if emitted else "skipped"))
+                if not emitted:
+                    yield [_Row(i, source.name, None, math.nan)]
+            yield _SourceDone(i)
+
+
+def _as_is(item):
+    return item
+
+
+def _lower_priority(worker_id: int) -> None:
+    # The model's threads keep their cores; faces are found in the time they
+    # leave free. (Sharing cores evenly stalls every parallel op of the model
+    # on its slowest thread.)
+    try:
+        os.nice(10)
+    except OSError:
+        pass
 
 
 # ----------------------------------------------------------------------------- table
@@ -377,7 +419,7 @@ def _read_table(path: Path, aus: Sequence[int]) -> pd.DataFrame:
 
 
 def _write_csv(df: pd.DataFrame, path, header: bool = True, mode: str = "w") -> None:
-    df.to_csv(path, index=False, header=header, mode=mode, float_format="%.6g",
+    df.to_csv(path, index=False, header=header, mode=mode, float_format="%.6f",
               lineterminator="\n")
 
 
@@ -439,11 +481,81 @@ class _Resume:
 
 # ----------------------------------------------------------------------------- predict
 
+class Predictor:
+    """A loaded model and face finder, ready to turn inputs into AU tables.
+
+    Build it once and call it on as many inputs as you like (the model and
+    dlib's models load once)::
+
+        predictor = Predictor("work/tranet/fold1/best.pth")
+        table = predictor(["clip.mp4", "photos/"])
+
+    Arguments are those of :func:`predict`.
+    """
+
+    def __init__(self, weights: PathLike, model=None, device: Optional[str] = None,
+                 batch_size: int = 32, every: int = 1, detector: str = "hog",
+                 detect_every: int = 10, detect_size: Optional[int] = 640,
+                 face_threshold: float = 0.3, workers: int = 1):
+        if weights is None:
+            raise ValueError("predict needs weights: a checkpoint written by `auzoo train`")
+        if batch_size < 1 or every < 1 or detect_every < 1:
+            raise ValueError("batch_size, every and detect_every must be >= 1")
+        self.weights = Path(weights)
+        self.batch_size, self.every, self.workers = batch_size, every, workers
+        self.net, self.img_size = load_model(weights, model, device)
+        self.runner = ModelRunner(self.net)
+        self.aus = tuple(int(a) for a in self.net.aus)
+        face_detector = FaceDetector(detector, max_side=detect_size, threshold=face_threshold)
+        self.faces = FacePipeline(self.img_size, face_detector, LandmarkPredictor(),
+                                  detect_every, every)
+        self.settings = {
+            "weights": str(weights), "weights_key": _file_key(self.weights),
+            "model": getattr(self.net, "name", None), "aus": list(self.aus),
+            "img_size": self.img_size, "every": every, "detector": detector,
+            "detect_every": detect_every, "detect_size": detect_size,
+            "face_threshold": face_threshold}
+
+    def __call__(self, inputs: Union[PathLike, Iterable[PathLike]], progress: bool = True,
+                 out: Optional[PathLike] = None, overwrite: bool = False) -> pd.DataFrame:
+        out = Path(out) if out is not None else None
+        if out is not None and out.exists() and not overwrite:
+            raise ValueError(f"{out} exists; pass --force (overwrite=True) to replace it")
+        sources, skipped = collect_sources(inputs)
+        resume = _Resume(out, self.settings, self.aus) if out is not None else None
+        todo = [i for i, s in enumerate(sources) if resume is None or not resume.finished(s)]
+        if resume is not None and len(todo) < len(sources):
+            print(f"resuming {out}: {len(sources) - len(todo)} of {len(sources)} files already done",
+                  file=sys.stderr)
+
+        unreadable: List[str] = []
+        rows = _run(sources, todo, self.faces, self.runner, self.batch_size, progress, resume,
+                    unreadable, self.every, self.workers)
+        table = _table(rows, self.aus)
+        if resume is not None and resume.previous is not None and len(resume.previous):
+            order = {s.name: i for i, s in enumerate(sources)}
+            previous = resume.previous[resume.previous["file"].isin(order)]
+            table = pd.concat([previous, table], ignore_index=True)
+            table = table.iloc[np.argsort(table["file"].map(order).to_numpy(), kind="stable")]
+            table = table.reset_index(drop=True)
+
+        meta = _provenance(self.net, self.settings, sources, skipped, unreadable, table,
+                           self.runner)
+        table.attrs.update(meta)
+        if out is not None:
+            tmp = out.with_name(f".{out.name}.tmp")
+            _write_csv(table, tmp)
+            os.replace(tmp, out)
+            out.with_name(out.name + ".json").write_text(json.dumps(meta, indent=1, default=str))
+            resume.finish()
+        return table
+
+
 def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None, weights: PathLike = None,
             batch_size: int = 32, device: Optional[str] = None, every: int = 1,
             progress: bool = True, out: Optional[PathLike] = None, overwrite: bool = False,
             detector: str = "hog", detect_every: int = 10, detect_size: Optional[int] = 640,
-            face_threshold: float = 0.3) -> pd.DataFrame:
+            face_threshold: float = 0.3, workers: int = 1) -> pd.DataFrame:
     """AU table for images, folders of images and videos.
 
     Args:
@@ -463,6 +575,8 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None, weights: Pa
             before detection (None: full size). Faces smaller than about
             ``80 * longer_side / detect_size`` pixels are not found.
         face_threshold: least detector score kept.
+        workers: 1 (default) decodes and finds faces in a worker process
+            beside the model; 0 does it all in this process.
 
     Returns one row per face per frame (a row with ``success = 0`` for a
     frame without a face or a file that could not be read), columns
@@ -470,53 +584,16 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None, weights: Pa
     numbers count from 0; ``timestamp`` is in seconds (NaN for still
     images). ``df.attrs`` says what produced it and what was skipped.
     """
-    if weights is None:
-        raise ValueError("predict needs weights: a checkpoint written by `auzoo train`")
-    if batch_size < 1 or every < 1 or detect_every < 1:
-        raise ValueError("batch_size, every and detect_every must be >= 1")
-    out = Path(out) if out is not None else None
-    if out is not None and out.exists() and not overwrite:
-        raise ValueError(f"{out} exists; pass --force (overwrite=True) to replace it")
-    sources, skipped = collect_sources(inputs)
-
-    net, img_size = load_model(weights, model, device)
-    runner = ModelRunner(net)
-    aus = tuple(int(a) for a in net.aus)
-    face_detector = FaceDetector(detector, max_side=detect_size, threshold=face_threshold)
-    faces = _FacePipeline(img_size, face_detector, LandmarkPredictor(), detect_every, every)
-    settings = {"weights": str(weights), "weights_key": _file_key(Path(weights)),
-                "model": getattr(net, "name", None), "aus": list(aus), "img_size": img_size,
-                "every": every, "detector": detector, "detect_every": detect_every,
-                "detect_size": detect_size, "face_threshold": face_threshold}
-    resume = _Resume(out, settings, aus) if out is not None else None
-    todo = [i for i, s in enumerate(sources) if resume is None or not resume.finished(s)]
-    if resume is not None and len(todo) < len(sources):
-        print(f"resuming {out}: {len(sources) - len(todo)} of {len(sources)} files already done",
-              file=sys.stderr)
-
-    unreadable: List[str] = []
-    rows, per_source = _run(sources, todo, faces, runner, batch_size, progress, resume,
-                            unreadable, every)
-    table = _table(rows, aus)
-    if resume is not None and resume.previous is not None and len(resume.previous):
-        order = {s.name: i for i, s in enumerate(sources)}
-        table = pd.concat([resume.previous, table], ignore_index=True)
-        table = table.iloc[np.argsort(table["file"].map(order).to_numpy(), kind="stable")]
-        table = table.reset_index(drop=True)
-
-    meta = _provenance(net, weights, settings, sources, skipped, unreadable, table, runner)
-    table.attrs.update(meta)
-    if out is not None:
-        tmp = out.with_name(f".{out.name}.tmp")
-        _write_csv(table, tmp)
-        os.replace(tmp, out)
-        out.with_name(out.name + ".json").write_text(json.dumps(meta, indent=1, default=str))
-        resume.finish()
-    return table
+    predictor = Predictor(weights, model=model, device=device, batch_size=batch_size,
+                          every=every, detector=detector, detect_every=detect_every,
+                          detect_size=detect_size, face_threshold=face_threshold,
+                          workers=workers)
+    return predictor(inputs, progress=progress, out=out, overwrite=overwrite)
 
 
-def _run(sources, todo, faces: _FacePipeline, runner: ModelRunner, batch_size: int,
-         progress: bool, resume: Optional[_Resume], unreadable: List[str], every: int):
+def _run(sources, todo, faces: FacePipeline, runner: ModelRunner, batch_size: int,
+         progress: bool, resume: Optional[_Resume], unreadable: List[str], every: int,
+         workers: int) -> List[_Row]:
     from tqdm.auto import tqdm
 
     totals = []
@@ -527,46 +604,11 @@ def _run(sources, todo, faces: _FacePipeline, runner: ModelRunner, batch_size: i
     total = None if None in totals else sum(totals)
     bar = tqdm(total=total, unit="frame", desc="predict", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
-
-    items: "queue.Queue" = queue.Queue(maxsize=4 * batch_size)
-    stop = threading.Event()
-    lone_file = len(sources) == 1
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for i in todo:
-                source = sources[i]
-                emitted = False
-                try:
-                    for row in faces.rows(i, source):
-                        emitted = True
-                        if not put(row):
-                            return
-                except InputError as exc:
-                    if lone_file:
-                        raise
-                    unreadable.append(source.name)
-                    put(_Note(f"{exc}; skipped" if not emitted else f"{exc}; later frames skipped"))
-                    if not emitted:
-                        put(_Row(i, source.name, None, math.nan))
-                if not put(_SourceDone(i)):
-                    return
-        except BaseException as exc:  # handed to the main thread, which raises it
-            put(_Failure(exc))
-        finally:
-            put(None)
-
-    worker = threading.Thread(target=produce, name="auzoo-faces", daemon=True)
-    worker.start()
+    # One worker keeps the frames in order; it runs ahead by a few batches.
+    loader = torch.utils.data.DataLoader(
+        _FaceStream(faces, sources, todo), batch_size=None, collate_fn=_as_is,
+        num_workers=min(workers, 1), prefetch_factor=2 * batch_size if workers else None,
+        worker_init_fn=_lower_priority if runner.device.type == "cpu" else None)
 
     results: List[_Row] = []
     per_source: Dict[int, List[_Row]] = {}
@@ -580,7 +622,7 @@ def _run(sources, todo, faces: _FacePipeline, runner: ModelRunner, batch_size: i
         points = np.stack([r.points for r in waiting]) if runner.requires_landmarks else None
         probs = runner(stacked, points)
         for row, p in zip(waiting, probs):
-            row.probs, row.aligned = p, None
+            row.probs, row.aligned, row.points = p, None, None
         waiting.clear()
 
     def flush() -> None:
@@ -597,39 +639,39 @@ def _run(sources, todo, faces: _FacePipeline, runner: ModelRunner, batch_size: i
                     resume.add(sources[item.source], _table(done, resume.aus))
 
     try:
-        while True:
-            item = items.get()
-            if item is None:
-                break
+        for item in loader:
             if isinstance(item, _Failure):
-                raise item.error
+                raise InputError(item.message)
             if isinstance(item, _Note):
+                unreadable.append(item.file)
                 bar.write(f"warning: {item.message}", file=sys.stderr)
                 warnings.warn(item.message, stacklevel=3)
                 continue
-            ordered.append(item)
-            if isinstance(item, _Row) and item.aligned is not None:
-                waiting.append(item)
+            if isinstance(item, _SourceDone):
+                ordered.append(item)
+            else:
+                for row in item:
+                    ordered.append(row)
+                    if row.aligned is not None:
+                        waiting.append(row)
                 if len(waiting) >= batch_size:
                     run_batch()
             flush()
         run_batch()
         flush()
     finally:
-        stop.set()
-        worker.join(timeout=5)
         bar.close()
-    return results, per_source
+    return results
 
 
-def _provenance(net, weights, settings, sources, skipped, unreadable, table, runner) -> Dict[str, Any]:
+def _provenance(net, settings, sources, skipped, unreadable, table, runner) -> Dict[str, Any]:
     from auzoo.engine.checkpoint import device_name, software_versions
 
     meta = dict(getattr(net, "checkpoint_meta", {}) or {})
     with_frame = table.dropna(subset=["frame"]) if len(table) else table
     return {
         "produced_by": "auzoo predict",
-        "weights": str(weights),
+        "weights": settings["weights"],
         "model": settings["model"],
         "aus": settings["aus"],
         "checkpoint": {k: meta.get(k) for k in ("model", "fold", "train_subjects", "test_subjects",
@@ -678,6 +720,6 @@ class _CallableModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallableModule
 
-__all__ = ["FRAME_COLUMNS", "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "InputError", "ModelRunner",
-           "Source", "au_columns", "collect_sources", "iter_video", "load_model", "predict",
+__all__ = ["FRAME_COLUMNS", "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "FacePipeline", "InputError",
+           "ModelRunner", "Predictor", "Source", "au_columns", "collect_sources", "iter_video", "load_model", "predict",
            "predict_cli", "read_image"]

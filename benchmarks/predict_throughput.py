@@ -1,0 +1,162 @@
+"""End-to-end ``auzoo predict`` frames/s on a video against the model alone.
+
+Makes a video of a real face moving (matplotlib's Grace Hopper photo on a
+larger canvas, drifting and zooming), a checkpoint of the chosen model with
+random weights, then measures in one run, alternating so that load from
+other processes hits both alike:
+
+* pipeline: ``Predictor(...)(video)`` — decode, detect (downscaled, every
+  ``--detect-every`` frames), track, align, batch, model, table;
+* model alone: the same model on the same aligned faces, same batch size,
+  uint8 -> float conversion included.
+
+Also reports decode alone and faces alone (decode + detect + track + align,
+single-threaded), to show where the time goes. Goal: pipeline >= 0.85x the
+model-alone rate.
+
+    python benchmarks/predict_throughput.py                       # tranet, CPU
+    python benchmarks/predict_throughput.py --model senet50 --frames 64 --out result.txt
+    python benchmarks/predict_throughput.py --device cuda --batch-size 64 --frames 512
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import matplotlib
+import numpy as np
+import torch
+
+
+def make_video(path: Path, frames: int, width: int, height: int, fps: float) -> Path:
+    """A face drifting and zooming slowly over a textured background."""
+    face = cv2.imread(str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"))
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur(rng.integers(0, 255, (height, width, 3), dtype=np.uint8), (0, 0), 5)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError("OpenCV cannot write mp4v video here")
+    fh, fw = face.shape[:2]
+    for i in range(frames):
+        t = i / max(frames - 1, 1)
+        scale = 0.55 * height / fh * (1 + 0.15 * np.sin(2 * np.pi * t))
+        cx = width / 2 + 0.2 * width * np.sin(2 * np.pi * t)
+        cy = height / 2 + 0.05 * height * np.cos(2 * np.pi * t)
+        m = np.float32([[scale, 0, cx - scale * fw / 2], [0, scale, cy - scale * fh / 2]])
+        frame = cv2.warpAffine(face, m, (width, height), dst=background.copy(),
+                               borderMode=cv2.BORDER_TRANSPARENT)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def make_checkpoint(path: Path, model: str, img_size: int) -> Path:
+    import auzoo
+    from auzoo.engine.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    net = auzoo.build_model(model)
+    return save_checkpoint(path, net.state_dict(), dict(
+        config=net.cfg.pretty_text, model=net.name, aus=list(net.aus), img_size=img_size))
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="tranet", help="registered model or config file")
+    p.add_argument("--img-size", type=int, default=224)
+    p.add_argument("--frames", type=int, default=96)
+    p.add_argument("--size", default="640x480", help="video WIDTHxHEIGHT")
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--detect-every", type=int, default=10)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--repeats", type=int, default=2, help="timed runs of each (median reported)")
+    p.add_argument("--out", help="also write the report to this file")
+    args = p.parse_args(argv)
+
+    from auzoo.predict import Predictor, Source, iter_video
+
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    work = Path(tempfile.mkdtemp(prefix="auzoo-predict-bench-"))
+    video = make_video(work / "face.mp4", args.frames, width, height, args.fps)
+    ckpt = make_checkpoint(work / "model.pth", args.model, args.img_size)
+    predictor = Predictor(ckpt, device=args.device, batch_size=args.batch_size,
+                          detect_every=args.detect_every)
+    runner = predictor.runner
+
+    # Decode alone, then faces alone (single-threaded): where the pipeline's CPU time goes.
+    decode_s, n_frames = timed(lambda: sum(1 for _ in iter_video(video)))
+    faces_s, frames = timed(lambda: list(predictor.faces(0, Source(video, "video"))))
+    rows = [row for frame in frames for row in frame]
+    aligned = np.stack([r.aligned for r in rows if r.aligned is not None])
+    points = np.stack([r.points for r in rows if r.points is not None])
+    if len(aligned) != n_frames:
+        print(f"warning: faces found in {len(aligned)} of {n_frames} frames", file=sys.stderr)
+
+    def model_alone():
+        for i in range(0, len(aligned), args.batch_size):
+            runner(aligned[i:i + args.batch_size], points[i:i + args.batch_size])
+        if runner.cuda:
+            torch.cuda.synchronize()
+
+    def pipeline():
+        table = predictor(video, progress=False)
+        assert len(table) == n_frames, (len(table), n_frames)
+        return table
+
+    model_alone()  # warm-up (allocator, oneDNN / cuDNN kernel choice)
+    model_times, pipeline_times = [], []
+    for _ in range(args.repeats):
+        model_times.append(timed(model_alone)[0])
+        pipeline_times.append(timed(pipeline)[0])
+    model_fps = len(aligned) / statistics.median(model_times)
+    pipeline_fps = n_frames / statistics.median(pipeline_times)
+    ratio = pipeline_fps / model_fps
+
+    from auzoo.engine.checkpoint import device_name
+
+    lines = [
+        "auzoo predict throughput: end-to-end vs the model alone (same run)",
+        f"machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, "
+        f"torch {torch.__version__} with {torch.get_num_threads()} threads, "
+        f"load average at start {os.getloadavg()[0]:.2f}",
+        f"device: {device_name(runner.device)}",
+        f"model: {args.model} at {predictor.img_size}px, batch {args.batch_size}"
+        + (", bf16 autocast + channels_last" if runner.cuda else ", float32"),
+        f"video: {n_frames} frames {width}x{height} mp4v at {args.fps:g} fps, one face "
+        f"({len(aligned)} found); detect every {args.detect_every} frames on <= 640 px",
+        f"command: python benchmarks/predict_throughput.py {' '.join(argv or sys.argv[1:])}".rstrip(),
+        "",
+        f"decode alone               {n_frames / decode_s:9.1f} frames/s",
+        f"faces alone (1 thread)     {n_frames / faces_s:9.1f} frames/s  "
+        "(decode + detect/track + 68 landmarks + align)",
+        f"model alone                {model_fps:9.1f} frames/s  "
+        f"(runs: {', '.join(f'{t:.2f}s' for t in model_times)})",
+        f"pipeline (auzoo predict)   {pipeline_fps:9.1f} frames/s  "
+        f"(runs: {', '.join(f'{t:.2f}s' for t in pipeline_times)})",
+        f"pipeline / model alone     {ratio:9.2f}   (goal >= 0.85: "
+        f"{'met' if ratio >= 0.85 else 'NOT met'})",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(report + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
