@@ -108,6 +108,14 @@ class FaceDetector:
         self.threshold = threshold
         self._model = _dlib_model(method)
 
+    # Pickled (to a worker process) by its settings: the model reloads there.
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_model"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._model = _dlib_model(self.method)
+
     def __call__(self, image: np.ndarray) -> List[Tuple[Box, float]]:
         h, w = image.shape[:2]
         scale = 1.0
@@ -137,6 +145,9 @@ class LandmarkPredictor:
 
     def __init__(self):
         self._model = _dlib_model("shape68")
+
+    def __reduce__(self):  # a worker process loads its own copy (not 100 MB through a pipe)
+        return (LandmarkPredictor, ())
 
     def __call__(self, image: np.ndarray, box: Box) -> np.ndarray:
         import dlib

@@ -75,6 +75,10 @@ def test_video_frames_timestamps_and_stable_face_id(grace_video, tiny_ckpt):
     sub = auzoo.predict(grace_video, weights=tiny_ckpt, every=2, progress=False)
     assert list(sub["frame"]) == [0, 2, 4]
     np.testing.assert_allclose(sub["timestamp"], [0.0, 0.2, 0.4], atol=1e-6)
+    # everything in one process (workers=0) gives the same table
+    inline = auzoo.predict(grace_video, weights=tiny_ckpt, batch_size=4, progress=False,
+                           detect_every=3, workers=0)
+    pd.testing.assert_frame_equal(inline, df)
     # same frames give the same probabilities whatever the batching
     full = df.set_index("frame").loc[[0, 2, 4]]
     np.testing.assert_allclose(sub[au_columns(AUS)[:len(AUS)]].to_numpy(),
