@@ -197,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", default="1,2,3", help="comma-separated fold numbers")
     p.add_argument("--out", help="results folder (default: ./bench_out)")
     p.add_argument("--shard", help="I/N: run only every N-th cell, starting at I (1-based)")
+    p.add_argument("--preset", choices=("paper", "cpu-demo"),
+                   help="training schedule (default: cpu-demo without --data, else paper)")
     p.add_argument("--seed", type=int, default=0)
     _add_train_options(p)
     p.set_defaults(func=_cmd_bench)

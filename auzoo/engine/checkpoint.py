@@ -108,10 +108,13 @@ def plain(obj: Any, where: str = "meta") -> Any:
     """``obj`` as plain Python types that ``weights_only`` loading accepts
     (numpy scalars and arrays become numbers and lists, tuples and paths
     become lists and strings); anything else is an error."""
-    if obj is None or isinstance(obj, (bool, int, float, str)):
+    if obj is None:
         return obj
     if isinstance(obj, np.generic):
         return obj.item()
+    for kind in (bool, int, float, str):  # subclasses (TorchVersion, np.float64) too
+        if isinstance(obj, kind):
+            return kind(obj)
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, Path):
@@ -210,18 +213,21 @@ def build_from_checkpoint(path, model=None, map_location="cpu"):
     if aus and model_aus != aus:
         raise CheckpointError(f"{path}: checkpoint predicts AUs {aus}, the model "
                               f"'{getattr(model, 'name', type(model).__name__)}' predicts {model_aus}")
-    result = model.load_state_dict(state_dict, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        def head(keys):
-            return ", ".join(keys[:5]) + (f" … ({len(keys)} in all)" if len(keys) > 5 else "")
-        parts = []
-        if result.missing_keys:
-            parts.append(f"missing from the checkpoint: {head(result.missing_keys)}")
-        if result.unexpected_keys:
-            parts.append(f"not in the model: {head(result.unexpected_keys)}")
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    reshaped = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}"
+                for k in state_dict if k in own and state_dict[k].shape != own[k].shape]
+    if missing or unexpected or reshaped:
+        def head(items):
+            return ", ".join(items[:4]) + (f" … ({len(items)} in all)" if len(items) > 4 else "")
+        parts = [f"{what}: {head(items)}" for what, items in (
+            ("missing from the checkpoint", missing), ("not in the model", unexpected),
+            ("other shapes (checkpoint vs model)", reshaped)) if items]
         raise CheckpointError(
             f"{path}: the checkpoint (model '{meta.get('model', '?')}') does not fit the model "
             f"'{getattr(model, 'name', type(model).__name__)}'; " + "; ".join(parts))
+    model.load_state_dict(state_dict)
     model.checkpoint_meta = meta
     return model.eval()
 

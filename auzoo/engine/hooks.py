@@ -152,8 +152,9 @@ class ProgressHook(Hook):
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if self.task is None:
             return
-        if outputs and "loss" in outputs:
-            self._loss = float(outputs["loss"])
+        loss = runner.message_hub.get_scalar("train/loss") if outputs else None
+        if loss is not None:
+            self._loss = float(loss.current())
         self.progress.update(self.task, advance=1, description=self._describe(runner),
                              status=f"loss {self._loss:.3f}")
 

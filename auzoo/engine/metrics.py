@@ -118,7 +118,7 @@ class AUMetric(BaseMetric):
     batch never counts a frame twice.
     """
 
-    default_prefix: Optional[str] = None
+    default_prefix: Optional[str] = ""  # keys stay 'f1_mean', 'f1_AU1' …
 
     def __init__(self, aus: Sequence[int], collect_device: str = "cpu",
                  prefix: Optional[str] = None) -> None:

@@ -10,7 +10,7 @@ binary cross-entropy.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -26,11 +26,12 @@ def grouped_bce(logits: Tensor, labels: Tensor, groups: Sequence[Sequence[int]])
 
 
 class AUFramePreprocessor(BaseDataPreprocessor):
-    """uint8 (N, H, W, 3) frames -> float (N, 3, S, S) in [0, 1] on the device.
+    """uint8 (N, H, W, 3) frames -> float (N, 3, S, S) in [0, 1] on the device
+    (:func:`auzoo.data.dataset.to_model_input`).
 
     Args:
         img_size: the model's input size S; frames of another size are resized
-            (bilinear, antialiased) and landmarks scaled with them.
+            on the device (bilinear, antialiased) and landmarks scaled with them.
         channels_last: hand the model channels-last tensors (faster convolutions
             on GPUs with tensor cores).
     """
@@ -41,23 +42,19 @@ class AUFramePreprocessor(BaseDataPreprocessor):
         self.channels_last = channels_last
 
     def forward(self, data: dict, training: bool = False) -> dict:
+        from auzoo.data.dataset import scale_landmarks, to_model_input
+
         data = self.cast_data(dict(data))  # to the device, non-blocking from pinned memory
-        images: Tensor = data.pop("image")
-        if images.dim() != 4 or images.shape[-1] != 3:
-            raise ValueError(f"expected uint8 frames (N, H, W, 3), got {tuple(images.shape)}")
-        images = images.permute(0, 3, 1, 2).float().div_(255)
-        size = images.shape[-1]
-        landmarks = data.get("landmarks")
-        if images.shape[-2:] != (self.img_size, self.img_size):
-            images = F.interpolate(images, size=(self.img_size, self.img_size), mode="bilinear",
-                                   antialias=True, align_corners=False).clamp_(0, 1)
-            if landmarks is not None:
-                landmarks = landmarks * (self.img_size / size)
+        frames: Tensor = data["image"]
+        if frames.dim() != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"expected uint8 frames (N, H, W, 3), got {tuple(frames.shape)}")
+        images = to_model_input(frames, size=self.img_size)
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         out = dict(images=images, labels=data.get("labels"), index=data.get("index"))
-        if landmarks is not None:
-            out["landmarks"] = landmarks.float()
+        if data.get("landmarks") is not None:
+            out["landmarks"] = scale_landmarks(data["landmarks"].float(), frames.shape[-2],
+                                               self.img_size)
         return out
 
 
@@ -69,9 +66,11 @@ class AUDetectorModule(BaseModel):
     :class:`auzoo.engine.metrics.AUMetric`.
     """
 
-    def __init__(self, model: nn.Module, img_size: int, channels_last: bool = False):
+    def __init__(self, model: nn.Module, img_size: int, channels_last: bool = False,
+                 eval_dtype: Optional[torch.dtype] = None):
         super().__init__(data_preprocessor=AUFramePreprocessor(img_size, channels_last))
         self.model = model
+        self.eval_dtype = eval_dtype  # autocast dtype for validation (training: the optim wrapper's)
         self.loss_groups: List[tuple] = [tuple(g) for g in getattr(
             model, "loss_groups", [tuple(range(len(model.aus)))])]
         self.requires_landmarks = bool(getattr(model, "requires_landmarks", False))
@@ -91,6 +90,10 @@ class AUDetectorModule(BaseModel):
             return [dict(logits=logits.float(), labels=labels, index=index)]
         return logits
 
-    def state_dict_for_export(self) -> Dict[str, Tensor]:
-        """The wrapped model's own state dict (no ``model.`` prefix)."""
-        return self.model.state_dict()
+    def val_step(self, data) -> list:
+        if self.eval_dtype is None:
+            return super().val_step(data)
+        with torch.autocast(device_type=self.data_preprocessor.device.type, dtype=self.eval_dtype):
+            return super().val_step(data)
+
+    test_step = val_step

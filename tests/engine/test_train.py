@@ -1,0 +1,246 @@
+"""`auzoo train` / `auzoo eval` end to end on a tiny model and a tiny synthetic
+DISFA: resume after SIGKILL, DDP on two CPU processes, checkpoints, eval's
+refusal of a fold the checkpoint trained on."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import HERE, PYTHON, TINY_CONFIG, cli_env
+
+EPOCHS = 3
+
+
+def _config(directory: Path, record: Path = None, sleep: float = 0.0) -> Path:
+    """The tiny config, EPOCHS epochs, optionally recording batches / sleeping."""
+    hooks = []
+    if record is not None:
+        hooks.append(f"dict(type='RecordBatchesHook', out={str(record)!r})")
+    if sleep:
+        hooks.append(f"dict(type='SlowEpochHook', seconds={sleep})")
+    text = TINY_CONFIG + f"\ntrain.update(max_epochs={EPOCHS}, custom_hooks=[{', '.join(hooks)}])\n"
+    text += "custom_imports = dict(imports=['engine_hooks'], allow_failed_imports=False)\n"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "tiny.py"
+    path.write_text(text)
+    return path
+
+
+def _env():
+    return cli_env(PYTHONPATH=str(HERE))
+
+
+def _train_cmd(config: Path, cache: Path, work_dir: Path, *extra: str):
+    return [PYTHON, "-m", "auzoo.cli", "train", str(config), "--data", str(cache), "--fold", "1",
+            "--work-dir", str(work_dir), "--device", "cpu", *extra]
+
+
+def _run(cmd, **kw):
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300, **kw)
+    assert proc.returncode == 0, f"{' '.join(map(str, cmd))}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def _records(directory: Path, rank: int):
+    lines = (directory / f"rank{rank}.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def _cli(capsys, *argv) -> tuple:
+    """``auzoo ARGV`` in this process: (exit code, stdout, stderr)."""
+    from auzoo.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Subprocesses run with one thread (cli_env); so does this process, so
+    that runs in either are bit-for-bit comparable."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_cache, tmp_path_factory):
+    """One uninterrupted single-process run (`auzoo train`, in this process)
+    that records its batches."""
+    from auzoo.cli import main
+
+    base = tmp_path_factory.mktemp("reference")
+    config = _config(base / "cfg", record=base / "batches")
+    assert main([str(a) for a in _train_cmd(config, tiny_cache, base / "run")[3:]]) == 0
+    return dict(work_dir=base / "run", batches=base / "batches",
+                result=json.loads((base / "run" / "result.json").read_text()))
+
+
+def test_result_and_checkpoint_say_what_they_are(reference):
+    from auzoo.data.protocol import DISFA
+    from auzoo.engine.checkpoint import build_from_checkpoint, load_checkpoint
+
+    result = reference["result"]
+    train_subjects, test_subjects = DISFA.fold_subjects(1)
+    assert result["train_subjects"] == list(train_subjects)
+    assert result["test_subjects"] == list(test_subjects)
+    assert result["iters"] == EPOCHS * 3 and result["epochs"] == EPOCHS
+    assert 1 <= result["best"]["epoch"] <= EPOCHS
+    assert result["select_on"] == "test" and result["bad_frames"] == "drop"
+    assert set(result["versions"]) >= {"auzoo", "torch", "timm", "mmengine"}
+    assert result["f1_mean"] == pytest.approx(np.mean(list(result["f1"].values())))
+    assert set(result["per_subject_f1"]) == set(test_subjects)
+
+    ckpt = reference["work_dir"] / "best.pth"
+    plain = torch.load(ckpt, weights_only=True)  # no allow-list needed
+    meta, state = load_checkpoint(ckpt)
+    assert meta["model"] == "tiny" and meta["fold"] == 1 and meta["img_size"] == 48
+    assert meta["train_subjects"] == list(train_subjects)
+    assert meta["aus"] == [1, 2, 4, 6, 9, 12, 25, 26]
+    assert meta["best"]["epoch"] == result["best"]["epoch"]
+    assert set(plain["state_dict"]) == set(state)
+    # resume state is removed once the run is finished
+    assert not list(reference["work_dir"].glob("epoch_*.pth"))
+
+    model = build_from_checkpoint(ckpt)
+    x = torch.rand(2, 3, 48, 48)
+    assert model(x).shape == (2, 8)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+
+
+def test_checkpoint_mismatch_is_named(reference, tmp_path):
+    from auzoo.engine.checkpoint import CheckpointError, build_from_checkpoint, load_checkpoint
+
+    ckpt = reference["work_dir"] / "best.pth"
+    other = TINY_CONFIG.replace("aus=(1, 2, 4, 6, 9, 12, 25, 26)", "aus=(1, 2, 4, 6, 9, 12, 25)") \
+                       .replace("aus=(12, 25, 26)", "aus=(12, 25)")
+    (tmp_path / "seven.py").write_text(other)
+    with pytest.raises(CheckpointError, match=r"best\.pth.*AUs"):
+        build_from_checkpoint(ckpt, model=str(tmp_path / "seven.py"))
+    wider = TINY_CONFIG.replace("hidden=16", "hidden=32")
+    (tmp_path / "wider.py").write_text(wider)
+    with pytest.raises(CheckpointError, match=r"best\.pth.*does not fit"):
+        build_from_checkpoint(ckpt, model=str(tmp_path / "wider.py"))
+    junk = tmp_path / "junk.pth"
+    torch.save({"state_dict": {}, "meta": {"format": "auzoo-checkpoint"}, "x": object()}, junk)
+    with pytest.raises(CheckpointError, match="junk.pth"):
+        load_checkpoint(junk)
+
+
+def test_eval_scores_its_fold_and_refuses_another(reference, tiny_cache, tmp_path, capsys):
+    ckpt = reference["work_dir"] / "best.pth"
+    out = tmp_path / "scores.csv"
+    code, stdout, _ = _cli(capsys, "eval", "--data", tiny_cache, "--fold", "1", "--weights", ckpt,
+                           "--device", "cpu", "--out", out)
+    assert code == 0 and "F1" in stdout
+    import pandas as pd
+    scores = pd.read_csv(out).set_index("AU")
+    assert scores.loc["mean", "f1"] == pytest.approx(reference["result"]["f1_mean"], abs=1e-6)
+
+    code, _, stderr = _cli(capsys, "eval", "--data", tiny_cache, "--fold", "2", "--weights", ckpt,
+                           "--device", "cpu")
+    assert code == 2
+    assert "best.pth" in stderr and "refusing to score fold 2" in stderr
+    assert "SN006" in stderr  # a part2 subject that fold 1 trained on
+
+
+def test_resume_after_kill_matches_uninterrupted_run(reference, tiny_cache, tmp_path, capsys):
+    config = _config(tmp_path / "cfg", sleep=1.0)
+    work_dir = tmp_path / "run"
+    proc = subprocess.Popen(_train_cmd(config, tiny_cache, work_dir), env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    while not (work_dir / "last_checkpoint").exists():
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (work_dir / "result.json").exists(), "the run finished before it could be killed"
+    saved = Path((work_dir / "last_checkpoint").read_text().strip())
+    assert saved.name.startswith("epoch_") and int(saved.stem.split("_")[1]) < EPOCHS
+
+    # mmengine's checkpoint needs the allow-list, and nothing more
+    from auzoo.engine.checkpoint import mmengine_safe_globals
+    with pytest.raises(Exception, match="HistoryBuffer|Unsupported global|weights_only"):
+        torch.load(saved, weights_only=True)
+    with mmengine_safe_globals():
+        mm = torch.load(saved, weights_only=True)
+    assert mm["meta"]["epoch"] < EPOCHS and "early_stopping" in mm["meta"]
+
+    resume = _train_cmd(config, tiny_cache, work_dir, "--resume")[3:]
+    code, stdout, _ = _cli(capsys, *resume)
+    assert code == 0 and "resumed after epoch" in stdout
+    resumed = json.loads((work_dir / "result.json").read_text())
+    ref = reference["result"]
+    assert resumed["iters"] == ref["iters"] and resumed["epochs"] == ref["epochs"]
+    assert resumed["best"]["epoch"] == ref["best"]["epoch"]
+    assert resumed["f1"] == pytest.approx(ref["f1"], abs=1e-9)
+    assert resumed["acc"] == pytest.approx(ref["acc"], abs=1e-9)
+
+    # resuming a finished run changes nothing; other settings are refused
+    assert _cli(capsys, *resume)[0] == 0
+    assert json.loads((work_dir / "result.json").read_text()) == resumed
+    code, _, stderr = _cli(capsys, *resume, "--batch-size", "4")
+    assert code == 2 and "other settings" in stderr and "batch_size" in stderr
+
+
+def test_allow_list_refuses_other_getattr():
+    import io
+    import pickle
+
+    from mmengine.logging import HistoryBuffer
+
+    from auzoo.engine.checkpoint import mmengine_safe_globals
+
+    class Sneaky:
+        def __reduce__(self):
+            return (getattr, (HistoryBuffer, "__init__"))
+
+    buf = io.BytesIO()
+    torch.save({"x": Sneaky()}, buf)
+    buf.seek(0)
+    with mmengine_safe_globals(), pytest.raises(pickle.UnpicklingError, match="refusing getattr"):
+        torch.load(buf, weights_only=True)
+
+
+def test_ddp_two_cpu_processes_split_every_batch(reference, tiny_cache, tmp_path):
+    from auzoo.data.sampler import AUWeightedBatchSampler
+
+    record = tmp_path / "batches"
+    config = _config(tmp_path / "cfg", record=record)
+    cmd = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "auzoo.cli", "train", str(config), "--data", str(tiny_cache), "--fold", "1",
+           "--work-dir", str(tmp_path / "run"), "--device", "cpu"]
+    _run(cmd)
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["world_size"] == 2
+    assert result["iters"] == reference["result"]["iters"]  # same steps as one process
+
+    ranks = [_records(record, r) for r in (0, 1)]
+    single = _records(reference["batches"], 0)
+    assert len(ranks[0]) == len(ranks[1]) == len(single) == EPOCHS * 3
+    for r0, r1, one in zip(*ranks, single):
+        assert r0["epoch"] == r1["epoch"] == one["epoch"] and r0["iter"] == r1["iter"] == one["iter"]
+        assert len(r0["index"]) == len(r1["index"]) == 4  # global batch 8 over two ranks
+        # the ranks together load exactly the single-process global batch, each draw once
+        assert r0["index"] + r1["index"] == one["index"]
+    # and that batch is the sampler's draw for the epoch
+    from auzoo.data import open_cache
+    from auzoo.data.dataset import DisfaFrames
+    from auzoo.data.protocol import DISFA
+    frames = DisfaFrames(open_cache(tiny_cache), DISFA.fold_subjects(1)[0])
+    sampler = AUWeightedBatchSampler(frames.labels, batch_size=8, iters_per_epoch=3, seed=0,
+                                     world_size=1, rank=0)
+    for epoch in range(EPOCHS):
+        drawn = [r0["index"] + r1["index"] for r0, r1 in zip(*ranks) if r0["epoch"] == epoch]
+        assert drawn == sampler.global_batches(epoch).tolist()
