@@ -70,7 +70,11 @@ def load_config(source: ConfigLike) -> Config:
 def apply_overrides(cfg: Config, overrides: Mapping[str, Any], prefix: str = "") -> Config:
     """Merge ``{'a.b': 1}``-style overrides (dotted keys allowed) into ``cfg``."""
     if overrides:
-        cfg.merge_from_dict({f"{prefix}{key}": value for key, value in overrides.items()})
+        try:
+            cfg.merge_from_dict({f"{prefix}{key}": value for key, value in overrides.items()})
+        except TypeError as exc:  # e.g. a dict merged into an entry that is None
+            raise ValueError(f"cannot apply overrides {dict(overrides)} to "
+                             f"{cfg.filename or 'the config'}: {exc}") from exc
     return cfg
 
 
