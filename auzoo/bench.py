@@ -313,7 +313,8 @@ def _fmt(x, digits: int = 1, signed: bool = False) -> str:
 
 def markdown_report(frame: pd.DataFrame, results: Mapping[Cell, Mapping[str, Any]],
                     comparison: Optional[pd.DataFrame], *, data: str, synthetic: bool,
-                    preset: Optional[str], model_cfgs: Mapping[str, Any]) -> str:
+                    preset: Optional[str], model_cfgs: Mapping[str, Any],
+                    overrides: str = "") -> str:
     from auzoo.engine.published import CITATION, published_row
 
     any_result = next(iter(results.values()))
@@ -331,12 +332,13 @@ def markdown_report(frame: pd.DataFrame, results: Mapping[Cell, Mapping[str, Any
               f"{protocol['protocol']} protocol: AUs {', '.join(map(str, protocol['aus']))}, "
               f"positive = {protocol['positive']}; bad frames: **{any_result['bad_frames']}**; "
               f"epoch selected on: **{any_result['select_on']}**"
-              + (f"; preset: **{preset}**" if preset else "") + ".",
+              + (f"; preset: **{preset}**" if preset else "")
+              + (f" with {overrides}" if overrides else "") + ".",
               f"Mean over folds {', '.join(sorted({str(c.fold) for c in results}))} of per-fold "
               "scores; each fold pools every test frame (not averaged per subject).", ""]
 
     def table(kind: str) -> List[str]:
-        out = [f"| {kind} | " + " | ".join(au_cols) + " | Avg |",
+        out = ["| model | " + " | ".join(au_cols) + " | Avg |",
                "|---|" + "---:|" * (len(au_cols) + 1)]
         footnotes = []
         for name in [m for m in means.index if m != BASELINE]:
@@ -459,7 +461,7 @@ def plot_model(name: str, mean_row: pd.Series, baseline: Optional[pd.Series], pa
 
 
 def write_reports(out: Path, results: Mapping[Cell, Mapping[str, Any]], *, data: str,
-                  synthetic: bool, preset: Optional[str]) -> pd.DataFrame:
+                  synthetic: bool, preset: Optional[str], overrides: str = "") -> pd.DataFrame:
     """results.csv, results.md, comparison.csv and the plots, each written atomically."""
     from auzoo.config import load_config
     from auzoo.engine.checkpoint import atomic_write
@@ -476,7 +478,7 @@ def write_reports(out: Path, results: Mapping[Cell, Mapping[str, Any]], *, data:
         atomic_write(out / COMPARISON_CSV, lambda tmp: comparison.to_csv(tmp, index=False))
     atomic_write(out / RESULTS_CSV, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.4g"))
     report = markdown_report(frame, results, comparison, data=data, synthetic=synthetic,
-                             preset=preset, model_cfgs=model_cfgs)
+                             preset=preset, model_cfgs=model_cfgs, overrides=overrides)
     atomic_write(out / RESULTS_MD, lambda tmp: Path(tmp).write_text(report))
     means = frame[frame["fold"] == "mean"].set_index("model")
     baseline = means.loc[BASELINE] if BASELINE in means.index else None
@@ -494,7 +496,7 @@ def console_table(frame: pd.DataFrame, comparison: Optional[pd.DataFrame] = None
     means = frame[frame["fold"] == "mean"]
     au_cols = [c[3:] for c in frame.columns if c.startswith("f1_AU")]
     table = Table(title="F1-frame (%), mean over folds")
-    table.add_column("model")
+    table.add_column("model", no_wrap=True)
     for au in au_cols:
         table.add_column(au, justify="right")
     table.add_column("Avg", justify="right", style="bold")
@@ -576,7 +578,13 @@ def bench(models: Sequence[str], data=None, folds=(1, 2, 3), out="bench_out", sh
     missing = [str(c) for c, r in results.items() if r is None]
     if missing:
         raise RuntimeError(f"{out}: cells without a result: {', '.join(missing)}")
-    frame = write_reports(out, results, data=str(data), synthetic=synthetic, preset=preset)
+    overrides = ", ".join(f"{k}={v}" for k, v in sorted(train_options.items())
+                          if v not in (None, {}) and k != "cfg_options")
+    if train_options.get("cfg_options"):
+        overrides = ", ".join(filter(None, [overrides, "--cfg-options " + " ".join(
+            f"{k}={v}" for k, v in train_options["cfg_options"].items())]))
+    frame = write_reports(out, results, data=str(data), synthetic=synthetic, preset=preset,
+                          overrides=overrides)
     comparison = pd.read_csv(out / COMPARISON_CSV) if (out / COMPARISON_CSV).is_file() else None
     console.print(console_table(frame))
     if comparison is not None and len(comparison):

@@ -375,7 +375,7 @@ def train(model, data, fold: int, *, work_dir=None, resume: bool = False, seed: 
         env_cfg=dict(cudnn_benchmark=dev.type == "cuda",
                      dist_cfg=dict(backend="nccl" if dev.type == "cuda" else "gloo")),
         randomness=dict(seed=seed, deterministic=bool(tcfg.get("deterministic", False))),
-        resume=resume, cfg=runner_cfg, log_level="INFO", default_scope="auzoo")
+        resume=resume and (work_dir / "last_checkpoint").is_file(), cfg=runner_cfg, log_level="INFO", default_scope="auzoo")
 
     started = time.perf_counter()
     runner.train()
