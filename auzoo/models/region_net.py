@@ -139,6 +139,9 @@ class RegionAUNet(nn.Module):
         return self.neck(features) if self.neck is not None else features[-1]
 
     def forward(self, images: Tensor, landmarks: Optional[Tensor] = None) -> Tensor:
+        if images.dim() != 4 or images.shape[1] != 3 or not images.is_floating_point():
+            raise ValueError(f"expected RGB float images (N, 3, H, W) in [0, 1], got a "
+                             f"{images.dtype} tensor of shape {tuple(images.shape)}")
         x = self.features(images)
         height = x.shape[-2]
         band_rows = self.splitter.bands(height) if hasattr(self.splitter, "bands") else None

@@ -212,3 +212,10 @@ def test_channels_last_gives_the_same_logits():
         model = model.to(memory_format=torch.channels_last)
         got = model(x.contiguous(memory_format=torch.channels_last))
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_wrong_images_are_refused():
+    model = auzoo.build_model(small_backbone_config("senet50")).eval()
+    for bad in (torch.rand(3, 64, 64), torch.rand(1, 64, 64, 3), torch.randint(0, 255, (1, 3, 64, 64))):
+        with pytest.raises(ValueError, match="RGB float images"):
+            model(bad)
