@@ -107,18 +107,12 @@ class VGGFace2SENet50(nn.Module):
 
     # ------------------------------------------------------------ weights
     def load_weights(self, path) -> None:
+        """Load a state dict file strictly (``torch.load(weights_only=True)``);
+        errors name the file and the missing / unexpected / mis-shaped keys."""
+        from auzoo.weights import load_state_dict_file
+
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"VGGFace2SENet50 weights file not found: {path}")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ValueError(f"{path}: not a weights file torch can load safely ({exc}). "
-                             "Convert the VGGFace2 pickle with `auzoo convert-weights`.") from exc
-        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-            state = state["state_dict"]
-        if not isinstance(state, dict):
-            raise ValueError(f"{path}: expected a state dict, found {type(state).__name__}")
+        state = load_state_dict_file(path)
         own = self.state_dict()
         # The Caffe weights carry no BatchNorm batch counters; they are bookkeeping only.
         missing = sorted(k for k in own if k not in state and not k.endswith("num_batches_tracked"))
