@@ -382,9 +382,11 @@ def prepare_disfa(root, out, workers: int = 1, camera: str = "left", size: int =
                 except Exception as exc:  # keep going: finished subjects are kept
                     failures[s] = exc
         else:
-            queue = multiprocessing.get_context().Queue()
-            with ProcessPoolExecutor(min(workers, len(todo)), initializer=_init_worker,
-                                     initargs=(queue,)) as pool:
+            # Not plain fork: a process forked after OpenCV started its threads can hang.
+            context = multiprocessing.get_context("forkserver")
+            queue = context.Queue()
+            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context,
+                                     initializer=_init_worker, initargs=(queue,)) as pool:
                 futures = {s: pool.submit(_worker, str(root), camera, s, str(out), size) for s in todo}
                 pending = set(futures)
                 while pending:

@@ -16,10 +16,10 @@ Frame weights (the sampling probability is proportional to them)::
     omega(frame) = w_0 = (1 / r_0) / sum_j (1 / r_j) * n_AU   otherwise
 
 with r_0 the fraction of frames showing no AU. Because r_i * w_i is the same
-for every AU, the positives of each AU carry the same total weight (a rare AU's
-few positives are drawn as often, in total, as a common AU's many), and the
-all-negative frames together carry that same share too: they are weighted as
-a class of their own. An AU without any positive frame gets weight 0 and a
+for every AU, each AU adds the same total weight through its positives (a rare
+AU's few positives are drawn as often, in total, as a common AU's many; frames
+showing several AUs add up their weights), and the all-negative frames
+together get that same share too: they are weighted as a class of their own. An AU without any positive frame gets weight 0 and a
 warning (it cannot be sampled, and is left out of the normalisation).
 
 Batches are drawn with replacement, ``iters_per_epoch`` of them an epoch

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -187,14 +188,15 @@ def au_timeline(rng: np.random.Generator, n: int) -> np.ndarray:
                     continue
                 peak = rng.uniform(2.6, 5.4) if p == 1.0 else rng.uniform(0.6, 5.4)
                 start = t + int(rng.integers(0, max(1, length // 6)))
-                stop = min(n, t + length - int(rng.integers(0, max(1, length // 6))))
-                if stop - start < 2:
+                stop = t + length - int(rng.integers(0, max(1, length // 6)))
+                if start >= n or stop - start < 2:
                     continue
                 ramp = max(1, (stop - start) // 4)
                 k = np.arange(stop - start)
                 env = np.minimum(1.0, np.minimum(k + 1, stop - start - k) / ramp)
                 col = DISFA_LABELLED_AUS.index(au)
-                out[start:stop, col] = np.maximum(out[start:stop, col], peak * env)
+                end = min(stop, n)  # an episode still going when the video ends is cut
+                out[start:end, col] = np.maximum(out[start:end, col], peak * env[:end - start])
             t += length + int(round(mean_len * rng.uniform(0.15, 0.9)))
         labels = np.clip(np.rint(out), 0, 5).astype(np.uint8)
         if (labels[:, _EVALUATED] >= 2).sum(0).min() >= 3:
@@ -616,7 +618,9 @@ def synth_disfa(out, subjects: int = 27, frames: int = 300, seed: int = 0,
                 plans[a[1]] = _write_subject(*a)
                 progress.advance(task)
         else:
-            with ProcessPoolExecutor(workers) as pool:
+            # Not plain fork: a process forked after OpenCV started its threads can hang.
+            context = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
                 futures = {a[1]: pool.submit(_write_subject, *a) for a in args}
                 for s, f in futures.items():
                     plans[s] = f.result()

@@ -1,0 +1,109 @@
+"""The training dataset: labels, policy, flips, batched fetch, DataLoader."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from auzoo.data.align import FLIP_PERMUTATION_66
+from auzoo.data.dataset import DisfaFrames, collate_batch, make_loader, scale_landmarks, to_model_input
+from auzoo.data.protocol import DISFA, fold_subjects
+
+from .conftest import SIZE
+
+
+def test_rows_labels_and_policies(cache):
+    train, test = fold_subjects(1)
+    ds = DisfaFrames(cache, train, bad_frames="drop")
+    rows = DISFA.select_frames(cache.index, train, "drop")
+    assert len(ds) == len(rows)
+    np.testing.assert_array_equal(ds.labels, DISFA.labels(rows))
+    assert ds.labels.dtype == np.float32
+    # SN002's frame without landmarks is dropped under both policies (no image)
+    assert not ((ds.rows.subject == "SN002") & (ds.rows.frame == 16)).any()
+    keep = DisfaFrames(cache, train, bad_frames="keep")
+    assert len(keep) == len(ds)          # no Error_LOG frames in the short synthetic videos
+    with pytest.raises(KeyError, match="SN099"):
+        DisfaFrames(cache, ["SN099"])
+
+
+def test_batched_fetch_matches_single_items(cache):
+    ds = DisfaFrames(cache, ["SN001", "SN031"])
+    indices = [50, 3, 3, 70, 0]
+    batch = ds.__getitems__(indices)
+    assert batch["image"].shape == (5, SIZE, SIZE, 3) and batch["image"].dtype == torch.uint8
+    assert batch["labels"].shape == (5, 8) and batch["landmarks"].shape == (5, 66, 2)
+    for j, i in enumerate(indices):
+        item = ds[i]
+        s, k = ds.rows.subject[i], ds.rows.frame[i]
+        assert item["subject"] == batch["subject"][j] == s and int(item["frame"]) == k
+        np.testing.assert_array_equal(batch["image"][j].numpy(), cache.frames(s)[k])
+        np.testing.assert_array_equal(item["image"].numpy(), cache.frames(s)[k])
+        np.testing.assert_array_equal(batch["landmarks"][j].numpy(), cache.landmarks(s)[k])
+    assert not batch["flipped"].any()
+
+
+def test_flip_mirrors_image_and_landmarks(cache):
+    ds = DisfaFrames(cache, ["SN005"], hflip=True)
+    torch.manual_seed(0)
+    batch = ds.__getitems__(list(range(40)))
+    flipped = batch["flipped"].numpy()
+    assert 5 < flipped.sum() < 35
+    for j in range(40):
+        src, pts = cache.frames("SN005")[j], cache.landmarks("SN005")[j]
+        img, lm = batch["image"][j].numpy(), batch["landmarks"][j].numpy()
+        if flipped[j]:
+            np.testing.assert_array_equal(img, src[:, ::-1])
+            # the subject's left eye outer corner (36) is now where the mirrored 45 was
+            np.testing.assert_allclose(lm[36], [SIZE - 1 - pts[45, 0], pts[45, 1]])
+            np.testing.assert_allclose(lm[FLIP_PERMUTATION_66, 1], pts[:, 1])
+            assert lm[36, 0] < lm[45, 0]             # still image-left of the right-eye corner
+        else:
+            np.testing.assert_array_equal(img, src)
+            np.testing.assert_array_equal(lm, pts)
+    np.testing.assert_array_equal(batch["labels"].numpy(), ds.labels[:40])   # AUs are bilateral
+
+
+def test_loader_for_training_and_for_evaluation(cache):
+    train, test = fold_subjects(2)
+    ds = DisfaFrames(cache, train, hflip=True)
+    loader = make_loader(ds, batch_size=64, iters_per_epoch=3, seed=0)
+    batches = list(loader)
+    assert len(batches) == 3 and all(b["image"].shape[0] == 64 for b in batches)
+    loader.batch_sampler.set_epoch(0)
+    again = [b["frame"] for b in loader]
+    assert all(torch.equal(a["frame"], b) for a, b in zip(batches, again))
+    # DDP rank 1 of 2 gets half of each global batch
+    half = make_loader(ds, batch_size=64, iters_per_epoch=3, seed=0, world_size=2, rank=1)
+    assert next(iter(half))["image"].shape[0] == 32
+    # evaluation: every frame once, in order
+    ev = DisfaFrames(cache, test)
+    frames = torch.cat([b["frame"] for b in make_loader(ev, batch_size=50, iters_per_epoch=None)])
+    np.testing.assert_array_equal(frames.numpy(), ev.frame)
+
+
+def test_loader_with_a_worker_process(cache):
+    ds = DisfaFrames(cache, ["SN001", "SN002"], hflip=True)
+    loader = make_loader(ds, batch_size=8, iters_per_epoch=2, num_workers=1)
+    batches = list(loader)
+    assert len(batches) == 2 and batches[0]["image"].shape == (8, SIZE, SIZE, 3)
+
+
+def test_model_input_and_landmark_scaling(cache):
+    ds = DisfaFrames(cache, ["SN001"])
+    images = ds.__getitems__([0, 1])["image"]
+    x = to_model_input(images)
+    assert x.shape == (2, 3, SIZE, SIZE) and x.dtype == torch.float32
+    assert 0 <= float(x.min()) and float(x.max()) <= 1
+    torch.testing.assert_close(x[1, 0], images[1, ..., 0].float() / 255)   # channel 0 is R
+    y = to_model_input(images, size=56)
+    assert y.shape == (2, 3, 56, 56)
+    pts = torch.tensor([[0.0, 0.0], [SIZE - 1.0, SIZE - 1.0], [(SIZE - 1) / 2, 3.0]])
+    out = scale_landmarks(pts, SIZE, 56)
+    torch.testing.assert_close(out[2, 0], torch.tensor(27.5))
+    assert float(out[1, 0]) == pytest.approx(56 - 1 + 0.5 - 0.5 * 56 / SIZE)
+
+
+def test_collate_refuses_lists():
+    with pytest.raises(TypeError, match="collate_fn=collate_batch"):
+        collate_batch([{"a": 1}])

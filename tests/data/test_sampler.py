@@ -1,0 +1,96 @@
+"""Class weights, AU-weighted batches, DDP slicing."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from auzoo.data.sampler import AUWeightedBatchSampler, class_weights, frame_weights
+
+
+def test_class_weights_by_hand():
+    labels = np.array([[1, 0], [1, 1], [0, 0], [1, 0]])
+    # r = (3/4, 1/4); 1/r = (4/3, 4); sum 16/3; w = (1/r) / sum * 2
+    np.testing.assert_allclose(class_weights(labels), [0.5, 1.5])
+    labels = np.array([[1, 0, 1], [0, 0, 1], [0, 1, 1], [0, 0, 1]])
+    # r = (1/4, 1/4, 1); 1/r = (4, 4, 1); sum 9; w = 3 * (4, 4, 1) / 9
+    np.testing.assert_allclose(class_weights(labels), [4 / 3, 4 / 3, 1 / 3])
+
+
+def test_frame_weights_by_hand():
+    labels = np.array([[1, 0], [1, 1], [0, 0], [1, 0]])
+    w = frame_weights(labels)
+    # positives: sum of their AUs' weights; no-AU frame: r0 = 1/4 -> (4) / (16/3) * 2 = 1.5
+    np.testing.assert_allclose(w, [0.5, 2.0, 1.5, 0.5])
+
+
+def test_absent_au_gets_zero_weight_with_a_warning():
+    labels = np.array([[1, 0], [0, 0]])
+    with pytest.warns(UserWarning, match="no positive frame for AU 9"):
+        w = class_weights(labels, aus=(1, 9))
+    np.testing.assert_allclose(w, [2.0, 0.0])
+
+
+def imbalanced(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    rates = np.array([0.02, 0.05, 0.2, 0.4])
+    return (rng.random((n, 4)) < rates).astype(np.uint8), rates
+
+
+def test_rare_aus_are_drawn_more_often_than_uniform():
+    labels, rates = imbalanced()
+    sampler = AUWeightedBatchSampler(labels, batch_size=64, iters_per_epoch=200, seed=1)
+    drawn = labels[sampler.global_batches(0).ravel()]
+    observed = drawn.mean(0)
+    natural = labels.mean(0)
+    assert observed[0] > 5 * natural[0] and observed[1] > 2.5 * natural[1]
+    # each AU adds the same total weight through its positives (w_i * count_i is constant)
+    contribution = (labels * class_weights(labels)).sum(0)
+    np.testing.assert_allclose(contribution, contribution.mean(), rtol=1e-9)
+    # and the frames without any AU, weighted as a class of their own, the same again
+    none = ~labels.any(1)
+    np.testing.assert_allclose(sampler.weights[none].sum(), contribution.mean(), rtol=1e-9)
+    assert observed[:2].min() > 0.1
+
+
+def test_batches_are_reproducible_and_change_with_the_epoch():
+    labels, _ = imbalanced()
+    a = AUWeightedBatchSampler(labels, seed=3)
+    b = AUWeightedBatchSampler(labels, seed=3)
+    first = list(a)
+    assert first == list(AUWeightedBatchSampler(labels, seed=3))
+    assert len(first) == 100 and all(len(x) == 64 for x in first)
+    second = list(a)                    # next pass: next epoch
+    assert second != first
+    b.set_epoch(1)
+    assert list(b) == second
+    b.set_epoch(0)
+    assert list(b) == first
+    assert list(AUWeightedBatchSampler(labels, seed=4)) != first
+
+
+@pytest.mark.parametrize("world_size", [2, 4, 8])
+def test_ddp_ranks_together_are_the_single_process_epoch(world_size):
+    labels, _ = imbalanced()
+    single = AUWeightedBatchSampler(labels, batch_size=64, iters_per_epoch=30, seed=7, world_size=1, rank=0)
+    single.set_epoch(5)
+    ranks = []
+    for r in range(world_size):
+        s = AUWeightedBatchSampler(labels, batch_size=64, iters_per_epoch=30, seed=7,
+                                   world_size=world_size, rank=r)
+        s.set_epoch(5)
+        ranks.append(list(s))
+        assert len(s) == 30
+    for step, batch in enumerate(single):
+        parts = [ranks[r][step] for r in range(world_size)]
+        assert all(len(p) == 64 // world_size for p in parts)
+        assert sum(parts, []) == batch       # each drawn sample on exactly one rank
+
+
+def test_bad_arguments():
+    labels, _ = imbalanced(100)
+    with pytest.raises(ValueError, match="does not split"):
+        AUWeightedBatchSampler(labels, batch_size=64, world_size=3, rank=0)
+    with pytest.raises(ValueError, match="outside world size"):
+        AUWeightedBatchSampler(labels, world_size=2, rank=2)
+    with pytest.raises(ValueError, match="no AU"):
+        AUWeightedBatchSampler(np.zeros((5, 3)))
