@@ -347,7 +347,7 @@ def prepare_disfa(root, out, workers: int = 1, camera: str = "left", size: int =
 
     from auzoo.data.synth import SYNTH_MARKER
 
-    console = console or Console(stderr=True)
+    console = console or Console()
     root, out = Path(root), Path(out)
     if camera != "left":
         # DISFA's landmark files are in the left camera's pixels: aligning the
@@ -384,17 +384,22 @@ def prepare_disfa(root, out, workers: int = 1, camera: str = "left", size: int =
         else:
             # Not plain fork: a process forked after OpenCV started its threads can hang.
             context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])  # workers start with it imported
             queue = context.Queue()
             with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context,
                                      initializer=_init_worker, initargs=(queue,)) as pool:
                 futures = {s: pool.submit(_worker, str(root), camera, s, str(out), size) for s in todo}
                 pending = set(futures)
-                while pending:
-                    _drain(queue, progress, task, timeout=0.2)
-                    for s in [s for s in pending if futures[s].done()]:
-                        pending.discard(s)
-                        if futures[s].exception() is not None:
-                            failures[s] = futures[s].exception()
+                try:
+                    while pending:
+                        _drain(queue, progress, task, timeout=0.2)
+                        for s in [s for s in pending if futures[s].done()]:
+                            pending.discard(s)
+                            if futures[s].exception() is not None:
+                                failures[s] = futures[s].exception()
+                except KeyboardInterrupt:  # finished subjects stay; don't wait for the rest
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
                 _drain(queue, progress, task, timeout=0)
     if failures:
         msg = "; ".join(f"{s}: {exc}" for s, exc in failures.items())

@@ -572,7 +572,7 @@ def _write_subject(out: str, subject: str, frames: int, seed: int, width: int, h
             img, _ = render_frame(identity, labels[t], t, width, height)
             if t < plan["video_frames"]:
                 left.write(img)
-                right.write(cv2.resize(img[:, ::-1], (rw, rh), interpolation=cv2.INTER_AREA))
+                right.write(np.ascontiguousarray(img[:2 * rh:2, 2 * rw - 1::-2]))  # half size, mirrored
             if t < plan["landmark_frames"] and t not in plan["missing_landmarks"]:
                 if subject == "SN031":
                     name = f"l0{t + 1:04d}_lm.mat"

@@ -1,0 +1,122 @@
+"""Data pipeline throughput: prepare (frames/s per worker) and the cached loader (images/s).
+
+    python benchmarks/data_throughput.py [--subjects 4 --frames 200] [--out FILE]
+
+1. writes a synthetic DISFA at DISFA's 1024x768 (MJPG .avi, timed too);
+2. times its stages one by one (decode, landmark files, alignment) and
+   ``prepare_disfa`` as a whole, with 1 worker and with 2;
+3. times the training loader as training uses it: ``DisfaFrames`` with random
+   flips, ``AUWeightedBatchSampler`` batches of 64 at 224x224, through a torch
+   DataLoader, with 0, 1 and 2 worker processes (one warm-up epoch first, so
+   the page cache holds the frames, as it does after the first epoch).
+
+Goals on the 2-core development machine: prepare >= 200 frames/s per worker,
+loader >= 6,000 images/s. Figures on a shared machine are noisy.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from auzoo.data.align import align_face
+from auzoo.data.dataset import DisfaFrames, make_loader
+from auzoo.data.disfa import DisfaRoot
+from auzoo.data.prepare import prepare_disfa
+from auzoo.data.synth import synth_disfa
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--subjects", type=int, default=4)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--width", type=int, default=1024)
+    ap.add_argument("--height", type=int, default=768)
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--batches", type=int, default=100, help="loader batches per timed epoch")
+    ap.add_argument("--epochs", type=int, default=2, help="timed loader epochs")
+    ap.add_argument("--workdir", help="where to write the data (default: a temporary folder)")
+    ap.add_argument("--out", help="also write the report to this file")
+    args = ap.parse_args(argv)
+
+    lines = []
+
+    def say(text=""):
+        print(text, flush=True)
+        lines.append(text)
+
+    say(f"auzoo data throughput  {time.strftime('%Y-%m-%d %H:%M')}")
+    say(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+        f"torch {torch.__version__}, OpenCV {cv2.__version__}, numpy {np.__version__}")
+    try:
+        load = os.getloadavg()
+        say(f"load average at start: {load[0]:.1f} (other work on the machine slows every figure)")
+    except OSError:
+        pass
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        tmp = Path(tmp)
+        n = args.subjects * args.frames
+        say(f"\nsynthetic DISFA: {args.subjects} subjects x {args.frames} frames, "
+            f"{args.width}x{args.height} MJPG")
+        _, sec = timed(lambda: synth_disfa(tmp / "disfa", subjects=args.subjects, frames=args.frames,
+                                           width=args.width, height=args.height))
+        say(f"  synth ({os.cpu_count()} workers): {sec:.1f} s, {n / sec:.0f} frames/s")
+
+        # Stage by stage, one subject, one process.
+        files = DisfaRoot(tmp / "disfa")["SN001"]
+        frames, sec_decode = timed(lambda: list(files.frames(rgb=False)))
+        (points, _), sec_lm = timed(lambda: files.read_landmarks(len(frames)))
+        _, sec_align = timed(lambda: [align_face(f, p, args.size) for f, p in zip(frames, points)])
+        k = len(frames)
+        say(f"\nprepare stages (SN001, {k} frames, 1 process):")
+        say(f"  decode 1024x768 MJPG (OpenCV)   {k / sec_decode:8.0f} frames/s")
+        say(f"  read landmark .mat files        {k / sec_lm:8.0f} frames/s")
+        say(f"  align (warpAffine to {args.size})     {k / sec_align:8.0f} frames/s")
+        del frames
+
+        say("\nprepare_disfa, whole pipeline (labels, landmarks, decode, align, write, index):")
+        for workers in (1, 2):
+            out = tmp / f"cache{workers}"
+            _, sec = timed(lambda: prepare_disfa(tmp / "disfa", out, workers=workers, size=args.size))
+            say(f"  workers={workers}: {sec:.1f} s, {n / sec:.0f} frames/s, "
+                f"{n / sec / workers:.0f} frames/s per worker")
+
+        say(f"\ncached loader: batches of 64 at {args.size}x{args.size}, random flip, "
+            f"AU-weighted sampler, torch DataLoader")
+        dataset = DisfaFrames(tmp / "cache1", DisfaRoot(tmp / "disfa").subjects, hflip=True)
+        for num_workers in (0, 1, 2):
+            loader = make_loader(dataset, batch_size=64, iters_per_epoch=args.batches,
+                                 num_workers=num_workers)
+            for _ in loader:  # warm-up: worker start, page cache
+                pass
+            images = 0
+            start = time.perf_counter()
+            for _ in range(args.epochs):
+                for batch in loader:
+                    images += batch["image"].shape[0]
+            sec = time.perf_counter() - start
+            say(f"  num_workers={num_workers}: {images / sec:8.0f} images/s "
+                f"({images} images in {sec:.2f} s)")
+            del loader
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
