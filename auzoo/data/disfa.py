@@ -47,13 +47,19 @@ class DisfaFormatError(ValueError):
     """A DISFA file that does not have the expected content; names file (and line)."""
 
 
+def _entries(folder: Path) -> Iterator[Path]:
+    """The entries of ``folder``, without hidden ones (such as the ``._*`` files
+    macOS leaves in archives, which would pass for landmark or video files)."""
+    return (p for p in folder.iterdir() if not p.name.startswith("."))
+
+
 def _child(parent: Path, pattern: re.Pattern) -> List[Path]:
-    return sorted(p for p in parent.iterdir() if pattern.match(p.name))
+    return sorted(p for p in _entries(parent) if pattern.match(p.name))
 
 
 def _one_dir(parent: Path, name: str) -> Path:
     """The sub-folder of ``parent`` called ``name``, matched case-insensitively."""
-    hits = [p for p in parent.iterdir() if p.is_dir() and p.name.lower() == name.lower()]
+    hits = [p for p in _entries(parent) if p.is_dir() and p.name.lower() == name.lower()]
     if not hits:
         raise FileNotFoundError(f"no {name} folder in {parent}")
     if len(hits) > 1:
@@ -186,7 +192,7 @@ class DisfaSubject:
         if folder is None:
             return LandmarkFiles(None, {}, None)
         numbered: Dict[int, Path] = {}
-        for p in folder.iterdir():
+        for p in _entries(folder):
             m = _LANDMARK_RE.search(p.name)
             if not m:
                 continue
@@ -270,7 +276,7 @@ class DisfaRoot:
     def _label_files(self, subject: str) -> Dict[int, Path]:
         folder = _one_dir(self.labels_dir, subject)
         files: Dict[int, Path] = {}
-        for p in folder.iterdir():
+        for p in _entries(folder):
             m = _LABEL_RE.match(p.name)
             if m and m.group(1).upper() == subject:
                 files[int(m.group(2))] = p
@@ -282,7 +288,7 @@ class DisfaRoot:
         return {au: files[au] for au in DISFA_LABELLED_AUS}
 
     def _video(self, subject: str) -> Path:
-        hits = [p for p in self.video_dir.iterdir()
+        hits = [p for p in _entries(self.video_dir)
                 if p.suffix.lower() == ".avi" and subject.lower() in p.name.lower()]
         if len(hits) > 1:  # prefer the file named after the camera
             named = [p for p in hits if p.name.lower().startswith(self.camera)]
@@ -296,11 +302,11 @@ class DisfaRoot:
 
     def _landmark_folder(self, subject: str) -> Path:
         folder = _one_dir(self.landmarks_dir, subject)
-        if any(_LANDMARK_RE.search(p.name) for p in folder.iterdir() if p.is_file()):
+        if any(_LANDMARK_RE.search(p.name) for p in _entries(folder) if p.is_file()):
             return folder
-        subdirs = [p for p in folder.iterdir() if p.is_dir()]
+        subdirs = [p for p in _entries(folder) if p.is_dir()]
         if len(subdirs) > 1:  # take the one that holds landmark files
-            subdirs = [d for d in subdirs if any(_LANDMARK_RE.search(p.name) for p in d.iterdir())]
+            subdirs = [d for d in subdirs if any(_LANDMARK_RE.search(p.name) for p in _entries(d))]
         if len(subdirs) != 1:
             raise DisfaFormatError(
                 f"{folder}: expected one sub-folder of *_lm.mat files, found "

@@ -128,6 +128,9 @@ def prepare_subject(files: DisfaSubject, out: Path, size: int,
     if n < n_labels:
         _truncate_npy(tmp / "frames.npy", n)
 
+    # Positives over all label lines (not only the decoded frames), as published.
+    positives = {name: int((labels[:, c] >= DISFA.threshold).sum())
+                 for c, name in enumerate(LABEL_COLUMNS)}
     labels, source, missing = labels[:n], source[:n], missing[:n]
     aligned_pts, matrices, aligned = aligned_pts[:n], matrices[:n], aligned[:n]
     error_log = error_log_mask(subject, n)
@@ -143,8 +146,6 @@ def prepare_subject(files: DisfaSubject, out: Path, size: int,
     np.save(tmp / "landmarks_source.npy", source)
     np.save(tmp / "matrices.npy", matrices)
 
-    # Positives over all label lines (not only the decoded frames), as published.
-    all_labels, _ = files.read_labels()
     record = {
         "subject": subject,
         "frames": n,
@@ -164,8 +165,7 @@ def prepare_subject(files: DisfaSubject, out: Path, size: int,
         "error_log_frames": int(error_log.sum()),
         "aligned_frames": int(aligned.sum()),
         "bad_landmark_frames": int((error_log | ~aligned).sum()),
-        "positives_all_lines": {name: int((all_labels[:, c] >= DISFA.threshold).sum())
-                                for c, name in enumerate(LABEL_COLUMNS)},
+        "positives_all_lines": positives,
         "digest": subject_digest(subject, labels, source),
         "seconds": round(time.time() - started, 2),
     }

@@ -88,7 +88,13 @@ def _mirror(root: Path, subjects, *, video_dir="Video_LeftCamera", extra_level=T
 
 def test_name_variants_read_the_same(synth_root):
     subjects = ["SN001", "SN031"]
-    variant = DisfaRoot(_mirror(synth_root, subjects))
+    root = _mirror(synth_root, subjects)
+    # macOS archive litter that must not pass for data
+    (root / "Video_LeftCamera" / "._leftvideosn001_comp.avi").write_bytes(b"\0" * 16)
+    (root / "Landmark_Points" / "Landmark_Points" / "SN001" / "whatever_name"
+     / "._SN001_0000_lm.mat").write_bytes(b"\0" * 16)
+    (root / "ActionUnit_Labels" / "SN001" / "._SN001_au1.txt").write_bytes(b"\0" * 16)
+    variant = DisfaRoot(root)
     assert variant.video_dir.name == "Video_LeftCamera"
     assert variant.landmarks_dir.name == "Landmark_Points"
     assert variant.landmarks_dir.parent.name == "Landmark_Points"   # the extra level
