@@ -22,7 +22,7 @@ already collated, so the DataLoader needs ``collate_fn=collate_batch``:
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
 import cv2
 import numpy as np

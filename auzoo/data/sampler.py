@@ -19,8 +19,9 @@ with r_0 the fraction of frames showing no AU. Because r_i * w_i is the same
 for every AU, each AU adds the same total weight through its positives (a rare
 AU's few positives are drawn as often, in total, as a common AU's many; frames
 showing several AUs add up their weights), and the all-negative frames
-together get that same share too: they are weighted as a class of their own. An AU without any positive frame gets weight 0 and a
-warning (it cannot be sampled, and is left out of the normalisation).
+together get that same share too: they are weighted as a class of their own.
+An AU without any positive frame gets weight 0 and a warning (it cannot be
+sampled, and is left out of the normalisation).
 
 Batches are drawn with replacement, ``iters_per_epoch`` of them an epoch
 (paper: 100 batches of 64), from a generator seeded with ``(seed, epoch)``.

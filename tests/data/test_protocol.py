@@ -7,7 +7,6 @@ import pytest
 
 from auzoo.data.protocol import (DISFA, DISFA_SUBJECTS, ERROR_LOG_RANGES, describe, error_log_mask,
                                  fold_subjects, val_split)
-from auzoo.data.sampler import AUWeightedBatchSampler  # noqa: F401  (import check)
 
 
 def test_subjects_and_parts():
