@@ -207,7 +207,7 @@ def is_done(out: Path, subject: str) -> bool:
     return (Path(out) / SUBJECTS_DIR / subject / DONE).is_file()
 
 
-def _check_settings(out: Path, root: Path, camera: str, size: int) -> None:
+def _check_settings(out: Path, root: Path, camera: str, size: int, console) -> None:
     path = out / SETTINGS
     settings = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "camera": camera, "size": size}
     if path.exists():
@@ -217,6 +217,9 @@ def _check_settings(out: Path, root: Path, camera: str, size: int) -> None:
                 raise ValueError(
                     f"{out} holds a cache with {key}={old.get(key)!r}, not {settings[key]!r}; "
                     "choose another --out")
+        if old.get("source_root") != str(root.resolve()):
+            console.print(f"[yellow]note: {out} was started from {old.get('source_root')}; "
+                          f"finished subjects are kept, the rest come from {root}[/]")
     else:
         out.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({**settings, "source_root": str(root.resolve())}, indent=1) + "\n")
@@ -357,7 +360,7 @@ def prepare_disfa(root, out, workers: int = 1, camera: str = "left", size: int =
     if size < 32:
         raise ValueError(f"--size {size} is too small")
     data = DisfaRoot(root, camera)
-    _check_settings(out, root, camera, size)
+    _check_settings(out, root, camera, size, console)
     removed = _clean_leftovers(out)
     if removed:
         console.print(f"removed {removed} half-written subject folder(s) from an interrupted run")
