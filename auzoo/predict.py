@@ -5,10 +5,12 @@ The pipeline::
     decode (PyAV, lazily) ─▶ faces + 68 landmarks (dlib, tracked) ─▶ the
     alignment ``prepare`` uses ─▶ batches ─▶ model ─▶ sigmoid ─▶ table
 
-Decoding, face finding and alignment run in a DataLoader worker process (dlib
-holds the GIL while it works, so a thread would stall the model) a few
-batches ahead of the model, so they overlap it. The model sees a new face
-exactly as it saw DISFA frames: dlib's 68 points become DISFA's 66,
+Decoding, face finding and alignment run a few batches ahead of the model in
+a DataLoader worker process when there is room for it beside the model (a GPU
+model, or CPU cores the model's threads leave free; dlib holds the GIL while
+it works, so a thread would stall the model); when the model's threads fill
+the CPU they run in between batches. The model sees a new face exactly as it
+saw DISFA frames: dlib's 68 points become DISFA's 66,
 :func:`auzoo.data.align.align_face` warps the frame to the checkpoint's image
 size, and a model with ``requires_landmarks`` gets the 66 points in the
 aligned image.
@@ -225,6 +227,19 @@ def load_model(weights: PathLike, model=None, device: Optional[str] = None):
     if device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
     return net, int(img_size)
+
+
+def default_workers(device: torch.device) -> int:
+    """1 (find faces in a worker process) when that work can run beside the
+    model: the model is on an accelerator, or its CPU threads leave a core
+    free. 0 when the model's threads fill every core: then a worker only
+    slows the model (each parallel op waits for its descheduled thread), and
+    finding faces in between batches costs less (measured in
+    ``benchmarks/predict_throughput.py``)."""
+    if device.type != "cpu":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 1 if (cores or 1) > torch.get_num_threads() else 0
 
 
 class ModelRunner:
@@ -496,16 +511,17 @@ class Predictor:
     def __init__(self, weights: PathLike, model=None, device: Optional[str] = None,
                  batch_size: int = 32, every: int = 1, detector: str = "hog",
                  detect_every: int = 10, detect_size: Optional[int] = 640,
-                 face_threshold: float = 0.3, workers: int = 1):
+                 face_threshold: float = 0.3, workers: Optional[int] = None):
         if weights is None:
             raise ValueError("predict needs weights: a checkpoint written by `auzoo train`")
         if batch_size < 1 or every < 1 or detect_every < 1:
             raise ValueError("batch_size, every and detect_every must be >= 1")
         self.weights = Path(weights)
-        self.batch_size, self.every, self.workers = batch_size, every, workers
+        self.batch_size, self.every = batch_size, every
         self.net, self.img_size = load_model(weights, model, device)
         self.runner = ModelRunner(self.net)
         self.aus = tuple(int(a) for a in self.net.aus)
+        self.workers = default_workers(self.runner.device) if workers is None else workers
         face_detector = FaceDetector(detector, max_side=detect_size, threshold=face_threshold)
         self.faces = FacePipeline(self.img_size, face_detector, LandmarkPredictor(),
                                   detect_every, every)
@@ -555,7 +571,7 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None, weights: Pa
             batch_size: int = 32, device: Optional[str] = None, every: int = 1,
             progress: bool = True, out: Optional[PathLike] = None, overwrite: bool = False,
             detector: str = "hog", detect_every: int = 10, detect_size: Optional[int] = 640,
-            face_threshold: float = 0.3, workers: int = 1) -> pd.DataFrame:
+            face_threshold: float = 0.3, workers: Optional[int] = None) -> pd.DataFrame:
     """AU table for images, folders of images and videos.
 
     Args:
@@ -575,8 +591,10 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None, weights: Pa
             before detection (None: full size). Faces smaller than about
             ``80 * longer_side / detect_size`` pixels are not found.
         face_threshold: least detector score kept.
-        workers: 1 (default) decodes and finds faces in a worker process
-            beside the model; 0 does it all in this process.
+        workers: 1 decodes and finds faces in a worker process beside the
+            model, 0 does it all in this process; default: a worker when the
+            model runs on a GPU or leaves CPU cores free
+            (:func:`default_workers`).
 
     Returns one row per face per frame (a row with ``success = 0`` for a
     frame without a face or a file that could not be read), columns
@@ -696,7 +714,7 @@ def predict_cli(args) -> int:
                     face_threshold=args.face_threshold)
     meta = table.attrs
     summary = (f"{meta['frames']} frames, {meta['faces_scored']} faces scored, "
-               f"{int((table['success'] == 0).sum())} rows without a face")
+               f"{int((table['success'] == 0).sum())} rows without a scored face")
     if meta["skipped"]:
         summary += f", {len(meta['skipped'])} non-media folder entries skipped"
     if meta["unreadable"]:
@@ -721,5 +739,5 @@ class _CallableModule(types.ModuleType):
 sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["FRAME_COLUMNS", "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "FacePipeline", "InputError",
-           "ModelRunner", "Predictor", "Source", "au_columns", "collect_sources", "iter_video", "load_model", "predict",
+           "ModelRunner", "default_workers", "Predictor", "Source", "au_columns", "collect_sources", "iter_video", "load_model", "predict",
            "predict_cli", "read_image"]

@@ -11,7 +11,7 @@ import pytest
 import auzoo
 from auzoo import cli
 from auzoo.engine.checkpoint import CheckpointError
-from auzoo.predict import FRAME_COLUMNS, ModelRunner, au_columns
+from auzoo.predict import FRAME_COLUMNS, ModelRunner, au_columns, default_workers
 
 from .conftest import AUS, FPS, LandmarkProbe, tiny_config
 
@@ -61,7 +61,7 @@ def test_photos_one_face_each_aligned_like_disfa(photos, probe_ckpt):
 
 def test_video_frames_timestamps_and_stable_face_id(grace_video, tiny_ckpt):
     df = auzoo.predict(grace_video, weights=tiny_ckpt, batch_size=4, progress=False,
-                       detect_every=3)
+                       detect_every=3, workers=1)  # faces found in a worker process
     assert list(df["frame"]) == list(range(6))
     np.testing.assert_allclose(df["timestamp"], df["frame"].to_numpy(float) / FPS, atol=1e-6)
     assert (df["success"] == 1).all()
@@ -75,7 +75,7 @@ def test_video_frames_timestamps_and_stable_face_id(grace_video, tiny_ckpt):
     sub = auzoo.predict(grace_video, weights=tiny_ckpt, every=2, progress=False)
     assert list(sub["frame"]) == [0, 2, 4]
     np.testing.assert_allclose(sub["timestamp"], [0.0, 0.2, 0.4], atol=1e-6)
-    # everything in one process (workers=0) gives the same table
+    # everything in one process gives the same table
     inline = auzoo.predict(grace_video, weights=tiny_ckpt, batch_size=4, progress=False,
                            detect_every=3, workers=0)
     pd.testing.assert_frame_equal(inline, df)
@@ -219,3 +219,14 @@ def test_interrupted_run_resumes_without_redoing_finished_files(photos, grace_vi
     np.testing.assert_allclose(df[probs].to_numpy(), fresh[probs].to_numpy(), atol=1e-5)
     assert pd.read_csv(out).shape == df.shape
     assert not (tmp_path / "aus.csv.partial").exists()
+
+
+def test_worker_process_only_where_it_has_room(monkeypatch):
+    import torch
+
+    assert default_workers(torch.device("cuda")) == 1
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert default_workers(torch.device("cpu")) == 0  # the model's threads fill the cores
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert default_workers(torch.device("cpu")) == 1
