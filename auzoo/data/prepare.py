@@ -2,7 +2,10 @@
 
 Every video is decoded once, frame by frame; every frame is aligned with its
 own landmarks (:func:`auzoo.data.align.align_face`) and written to a
-memory-mappable array that training reads directly. Subjects run in parallel
+memory-mappable array that training reads directly. The left camera's
+landmarks are DISFA's annotations; the right camera's are found on each frame
+by dlib (:mod:`auzoo.data.detected`), since the annotations are in the left
+camera's pixels. Subjects run in parallel
 processes. The work resumes: a subject is written under a temporary name and
 renamed into place only once complete, with its ``done.json`` inside, so a
 rerun skips finished subjects and never mistakes a half-written one for
@@ -28,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from auzoo.data.align import align_face, transform_points
+from auzoo.data.detected import ANNOTATED, DLIB_68, VideoLandmarks
 from auzoo.data.disfa import DisfaRoot, DisfaSubject
 from auzoo.data.protocol import DISFA, DISFA_LABELLED_AUS, DISFA_SUBJECTS, error_log_mask
 
@@ -85,7 +89,14 @@ def subject_digest(subject: str, labels: np.ndarray, landmarks: np.ndarray) -> s
 
 def prepare_subject(files: DisfaSubject, out: Path, size: int,
                     progress: Optional[Callable[[int], None]] = None) -> dict:
-    """Write ``out/subjects/SNxxx`` for one subject; returns its ``done.json`` record."""
+    """Write ``out/subjects/SNxxx`` for one subject; returns its ``done.json`` record.
+
+    Left camera: every frame is aligned with DISFA's annotated landmarks.
+    Right camera: DISFA's landmarks are in the left camera's pixels, so each
+    frame is aligned with the landmarks dlib finds on it (:mod:`auzoo.data.detected`);
+    a frame where no face is found counts as one without landmarks, and the
+    Error_LOG (annotation errors of the left camera's points) does not apply.
+    """
     started = time.time()
     subject = files.subject
     final = out / SUBJECTS_DIR / subject
@@ -96,8 +107,15 @@ def prepare_subject(files: DisfaSubject, out: Path, size: int,
 
     labels, label_lines = files.read_labels()
     n_labels = len(labels)
-    landmark_files = files.landmarks
-    source, missing = landmark_files.read(n_labels)
+    annotated = files.camera == "left"
+    if annotated:
+        landmark_files = files.landmarks
+        source, missing = landmark_files.read(n_labels)
+        detect = None
+    else:  # filled in frame by frame below
+        source = np.full((n_labels, 66, 2), np.nan, dtype=np.float32)
+        missing = np.ones(n_labels, dtype=bool)
+        detect = VideoLandmarks()
 
     frames = np.lib.format.open_memmap(tmp / "frames.npy", mode="w+", dtype=np.uint8,
                                        shape=(n_labels, size, size, 3))
@@ -107,6 +125,10 @@ def prepare_subject(files: DisfaSubject, out: Path, size: int,
     n = 0
     for k, bgr in enumerate(files.frames(limit=n_labels, rgb=False)):
         n = k + 1
+        if detect is not None:
+            points = detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            if points is not None:
+                source[k], missing[k] = points, False
         if not missing[k] and np.isfinite(source[k]).all():
             try:
                 face, m = align_face(bgr, source[k], size)
@@ -133,7 +155,9 @@ def prepare_subject(files: DisfaSubject, out: Path, size: int,
                  for c, name in enumerate(LABEL_COLUMNS)}
     labels, source, missing = labels[:n], source[:n], missing[:n]
     aligned_pts, matrices, aligned = aligned_pts[:n], matrices[:n], aligned[:n]
-    error_log = error_log_mask(subject, n)
+    # The Error_LOG lists annotation errors of the left camera's landmarks;
+    # detected landmarks have their own failures (no face: not aligned).
+    error_log = error_log_mask(subject, n) if annotated else np.zeros(n, dtype=bool)
     index = pd.DataFrame({"subject": subject, "frame": np.arange(n)})
     for c, name in enumerate(LABEL_COLUMNS):
         index[name] = labels[:, c]
@@ -157,9 +181,8 @@ def prepare_subject(files: DisfaSubject, out: Path, size: int,
                                if len(set(label_lines.values())) > 1 else None),
         "decoded_frames": n,
         "video_frames_reported": _reported_frame_count(files.video),
-        "landmark_folder": str(landmark_files.folder) if landmark_files.folder else None,
-        "landmark_files": len(landmark_files.files),
-        "landmark_numbering_starts_at": landmark_files.first_number,
+        "landmark_source": ANNOTATED if annotated else DLIB_68,
+        **(_annotation_record(landmark_files) if annotated else _detection_record(detect)),
         "landmarks_missing": int(missing.sum()),
         "landmarks_unusable": int((~aligned & ~missing).sum()),
         "error_log_frames": int(error_log.sum()),
@@ -174,6 +197,17 @@ def prepare_subject(files: DisfaSubject, out: Path, size: int,
         shutil.rmtree(final)
     os.replace(tmp, final)
     return record
+
+
+def _annotation_record(landmark_files) -> dict:
+    return {"landmark_folder": str(landmark_files.folder) if landmark_files.folder else None,
+            "landmark_files": len(landmark_files.files),
+            "landmark_numbering_starts_at": landmark_files.first_number}
+
+
+def _detection_record(detect: VideoLandmarks) -> dict:
+    return {"landmark_folder": None, "landmark_files": 0, "landmark_numbering_starts_at": None,
+            "face_detector": detect.describe(), "detector_runs": detect.detections}
 
 
 def _reported_frame_count(video: Path) -> Optional[int]:
@@ -292,6 +326,8 @@ def finalize(out: Path, data: DisfaRoot, synthetic: bool) -> dict:
         "dataset": "disfa",
         "source_root": str(data.root.resolve()),
         "camera": data.camera,
+        "landmark_source": ANNOTATED if data.camera == "left" else DLIB_68,
+        "error_log_applied": data.camera == "left",
         "size": records[data.subjects[0]]["size"],
         "synthetic": synthetic,
         "subjects": records,
@@ -309,6 +345,8 @@ def finalize(out: Path, data: DisfaRoot, synthetic: bool) -> dict:
 
 
 def _report(meta: dict, skipped: List[str], console) -> None:
+    if meta.get("landmark_source", ANNOTATED) != ANNOTATED:
+        return _report_detected(meta, skipped, console)
     from rich.table import Table
 
     table = Table(title=f"DISFA cache {meta['checksum']} ({meta['camera']} camera, {meta['size']} px)")
@@ -329,6 +367,10 @@ def _report(meta: dict, skipped: List[str], console) -> None:
                   f"{t['landmarks_missing']} without a landmark file and {t['landmarks_unusable']} "
                   "with unusable landmarks (kept in the index, flagged, image left black); "
                   f"{t['error_log_frames']} in DISFA's Error_LOG ranges.")
+    _report_notes(meta, console)
+
+
+def _report_notes(meta: dict, console) -> None:
     for s, r in meta["subjects"].items():
         if r.get("label_lines_per_au"):
             console.print(f"[yellow]{s}: AU files differ in length {r['label_lines_per_au']}; "
@@ -336,6 +378,30 @@ def _report(meta: dict, skipped: List[str], console) -> None:
     for line in meta["label_checks"]:
         console.print(line)
     console.print(f"data checksum {meta['checksum']}")
+
+
+def _report_detected(meta: dict, skipped: List[str], console) -> None:
+    """The report of a cache aligned with detected landmarks (right camera)."""
+    from rich.table import Table
+
+    table = Table(title=f"DISFA cache {meta['checksum']} ({meta['camera']} camera, "
+                        f"{meta['size']} px, landmarks: {meta['landmark_source']})")
+    for col in ("subject", "frames", "labels", "no face", "lm unusable", "bad", ""):
+        table.add_column(col, justify="right" if col not in ("subject", "") else "left")
+    for s, r in meta["subjects"].items():
+        table.add_row(s, f"{r['frames']:,}", f"{r['label_lines']:,}", str(r["landmarks_missing"]),
+                      str(r["landmarks_unusable"]), str(r["bad_landmark_frames"]),
+                      "resumed" if s in skipped else "")
+    t = meta["totals"]
+    table.add_row("all", f"{t['frames']:,}", "", str(t["landmarks_missing"]),
+                  str(t["landmarks_unusable"]), str(t["bad_landmark_frames"]), "", style="bold")
+    console.print(table)
+    console.print(f"{t['frames']:,} frames of {len(meta['subjects'])} subjects; landmarks found by "
+                  f"dlib on each frame. {t['landmarks_missing']} with no face found and "
+                  f"{t['landmarks_unusable']} with unusable landmarks (kept in the index, flagged, "
+                  "image left black). DISFA's Error_LOG lists errors of the left camera's "
+                  "annotations and is not applied.")
+    _report_notes(meta, console)
 
 
 def prepare_disfa(root, out, workers: int = 1, camera: str = "left", size: int = 224,
@@ -352,11 +418,6 @@ def prepare_disfa(root, out, workers: int = 1, camera: str = "left", size: int =
 
     console = console or Console()
     root, out = Path(root), Path(out)
-    if camera != "left":
-        # DISFA's landmark files are in the left camera's pixels: aligning the
-        # right camera with them would misplace every face.
-        raise ValueError(f"{root}: DISFA's landmarks belong to the left camera, so only "
-                         "--camera left can be aligned with them")
     if size < 32:
         raise ValueError(f"--size {size} is too small")
     data = DisfaRoot(root, camera)

@@ -168,7 +168,7 @@ def test_workers_in_parallel_match_one_worker(synth_root, tmp_path):
 def test_settings_of_an_existing_cache_are_kept(synth_root, cache_dir):
     with pytest.raises(ValueError, match="size=112, not 64"):
         prep.prepare_disfa(synth_root, cache_dir, size=64)
-    with pytest.raises(ValueError, match="left camera"):
+    with pytest.raises(ValueError, match="camera='left', not 'right'"):
         prep.prepare_disfa(synth_root, cache_dir, camera="right")
 
 
