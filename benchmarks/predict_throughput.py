@@ -67,6 +67,16 @@ def make_checkpoint(path: Path, model: str, img_size: int) -> Path:
         config=net.cfg.pretty_text, model=net.name, aus=list(net.aus), img_size=img_size))
 
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def timed(fn):
     start = time.perf_counter()
     result = fn()
@@ -83,6 +93,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--detect-every", type=int, default=10)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, one per core)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs of each (median reported)")
     p.add_argument("--workers", type=int, nargs="+",
                    help="pipeline variants to time: 1 = faces in a worker process, 0 = all in "
@@ -92,6 +103,8 @@ def main(argv=None) -> int:
 
     from auzoo.predict import Predictor, Source, iter_video
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     load_start = os.getloadavg()[0]
     width, height = (int(v) for v in args.size.lower().split("x"))
     work = Path(tempfile.mkdtemp(prefix="auzoo-predict-bench-"))
@@ -142,7 +155,7 @@ def main(argv=None) -> int:
 
     lines = [
         "auzoo predict throughput: end-to-end vs the model alone (same run)",
-        f"machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, "
+        f"machine: {cpu_name()}, {os.cpu_count()} CPU cores visible, "
         f"torch {torch.__version__} with {torch.get_num_threads()} threads, "
         f"load average at start {load_start:.2f}",
         f"device: {device_name(runner.device)}",
