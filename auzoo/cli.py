@@ -204,12 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("predict", help="AU table for images, folders and videos")
-    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image files, video files, folders of them")
     p.add_argument("--model", help="model name or config file (default: the checkpoint's own)")
     p.add_argument("--weights", required=True, help="checkpoint written by auzoo train")
     p.add_argument("--out", help="CSV file to write (default: print)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device")
+    p.add_argument("--batch-size", type=int, default=32, help="faces per model call")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
     p.add_argument("--every", type=int, default=1, help="use every N-th video frame")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--detector", choices=("hog", "cnn"), default="hog",
