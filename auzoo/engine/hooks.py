@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -66,10 +67,11 @@ class ScoredCheckpointHook(CheckpointHook):
 
     priority = "LOWEST"
 
-    def __init__(self, monitor: str = MONITOR, **kwargs):
+    def __init__(self, monitor: str = MONITOR, predictions_file: Optional[str] = None, **kwargs):
         kwargs.setdefault("max_keep_ckpts", 1)
         super().__init__(interval=1, by_epoch=True, save_last=False, save_best=monitor,
                          rule="greater", **kwargs)
+        self.predictions_file = predictions_file
 
     def after_train_epoch(self, runner) -> None:
         """Nothing: the epoch is saved once it has been scored."""
@@ -78,9 +80,27 @@ class ScoredCheckpointHook(CheckpointHook):
         # The base class re-saves the epoch checkpoint when the best improves;
         # this hook saves it below in every case, once.
         self.last_ckpt = None
+        before = runner.message_hub.get_info("best_ckpt")
         super().after_val_epoch(runner, metrics)
+        if self.predictions_file and is_main_process() and \
+                runner.message_hub.get_info("best_ckpt") != before:
+            self._save_predictions(runner)
         step = runner.epoch  # already counts the epoch just trained
         self._save_checkpoint_with_step(runner, step, meta=dict(epoch=step, iter=runner.iter))
+
+    def _save_predictions(self, runner) -> None:
+        """The best epoch's validation predictions (every frame), so a run that
+        selects on the test fold need not score the test fold once more."""
+        from auzoo.engine.checkpoint import atomic_write
+
+        predictions = getattr(runner.val_evaluator.metrics[0], "predictions", None)
+        if predictions is None:
+            return
+        def write(tmp):
+            with open(tmp, "wb") as f:  # a file object: np.savez would append '.npz' to a name
+                np.savez(f, epoch=runner.epoch, **predictions)
+
+        atomic_write(Path(runner.work_dir) / self.predictions_file, write)
 
 
 class ResumableEarlyStopping(EarlyStoppingHook):

@@ -124,6 +124,7 @@ class AUMetric(BaseMetric):
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.aus = tuple(int(a) for a in aus)
+        self.predictions: Optional[Dict[str, np.ndarray]] = None
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         for out in data_samples:
@@ -136,6 +137,9 @@ class AUMetric(BaseMetric):
         _, first = np.unique(index, return_index=True)
         logits = np.concatenate([r["logits"] for r in results])[first]
         labels = np.concatenate([r["labels"] for r in results])[first]
+        # kept for the best-epoch hook (the test fold's predictions, when the
+        # epoch is chosen on it)
+        self.predictions = dict(index=index[first], logits=logits, labels=labels)
         scores = au_scores(labels, logits, self.aus)
         metrics = {"f1_mean": 100 * scores["f1_mean"], "acc_mean": 100 * scores["acc_mean"]}
         for au, f1, acc in zip(self.aus, scores["f1"], scores["acc"]):

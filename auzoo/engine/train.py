@@ -36,6 +36,7 @@ from auzoo.engine.checkpoint import (CheckpointError, atomic_write, build_from_c
                                      plain, save_checkpoint, software_versions)
 
 RESULT_FILE = "result.json"
+PREDICTIONS_FILE = "best_predictions.npz"
 RUN_FILE = "run.json"
 BEST_FILE = "best.pth"
 
@@ -352,7 +353,7 @@ def train(model, data, fold: int, *, work_dir=None, resume: bool = False, seed: 
     hooks = [EpochSeedHook(seed),
              ResumableEarlyStopping(patience=int(tcfg.patience),
                                     min_delta=float(tcfg.get("min_delta", 0.0))),
-             ScoredCheckpointHook(),
+             ScoredCheckpointHook(predictions_file=PREDICTIONS_FILE),
              ProgressHook(label, progress=progress)]
     hooks += list(tcfg.get("custom_hooks", []))
 
@@ -395,10 +396,17 @@ def train(model, data, fold: int, *, work_dir=None, resume: bool = False, seed: 
                          num_workers=num_workers, extra_meta=extra_meta)
         if not tcfg.get("keep_resume_checkpoints", False):
             _remove_resume_state(work_dir)
-    _barrier()
-    if result is None:
-        result = json.loads((work_dir / RESULT_FILE).read_text())
-    return result
+    return _from_rank0(result)
+
+
+def _from_rank0(obj):
+    """``obj`` of rank 0 on every rank (each node may have its own work dir)."""
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def _finished_result(work_dir: Path, settings: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
@@ -429,6 +437,7 @@ def _remove_resume_state(work_dir: Path) -> None:
     for path in list(work_dir.glob("epoch_*.pth")) + list(work_dir.glob("best_*_epoch_*.pth")):
         path.unlink(missing_ok=True)
     (work_dir / "last_checkpoint").unlink(missing_ok=True)
+    (work_dir / PREDICTIONS_FILE).unlink(missing_ok=True)
 
 
 def _finish(cfg: Config, net, best_path, *, work_dir: Path, cache, data, fold: int, split,
@@ -445,9 +454,20 @@ def _finish(cfg: Config, net, best_path, *, work_dir: Path, cache, data, fold: i
     selection_score = float(mm["message_hub"]["runtime_info"].get("best_score", float("nan")))
 
     started = time.perf_counter()
-    scores = evaluate(net, cache, split["test"], cfg=cfg, img_size=settings["img_size"],
-                      device=device, batch_size=eval_batch, amp=amp,
-                      channels_last=channels_last, num_workers=num_workers)
+    saved = work_dir / PREDICTIONS_FILE
+    if settings["select_on"] == "test" and saved.is_file():
+        # The epoch was chosen on the test fold: its validation already
+        # scored every test frame with these weights.
+        with np.load(saved) as npz:
+            if int(npz["epoch"]) != best_epoch:
+                raise RuntimeError(f"{saved} holds epoch {int(npz['epoch'])}, not the best "
+                                   f"epoch {best_epoch}")
+            dataset = _frames(cache, cfg, split["test"], hflip=False)
+            scores = score_predictions(npz["logits"], npz["labels"], npz["index"], dataset, net.aus)
+    else:
+        scores = evaluate(net, cache, split["test"], cfg=cfg, img_size=settings["img_size"],
+                          device=device, batch_size=eval_batch, amp=amp,
+                          channels_last=channels_last, num_workers=num_workers)
     eval_time = time.perf_counter() - started
     from auzoo.data.protocol import get_protocol
     protocol = get_protocol(cfg.data.get("protocol", "disfa"))
@@ -529,15 +549,23 @@ def evaluate(net, cache, subjects: Sequence[str], *, cfg: Config, img_size: int,
              num_workers: Optional[int] = None) -> Dict[str, Any]:
     """Score ``net`` on every frame of ``subjects``: per-AU F1 and accuracy
     (fractions), per-subject F1, and the always-present baseline."""
-    from auzoo.engine.metrics import au_scores, binarize, constant_baseline, per_subject_f1
-
     loader = build_eval_loader(cache, cfg, subjects, batch_size=batch_size,
                                device=torch.device(device), num_workers=num_workers)
     logits, labels, index = predict_logits(net, loader, img_size=img_size, device=device, amp=amp,
                                            channels_last=channels_last)
-    scores = au_scores(labels, logits, net.aus)
-    frame_subjects = loader.dataset.subjects_of(index)
-    scores["per_subject"] = per_subject_f1(labels, binarize(logits), frame_subjects, net.aus)
+    return score_predictions(logits, labels, index, loader.dataset, net.aus)
+
+
+def score_predictions(logits: np.ndarray, labels: np.ndarray, index: np.ndarray, dataset,
+                      aus: Sequence[int]) -> Dict[str, Any]:
+    """:func:`~auzoo.engine.metrics.au_scores` plus per-subject F1 and the
+    always-present baseline, for predictions on ``dataset``'s frames."""
+    from auzoo.engine.metrics import au_scores, binarize, constant_baseline, per_subject_f1
+
+    if len(np.unique(index)) != len(dataset) or len(index) != len(dataset):
+        raise ValueError(f"predictions cover {len(np.unique(index))} of {len(dataset)} frames")
+    scores = au_scores(labels, logits, aus)
+    scores["per_subject"] = per_subject_f1(labels, binarize(logits), dataset.subjects_of(index), aus)
     scores["baseline"] = constant_baseline(labels)
     return scores
 

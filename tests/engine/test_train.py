@@ -244,3 +244,19 @@ def test_ddp_two_cpu_processes_split_every_batch(reference, tiny_cache, tmp_path
     for epoch in range(EPOCHS):
         drawn = [r0["index"] + r1["index"] for r0, r1 in zip(*ranks) if r0["epoch"] == epoch]
         assert drawn == sampler.global_batches(epoch).tolist()
+
+
+def test_select_on_val_holds_out_training_subjects(tiny_cache, tmp_path, capsys):
+    from auzoo.data.protocol import DISFA
+
+    config = _config(tmp_path / "cfg")
+    code, _, err = _cli(capsys, *_train_cmd(config, tiny_cache, tmp_path / "run")[3:],
+                        "--select-on", "val", "--max-epochs", "2")
+    assert code == 0, err
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    train_all, test = DISFA.fold_subjects(1)
+    assert result["select_on"] == "val" and len(result["val_subjects"]) == 3
+    assert sorted(result["train_subjects"] + result["val_subjects"]) == sorted(train_all)
+    assert result["test_subjects"] == list(test)
+    assert set(result["per_subject_f1"]) == set(test)  # scored on the test fold, not on val
+    assert result["best"]["selected_on"] == "val"
