@@ -43,13 +43,13 @@ BASELINE = "always-present"
 PRESETS: Dict[str, Dict[str, Any]] = {
     # The paper's protocol as the model configs state it.
     "paper": dict(),
-    # tranet x 3 folds of the synthetic DISFA in under 10 minutes on two CPU
-    # cores. Without pretrained weights (nothing is downloaded) the paper's
+    # tranet x 3 folds of the synthetic DISFA in about 8 minutes on two CPU
+    # cores (docs/training.md has the measurement). Without pretrained weights (nothing is downloaded) the paper's
     # SGD at lr 0.001 barely moves in 100 steps; AdamW at 1e-3 takes TRA-Net
     # from random weights well past the always-present baseline. A step costs
     # about the same at 64 px as at 48 (its time goes to the 75M parameters),
     # so the faces stay at 64 px and the batch at 32.
-    "cpu-demo": dict(img_size=64, batch_size=32, iters_per_epoch=25, max_epochs=4,
+    "cpu-demo": dict(img_size=64, batch_size=32, iters_per_epoch=20, max_epochs=4,
                      cfg_options={"train.patience": 4, "train.eval_batch_size": 64,
                                   "train.optimizer": dict(type="AdamW", lr=1e-3,
                                                           weight_decay=1e-4, _delete_=True)}),
@@ -179,10 +179,12 @@ def synthetic_disfa(console=None) -> Path:
 
 
 def synthetic_banner(cache: Path) -> str:
-    return (f"[bold yellow]This is a demo on SYNTHETIC data[/] (drawn faces, {cache}).\n"
-            "Its numbers say the pipeline learns; they say nothing about DISFA. To benchmark on\n"
-            "the real dataset:  auzoo prepare disfa /path/to/DISFA --out disfa_cache\n"
-            "                   auzoo bench tranet --data disfa_cache   (the paper's schedule; a GPU)")
+    return ("[bold yellow]Demo on SYNTHETIC data[/] (drawn faces; cache: "
+            f"{cache}).\n"
+            "Its numbers show that training works; they say nothing about DISFA.\n"
+            "For real numbers, on a GPU:\n"
+            "  auzoo prepare disfa /path/to/DISFA --out disfa_cache\n"
+            "  auzoo bench tranet --data disfa_cache")
 
 
 # --------------------------------------------------------------------------
@@ -499,19 +501,21 @@ def console_table(frame: pd.DataFrame, comparison: Optional[pd.DataFrame] = None
 
     means = frame[frame["fold"] == "mean"]
     au_cols = [c[3:] for c in frame.columns if c.startswith("f1_AU")]
-    table = Table(title="F1-frame (%), mean over folds")
-    table.add_column("model", no_wrap=True)
+    # fits 80 columns: 8 AUs, the mean and the accuracy
+    table = Table(title="F1-frame (%), mean over folds", box=None, padding=(0, 0, 0, 2),
+                  header_style="bold underline")
+    table.add_column("model", no_wrap=True, max_width=15)
     for au in au_cols:
-        table.add_column(au, justify="right")
-    table.add_column("Avg", justify="right", style="bold")
-    table.add_column("acc", justify="right")
+        table.add_column(au, justify="right", no_wrap=True)
+    table.add_column("Avg", justify="right", style="bold", no_wrap=True)
+    table.add_column("acc", justify="right", no_wrap=True)
     for _, row in means.iterrows():
         style = "dim" if row["model"] == BASELINE else None
         table.add_row(str(row["model"]), *(_fmt(row[f"f1_{au}"]) for au in au_cols),
                       _fmt(row["f1_mean"]), _fmt(row["acc_mean"]), style=style)
         pub = published_row(str(row["model"])) if row["model"] != BASELINE else None
         if pub is not None and [f"AU{a}" for a in _published_aus()] == au_cols:
-            table.add_row(f"  {pub.method} published", *(_fmt(v) for v in pub.f1),
+            table.add_row("  published", *(_fmt(v) for v in pub.f1),
                           _fmt(pub.f1_avg), _fmt(pub.acc_avg), style="italic")
     return table
 
@@ -618,12 +622,15 @@ def _merge_preset(preset: Mapping[str, Any], options: Mapping[str, Any]) -> Dict
 
 
 def bench_cli(args) -> int:
+    from auzoo.engine.train import distributed_session
+
     started = time.perf_counter()
-    bench(args.models, data=args.data, folds=args.folds, out=args.out or "bench_out",
-          shard=args.shard, preset=getattr(args, "preset", None), seed=args.seed,
-          device=args.device, max_epochs=args.max_epochs, iters_per_epoch=args.iters_per_epoch,
-          batch_size=args.batch_size, img_size=args.img_size, select_on=args.select_on,
-          cfg_options=args.cfg_options)
+    with distributed_session():
+        bench(args.models, data=args.data, folds=args.folds, out=args.out or "bench_out",
+              shard=args.shard, preset=getattr(args, "preset", None), seed=args.seed,
+              device=args.device, max_epochs=args.max_epochs,
+              iters_per_epoch=args.iters_per_epoch, batch_size=args.batch_size,
+              img_size=args.img_size, select_on=args.select_on, cfg_options=args.cfg_options)
     if not _distributed_env() or int(os.environ.get("RANK", 0)) == 0:
         print(f"bench finished in {time.perf_counter() - started:.0f} s")
     return 0

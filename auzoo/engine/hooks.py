@@ -127,6 +127,30 @@ class ResumableEarlyStopping(EarlyStoppingHook):
             runner.train_loop.stop_training = True
 
 
+class TrainTimeHook(Hook):
+    """Seconds spent in training and validation, summed over every process
+    that worked on the run (kept in the checkpoint across a resume)."""
+
+    priority = "VERY_LOW"
+
+    def __init__(self):
+        self.before = 0.0
+        self._start = None
+
+    @property
+    def total(self) -> float:
+        return self.before + (time.perf_counter() - self._start if self._start else 0.0)
+
+    def before_train(self, runner) -> None:
+        self._start = time.perf_counter()
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint.setdefault("meta", {})["train_time_s"] = float(self.total)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self.before = float(checkpoint.get("meta", {}).get("train_time_s", 0.0))
+
+
 class ProgressHook(Hook):
     """A rich progress bar over all iterations of the run, with the epoch and
     an ETA, and one line per scored epoch. Only rank 0 draws."""

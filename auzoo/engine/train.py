@@ -322,7 +322,7 @@ def train(model, data, fold: int, *, work_dir=None, resume: bool = False, seed: 
     from mmengine.runner import set_random_seed
 
     from auzoo.engine.hooks import (EpochSeedHook, ProgressHook, ResumableEarlyStopping,
-                                    ScoredCheckpointHook)
+                                    ScoredCheckpointHook, TrainTimeHook)
     from auzoo.engine.metrics import AUMetric
     from auzoo.engine.model import AUDetectorModule
 
@@ -338,6 +338,8 @@ def train(model, data, fold: int, *, work_dir=None, resume: bool = False, seed: 
     optim_wrapper = (AmpOptimWrapper(optimizer=optimizer, dtype="bfloat16") if amp
                      else OptimWrapper(optimizer=optimizer))
 
+    if num_workers is None:
+        num_workers = tcfg.get("num_workers", None)
     train_loader = build_train_loader(cache, cfg, split["train"], seed=seed, device=dev,
                                       num_workers=num_workers)
     select_subjects = split["val"] if select_on == "val" else split["test"]
@@ -347,10 +349,11 @@ def train(model, data, fold: int, *, work_dir=None, resume: bool = False, seed: 
 
     wrapper_cfg = None
     if launcher != "none":
-        wrapper_cfg = dict(type="MMDistributedDataParallel", broadcast_buffers=False,
+        wrapper_cfg = dict(type="MMDistributedDataParallel",
                            find_unused_parameters=bool(tcfg.get("find_unused_parameters", False)),
                            device_ids=[dev.index] if dev.type == "cuda" else None)
-    hooks = [EpochSeedHook(seed),
+    timer = TrainTimeHook()
+    hooks = [EpochSeedHook(seed), timer,
              ResumableEarlyStopping(patience=int(tcfg.patience),
                                     min_delta=float(tcfg.get("min_delta", 0.0))),
              ScoredCheckpointHook(predictions_file=PREDICTIONS_FILE),
@@ -376,11 +379,9 @@ def train(model, data, fold: int, *, work_dir=None, resume: bool = False, seed: 
         env_cfg=dict(cudnn_benchmark=dev.type == "cuda",
                      dist_cfg=dict(backend="nccl" if dev.type == "cuda" else "gloo")),
         randomness=dict(seed=seed, deterministic=bool(tcfg.get("deterministic", False))),
-        resume=resume and (work_dir / "last_checkpoint").is_file(), cfg=runner_cfg, log_level="INFO", default_scope="auzoo")
-
-    started = time.perf_counter()
+        resume=resume and (work_dir / "last_checkpoint").is_file(), cfg=runner_cfg,
+        log_level="INFO", default_scope="auzoo")
     runner.train()
-    elapsed = time.perf_counter() - started
 
     result = None
     if rank == 0:
@@ -390,7 +391,7 @@ def train(model, data, fold: int, *, work_dir=None, resume: bool = False, seed: 
         result = _finish(cfg, net, best_path, work_dir=work_dir, cache=cache, data=data, fold=fold,
                          split=split, settings=settings, device=dev, amp=amp,
                          channels_last=channels_last, eval_batch=eval_batch,
-                         train_time=elapsed, epochs=runner.train_loop.epoch,
+                         train_time=timer.total, epochs=runner.train_loop.epoch,
                          iters=runner.train_loop.iter,
                          stopped_early=bool(runner.train_loop.stop_training),
                          num_workers=num_workers, extra_meta=extra_meta)
@@ -574,14 +575,32 @@ def score_predictions(logits: np.ndarray, labels: np.ndarray, index: np.ndarray,
 # command line
 # --------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def distributed_session():
+    """Leave the process group together at the end of a command: a rank that
+    exits while another still holds its gloo connections can abort that one.
+    (After an error, no barrier: the other ranks may never reach it.)"""
+    import torch.distributed as dist
+    try:
+        yield
+    except BaseException:
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+        raise
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def train_cli(args) -> int:
-    result = train(args.model, args.data, args.fold, work_dir=args.work_dir, resume=args.resume,
-                   seed=args.seed, max_epochs=args.max_epochs,
-                   iters_per_epoch=args.iters_per_epoch, batch_size=args.batch_size,
-                   img_size=args.img_size, device=args.device, select_on=args.select_on,
-                   cfg_options=args.cfg_options)
-    if _world()[0] == 0:
-        print_result(result)
+    with distributed_session():
+        result = train(args.model, args.data, args.fold, work_dir=args.work_dir,
+                       resume=args.resume, seed=args.seed, max_epochs=args.max_epochs,
+                       iters_per_epoch=args.iters_per_epoch, batch_size=args.batch_size,
+                       img_size=args.img_size, device=args.device, select_on=args.select_on,
+                       cfg_options=args.cfg_options)
+        if _world()[0] == 0:
+            print_result(result)
     return 0
 
 

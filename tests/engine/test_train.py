@@ -260,3 +260,59 @@ def test_select_on_val_holds_out_training_subjects(tiny_cache, tmp_path, capsys)
     assert result["test_subjects"] == list(test)
     assert set(result["per_subject_f1"]) == set(test)  # scored on the test fold, not on val
     assert result["best"]["selected_on"] == "val"
+
+
+def test_landmarks_reach_models_that_need_them_at_the_training_size(tiny_cache, tmp_path):
+    """A model with requires_landmarks gets the aligned landmarks, scaled with
+    the frames when --img-size differs from the cache's size (48 -> 32)."""
+    from torch import nn
+
+    from auzoo.engine.train import train
+    from auzoo.registry import MODELS
+
+    seen = []
+
+    class LandmarkProbe(nn.Module):
+        requires_landmarks = True
+        aus = (1, 2, 4, 6, 9, 12, 25, 26)
+        loss_groups = [tuple(range(8))]
+
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3 + 2, 8)
+
+        def forward(self, images, landmarks=None):
+            seen.append((tuple(images.shape), landmarks.detach().clone()))
+            centre = torch.nan_to_num(landmarks, nan=16.0).mean(dim=1) / 32
+            return self.fc(torch.cat([images.mean(dim=(2, 3)), centre], dim=1))
+
+    MODELS.register_module("LandmarkProbe", module=LandmarkProbe, force=True)
+    try:
+        cfg = dict(model=dict(type="LandmarkProbe"), data=dict(protocol="disfa", bad_frames="drop",
+                                                               hflip=True),
+                   img_size=32, name="probe",
+                   train=dict(optimizer=dict(type="SGD", lr=0.01), batch_size=8, iters_per_epoch=2,
+                              max_epochs=1, patience=5, select_on="test"))
+        result = train(cfg, tiny_cache, 1, work_dir=tmp_path / "run", device="cpu")
+    finally:
+        MODELS.unregister("LandmarkProbe")
+    assert result["model"] == "probe" and result["img_size"] == 32
+    shapes = {s for s, _ in seen}
+    assert (8, 3, 32, 32) in shapes
+    points = torch.cat([lm for _, lm in seen])
+    assert points.shape[1:] == (66, 2)
+    finite = points[torch.isfinite(points)]
+    assert 0 <= finite.min() and finite.max() < 32  # in pixels of the 32-px input
+    assert finite.max() > 20  # and not left at the cache's 48-px scale by accident either way
+
+
+def test_eval_warns_when_the_data_differs(reference, tiny_cache, tmp_path, capsys):
+    from auzoo.engine.checkpoint import load_checkpoint, save_checkpoint
+
+    meta, state = load_checkpoint(reference["work_dir"] / "best.pth")
+    meta["data_checksum"] = "0000000000000000"
+    other = save_checkpoint(tmp_path / "other.pth", state, meta)
+    with pytest.warns(RuntimeWarning, match="checksum"):
+        code, _, _ = _cli(capsys, "eval", "--data", tiny_cache, "--fold", "1", "--weights", other,
+                          "--device", "cpu")
+    assert code == 0
