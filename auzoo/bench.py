@@ -623,7 +623,7 @@ def _merge_preset(preset: Mapping[str, Any], options: Mapping[str, Any]) -> Dict
 
 
 def bench_cli(args) -> int:
-    from auzoo.engine.train import distributed_session
+    from auzoo.engine.train import cli_cfg_options, distributed_session
 
     started = time.perf_counter()
     with distributed_session():
@@ -631,7 +631,7 @@ def bench_cli(args) -> int:
               shard=args.shard, preset=getattr(args, "preset", None), seed=args.seed,
               device=args.device, max_epochs=args.max_epochs,
               iters_per_epoch=args.iters_per_epoch, batch_size=args.batch_size,
-              img_size=args.img_size, select_on=args.select_on, cfg_options=args.cfg_options)
+              img_size=args.img_size, select_on=args.select_on, cfg_options=cli_cfg_options(args))
     if not _distributed_env() or int(os.environ.get("RANK", 0)) == 0:
         print(f"bench finished in {time.perf_counter() - started:.0f} s")
     return 0

@@ -97,6 +97,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--select-on", choices=("test", "val"),
                    help="choose the epoch on the test fold (the paper) or on held-out training subjects")
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
+    p.add_argument("--compile", action="store_const", const=True, default=None,
+                   help="torch.compile the training step (worth it on a GPU for long runs)")
     _add_cfg_options(p)
 
 

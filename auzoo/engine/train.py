@@ -364,7 +364,8 @@ def train(model, data, fold: int, *, work_dir=None, resume: bool = False, seed: 
     Runner.auzoo_device = dev
     runner_cfg = cfg.copy()
     runner_cfg.merge_from_dict(dict(fold=fold, seed=seed, model_wrapper_cfg=wrapper_cfg,
-                                    split={k: list(v) for k, v in split.items()}))
+                                    split={k: list(v) for k, v in split.items()},
+                                    compile=tcfg.get("compile", False)))
     runner = Runner(
         model=module, work_dir=str(work_dir), experiment_name=f"{name}_fold{fold}",
         train_dataloader=train_loader, val_dataloader=val_loader,
@@ -483,7 +484,8 @@ def _finish(cfg: Config, net, best_path, *, work_dir: Path, cache, data, fold: i
         max_epochs=settings["max_epochs"], patience=settings["patience"],
         preset=settings["preset"], world_size=settings["world_size"],
         versions=software_versions(), device=device_name(device),
-        precision="bf16 autocast" if amp else "fp32",
+        precision="bf16 autocast" if amp else "fp32", channels_last=channels_last,
+        cudnn_benchmark=device.type == "cuda", compile=plain(cfg.train.get("compile", False)),
         best=dict(epoch=best_epoch, selection_f1_mean=selection_score,
                   selected_on=settings["select_on"],
                   f1_mean=100 * scores["f1_mean"], acc_mean=100 * scores["acc_mean"]),
@@ -592,13 +594,21 @@ def distributed_session():
         dist.destroy_process_group()
 
 
+def cli_cfg_options(args) -> Dict[str, Any]:
+    """``--cfg-options`` plus the command-line flags that are config keys."""
+    options = dict(args.cfg_options or {})
+    if getattr(args, "compile", None):
+        options["train.compile"] = True
+    return options
+
+
 def train_cli(args) -> int:
     with distributed_session():
         result = train(args.model, args.data, args.fold, work_dir=args.work_dir,
                        resume=args.resume, seed=args.seed, max_epochs=args.max_epochs,
                        iters_per_epoch=args.iters_per_epoch, batch_size=args.batch_size,
                        img_size=args.img_size, device=args.device, select_on=args.select_on,
-                       cfg_options=args.cfg_options)
+                       cfg_options=cli_cfg_options(args))
         if _world()[0] == 0:
             print_result(result)
     return 0

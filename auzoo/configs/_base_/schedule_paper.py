@@ -12,6 +12,7 @@ train = dict(
     eval_batch_size=128,  # frames per batch when scoring
     amp=True,             # bf16 autocast on a GPU (a CPU always runs float32)
     channels_last=True,   # channels-last tensors on a GPU
+    compile=False,        # torch.compile the training step (mmengine's cfg.compile; True or a dict of options)
     num_workers=None,     # DataLoader workers; None: 0 on a CPU, up to 8 per GPU
     deterministic=False,  # torch.use_deterministic_algorithms (slower on a GPU)
     log_interval=20,      # iterations between lines of mmengine's log file
