@@ -60,11 +60,16 @@ def _child(parent: Path, pattern: re.Pattern) -> List[Path]:
 def _one_dir(parent: Path, name: str) -> Path:
     """The sub-folder of ``parent`` called ``name``, matched case-insensitively."""
     hits = [p for p in _entries(parent) if p.is_dir() and p.name.lower() == name.lower()]
+    return _exactly_one(hits, f"no {name} folder in {parent}",
+                        f"{parent}: several folders named like {name}")
+
+
+def _exactly_one(hits: List[Path], none: str, several: str) -> Path:
+    """The single path of ``hits``; an error saying ``none`` or ``several`` otherwise."""
     if not hits:
-        raise FileNotFoundError(f"no {name} folder in {parent}")
+        raise FileNotFoundError(none)
     if len(hits) > 1:
-        raise DisfaFormatError(f"{parent}: several folders named like {name}: "
-                               f"{', '.join(p.name for p in hits)}")
+        raise DisfaFormatError(f"{several}: {', '.join(p.name for p in hits)}")
     return hits[0]
 
 
@@ -293,12 +298,8 @@ class DisfaRoot:
         if len(hits) > 1:  # prefer the file named after the camera
             named = [p for p in hits if p.name.lower().startswith(self.camera)]
             hits = named if named else hits
-        if not hits:
-            raise FileNotFoundError(f"no video of {subject} in {self.video_dir}")
-        if len(hits) > 1:
-            raise DisfaFormatError(f"{self.video_dir}: several videos of {subject}: "
-                                   f"{', '.join(p.name for p in hits)}")
-        return hits[0]
+        return _exactly_one(hits, f"no video of {subject} in {self.video_dir}",
+                            f"{self.video_dir}: several videos of {subject}")
 
     def _landmark_folder(self, subject: str) -> Path:
         folder = _one_dir(self.landmarks_dir, subject)
