@@ -21,9 +21,12 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import importlib_metadata
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
@@ -41,6 +44,17 @@ class RegistryConflictError(KeyError):
 
     def __str__(self) -> str:  # KeyError would print the message quoted
         return str(self.args[0])
+
+
+def current_provider() -> str:
+    """Who is registering right now: auzoo itself, or the plugin being loaded."""
+    return _current_provider
+
+
+def caller_location(depth: int = 2) -> str:
+    """file:line of the code ``depth`` frames up (for data registered by a call)."""
+    frame = inspect.stack()[depth]
+    return f"{frame.filename}:{frame.lineno}"
 
 
 def _where(obj) -> str:
@@ -104,6 +118,18 @@ NECKS = AuzooRegistry("neck", scope="auzoo", locations=["auzoo.models"])
 SPLITTERS = AuzooRegistry("splitter", scope="auzoo", locations=["auzoo.models"])
 ATTENTION = AuzooRegistry("attention", scope="auzoo", locations=["auzoo.models"])
 HEADS = AuzooRegistry("head", scope="auzoo", locations=["auzoo.models"])
+# What a run is made of besides the model. DATASETS, METRICS and HOOKS are
+# children of mmengine's, so a config's ``custom_hooks=[dict(type='MyHook')]``
+# or ``val_evaluator=dict(type='MyMetric')`` finds a plugin's part under
+# ``default_scope='auzoo'``; mmengine keeps losses in MODELS, whose auzoo child
+# is taken, so LOSSES stands alone.
+DATASETS = AuzooRegistry("dataset", parent=MMENGINE_DATASETS, scope="auzoo",
+                         locations=["auzoo.data"])
+LOSSES = AuzooRegistry("loss", scope="auzoo", locations=["auzoo.engine.losses"])
+METRICS = AuzooRegistry("metric", parent=MMENGINE_METRICS, scope="auzoo",
+                        locations=["auzoo.engine.metrics"])
+HOOKS = AuzooRegistry("hook", parent=MMENGINE_HOOKS, scope="auzoo",
+                      locations=["auzoo.engine.hooks"])
 
 PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "backbones": BACKBONES,
@@ -112,6 +138,10 @@ PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "attention": ATTENTION,
     "heads": HEADS,
     "models": MODELS,
+    "datasets": DATASETS,
+    "losses": LOSSES,
+    "metrics": METRICS,
+    "hooks": HOOKS,
 }
 
 
@@ -182,8 +212,11 @@ def _providing(name: str) -> Iterator[None]:
 
 
 def _snapshot() -> Dict[str, set]:
+    from auzoo.report.published import PUBLISHED
+
     snap = {key: set(reg.module_dict) for key, reg in PART_REGISTRIES.items()}
     snap["configs"] = set(CONFIGS)
+    snap["published"] = set(PUBLISHED)
     return snap
 
 
@@ -199,6 +232,9 @@ def _roll_back(added: Dict[str, set]) -> None:
             if key == "configs":
                 CONFIGS.pop(name, None)
                 CONFIG_PROVIDERS.pop(name, None)
+            elif key == "published":
+                from auzoo.report.published import unregister_published
+                unregister_published(name)
             else:
                 PART_REGISTRIES[key].unregister(name)
 
@@ -236,6 +272,7 @@ def load_builtins() -> None:
     _builtins_loaded = True
     with _providing(BUILTIN):
         import auzoo.models  # noqa: F401  (importing registers the parts)
+        import auzoo.report.published_rows  # noqa: F401
         from auzoo.configs import CONFIG_DIR
         register_config_dir(CONFIG_DIR)
 
@@ -293,6 +330,7 @@ def build_part(registry: AuzooRegistry, cfg, **kwargs):
 
 __all__ = [
     "ATTENTION", "BACKBONES", "HEADS", "MODELS", "NECKS", "SPLITTERS",
+    "DATASETS", "LOSSES", "METRICS", "HOOKS",
     "PART_REGISTRIES", "CONFIGS", "AuzooRegistry", "RegistryConflictError",
     "PluginInfo", "Provider", "register_config", "register_config_dir",
     "load_plugins", "load_builtins", "ensure_loaded", "plugins_disabled",

@@ -17,15 +17,15 @@ duration of loading one of mmengine's own checkpoints.
 from __future__ import annotations
 
 import contextlib
-import os
 import pickle
 import platform
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, Mapping, Tuple
 
 import numpy as np
 import torch
+
+from auzoo.utils.io import atomic_write  # noqa: F401  (re-exported)
 
 FORMAT = "auzoo-checkpoint"
 FORMAT_VERSION = 1
@@ -124,22 +124,6 @@ def plain(obj: Any, where: str = "meta") -> Any:
     if isinstance(obj, (list, tuple)):
         return [plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
     raise TypeError(f"{where}: {type(obj).__name__} is not a plain type a checkpoint may hold")
-
-
-def atomic_write(path, write) -> None:
-    """Run ``write(tmp_path)`` then rename onto ``path``: readers see the old
-    file or the complete new one, never a partial one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def save_checkpoint(path, state_dict: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> Path:

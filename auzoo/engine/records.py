@@ -1,0 +1,194 @@
+"""Typed run records: what to run, and what came out.
+
+:class:`RunSpec` says what one run is (config, data, fold, seed, overrides,
+device); :class:`RunResult` is what it produced: :class:`AUScores` on its test
+subjects (and on other datasets it was scored on), plus :class:`Provenance`,
+everything a reader needs to know what produced the numbers. ``result.json``
+is written and read here and nowhere else, by train, eval, bench and reports.
+
+Scores are percentages keyed ``'AU1'``, ``'AU12'`` … in the model's AU order.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+RESULT_FILE = "result.json"
+RECORD_VERSION = 2
+
+
+@dataclass
+class RunSpec:
+    """One training run: a model config on one fold of one prepared cache."""
+
+    model: str                            # registered name or config file
+    data: str                             # prepared cache
+    fold: int
+    seed: int = 0
+    work_dir: Optional[str] = None        # default work_dirs/MODEL/foldK[-seedS]
+    cfg_options: Dict[str, Any] = field(default_factory=dict)  # dotted keys, applied last
+    device: Optional[str] = None          # default: cuda where there is one
+    resume: bool = False
+    test_data: Tuple[str, ...] = ()       # other caches to score the chosen model on
+    allow_random_init: bool = False       # train frozen stages without a weight file
+    label: Optional[str] = None           # how progress names the run
+
+
+@dataclass
+class AUScores:
+    """Per-AU F1 and accuracy (percent) of one model on one set of frames."""
+
+    aus: Tuple[int, ...]
+    f1: Dict[str, float]
+    acc: Dict[str, float]
+    frames: int
+    counts: Dict[str, Dict[str, int]]     # AU -> tn, fp, fn, tp
+    per_subject_f1: Dict[str, Dict[str, Optional[float]]] = field(default_factory=dict)
+    baseline_f1: Dict[str, float] = field(default_factory=dict)   # always-present
+    baseline_acc: Dict[str, float] = field(default_factory=dict)
+
+    @property
+    def f1_mean(self) -> float:
+        return float(np.mean(list(self.f1.values())))
+
+    @property
+    def acc_mean(self) -> float:
+        return float(np.mean(list(self.acc.values())))
+
+    @property
+    def baseline_f1_mean(self) -> float:
+        return float(np.mean(list(self.baseline_f1.values()))) if self.baseline_f1 else float("nan")
+
+    def to_dict(self) -> Dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["aus"] = list(self.aus)
+        out["f1_mean"], out["acc_mean"] = self.f1_mean, self.acc_mean
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "AUScores":
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["aus"] = tuple(int(a) for a in d["aus"])
+        return cls(**kw)
+
+
+@dataclass
+class Provenance:
+    """What produced a result. ``extra`` holds what a plugin or recipe adds."""
+
+    model: str
+    config: str                           # the resolved config, as text
+    dataset: str                          # registered dataset name of the training data
+    data: str
+    data_checksum: str
+    protocol: Dict[str, Any]              # the dataset's describe(): AUs, threshold, folds …
+    fold: Optional[int]
+    train_subjects: List[str]
+    val_subjects: List[str]
+    test_subjects: List[str]
+    bad_frames: str
+    select_on: str
+    seed: int
+    img_size: int
+    schedule: Dict[str, Any]              # optimizer, lr schedule, batch, epochs, patience, val_begin …
+    precision: Dict[str, str]             # {'train': 'bf16 autocast', 'eval': 'fp32'}
+    backbone_init: Dict[str, Any]         # {'weights': file name, 'sha256': …} or {'weights': 'random'}
+    versions: Dict[str, str]
+    device: str
+    world_size: int = 1
+    preset: Optional[str] = None
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Training:
+    """How the training went."""
+
+    best_epoch: int
+    epochs: int
+    iters: int
+    stopped_early: bool
+    selection_f1_mean: float              # the score the epoch was chosen by
+    train_time: float                     # seconds, summed over resumes
+    eval_time: float
+    params: int
+    trainable_params: int
+    checkpoint: str
+
+
+@dataclass
+class RunResult:
+    """One (model, fold, seed) result: scores on the test subjects, scores on
+    other datasets (key: the cache path), provenance and training."""
+
+    scores: AUScores
+    provenance: Provenance
+    training: Optional[Training] = None
+    cross: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # data -> {'scores':…, 'dataset', 'shared_aus', 'left_out'…}
+    version: int = RECORD_VERSION
+
+    # The flat keys older readers used stay readable: r.model, r.fold, r.f1_mean …
+    def __getattr__(self, name: str):
+        if name in ("scores", "provenance", "training"):
+            raise AttributeError(name)
+        for part in (self.provenance, self.scores, self.training):
+            if part is not None and hasattr(part, name):
+                return getattr(part, name)
+        raise AttributeError(f"RunResult has no {name!r}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dict(version=self.version, scores=self.scores.to_dict(),
+                    provenance=dataclasses.asdict(self.provenance),
+                    training=dataclasses.asdict(self.training) if self.training else None,
+                    cross=_plain(self.cross))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "RunResult":
+        if d.get("version") != RECORD_VERSION:
+            raise ValueError(f"result record version {d.get('version')!r}, expected {RECORD_VERSION}")
+        prov_names = {f.name for f in dataclasses.fields(Provenance)}
+        return cls(scores=AUScores.from_dict(d["scores"]),
+                   provenance=Provenance(**{k: v for k, v in d["provenance"].items() if k in prov_names}),
+                   training=Training(**d["training"]) if d.get("training") else None,
+                   cross=dict(d.get("cross") or {}))
+
+    def write(self, path) -> Path:
+        from auzoo.utils.io import atomic_write_text
+
+        return atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def read(cls, path) -> "RunResult":
+        path = Path(path)
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: not an auzoo result record ({exc})") from exc
+
+
+def _plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return obj.to_dict() if hasattr(obj, "to_dict") else dataclasses.asdict(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def read_result(path) -> Optional[RunResult]:
+    """The record at ``path``, or None where there is none yet."""
+    path = Path(path)
+    return RunResult.read(path) if path.is_file() else None
+
+
+__all__ = ["AUScores", "Provenance", "RESULT_FILE", "RunResult", "RunSpec", "Training",
+           "read_result"]

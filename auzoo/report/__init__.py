@@ -1,0 +1,1 @@
+"""Reporting: published rows, result tables, markdown, plots and paired statistics."""

@@ -1,0 +1,1 @@
+"""Small helpers every package uses: atomic file writes, console output."""
