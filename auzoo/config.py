@@ -24,7 +24,15 @@ _PREFIX = "auzoo::"
 
 
 def config_path(name: str) -> Path:
-    """The file of registered model config ``name``; a clear error if unknown."""
+    """The file of registered model config ``name``, or of a piece of auzoo's
+    own ``_base_`` (``_base_/schedules/paper.py``); a clear error if unknown."""
+    if "/" in name:
+        from auzoo.configs import CONFIG_DIR
+
+        path = CONFIG_DIR / (name if name.endswith(".py") else f"{name}.py")
+        if not path.is_file():
+            raise KeyError(f"auzoo has no config piece '{name}' (looked for {path})")
+        return path
     registry.ensure_loaded()
     stem = name[:-3] if name.endswith(".py") else name
     if stem in registry.CONFIGS:

@@ -1,0 +1,20 @@
+# What every run shares, in mmengine's own schema (Runner.from_cfg reads it).
+default_scope = 'auzoo'   # configs name auzoo's (and plugins') hooks, metrics, losses by type
+env_cfg = dict(
+    cudnn_benchmark=True,  # fixed input size: let cuDNN pick the fastest kernels
+    # forkserver, not fork: a forked DataLoader worker inherits CUDA and thread state
+    mp_cfg=dict(mp_start_method='forkserver', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),  # gloo where there is no GPU (auzoo.engine.runner)
+)
+randomness = dict(seed=0, deterministic=False)  # --seed sets the seed
+log_level = 'INFO'
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=20),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+custom_hooks = []
+precision = dict(train='bf16', eval='fp32')  # on a GPU; a CPU trains and scores in fp32
+channels_last = True                          # on a GPU
+compile = False                               # torch.compile the model (True or a dict of options)
