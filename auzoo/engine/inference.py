@@ -1,0 +1,115 @@
+"""The one inference path: uint8 faces -> model input -> AU logits.
+
+Validation during training, ``auzoo eval``, the bench and ``auzoo predict`` all
+call :class:`Inference`, so the input a model sees (RGB float in [0, 1],
+resized on the device, channels-last where it pays), the precision it is scored
+in and the landmarks it gets are decided in one place.
+
+Scoring runs in fp32 by default even where training used bf16 autocast: a
+logit that sits near 0 can change sign under bf16, which flips a prediction at
+the 0.5 threshold, so published-style F1 is taken at full precision.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def check_precision(name: str) -> str:
+    if name not in PRECISIONS:
+        raise ValueError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
+    return name
+
+
+def to_model_input(frames: Tensor, size: Optional[int] = None, channels_last: bool = False) -> Tensor:
+    """uint8 (N, S, S, 3) RGB -> float (N, 3, size, size) in [0, 1], on ``frames``' device.
+
+    ``size`` other than S resizes (bilinear, antialiased) on the device: the
+    cache keeps one size and a model trained at another reads it unchanged.
+    """
+    if frames.dim() != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"expected uint8 frames (N, H, W, 3), got {tuple(frames.shape)}")
+    x = frames.permute(0, 3, 1, 2).float().div_(255.0)
+    if size is not None and size != x.shape[-1]:
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear",
+                                            align_corners=False, antialias=True)
+    return x.contiguous(memory_format=torch.channels_last if channels_last
+                        else torch.contiguous_format)
+
+
+def scale_landmarks(landmarks: Tensor, from_size: int, to_size: int) -> Tensor:
+    """Landmarks of an S-pixel image in a resized ``to_size`` one (pixel centres kept)."""
+    if from_size == to_size:
+        return landmarks
+    return (landmarks + 0.5) * (to_size / from_size) - 0.5
+
+
+def autocast(device: torch.device, precision: str):
+    dtype = PRECISIONS[check_precision(precision)]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def model_logits(model: nn.Module, images: Tensor, landmarks: Optional[Tensor] = None) -> Tensor:
+    """``model(images[, landmarks])``: landmarks go to models that ask for them."""
+    if getattr(model, "requires_landmarks", False):
+        if landmarks is None:
+            raise ValueError(f"model '{getattr(model, 'name', type(model).__name__)}' needs "
+                             "landmarks and none were given")
+        return model(images, landmarks)
+    return model(images)
+
+
+@dataclass
+class Inference:
+    """Run ``model`` on batches of aligned uint8 faces.
+
+    Args:
+        model: an auzoo model (logits in ``model.aus`` order).
+        img_size: the model's input size; faces of another size are resized.
+        precision: 'fp32' (default), 'bf16' or 'fp16' autocast on the model's device.
+        channels_last: hand the model channels-last tensors (and keep it so).
+    """
+
+    model: nn.Module
+    img_size: int
+    precision: str = "fp32"
+    channels_last: bool = False
+
+    def __post_init__(self):
+        check_precision(self.precision)
+        self.device = next(self.model.parameters()).device
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+
+    @torch.inference_mode()
+    def __call__(self, frames: Union[np.ndarray, Tensor],
+                 landmarks: Union[np.ndarray, Tensor, None] = None) -> Tensor:
+        """float32 logits (N, n_AU) on the model's device."""
+        frames = torch.as_tensor(frames)
+        size = frames.shape[-2]
+        if self.device.type == "cuda" and not frames.is_cuda:
+            frames = frames.pin_memory()
+        frames = frames.to(self.device, non_blocking=True)
+        points = None
+        if landmarks is not None and getattr(self.model, "requires_landmarks", False):
+            points = torch.as_tensor(np.asarray(landmarks, dtype=np.float32)
+                                     if isinstance(landmarks, np.ndarray) else landmarks.float())
+            points = scale_landmarks(points.to(self.device, non_blocking=True), size, self.img_size)
+        images = to_model_input(frames, self.img_size, self.channels_last)
+        self.model.eval()
+        with autocast(self.device, self.precision):
+            logits = model_logits(self.model, images, points)
+        return logits.float()
+
+    def probabilities(self, frames, landmarks=None) -> np.ndarray:
+        """Sigmoid of the logits as a float32 numpy array (N, n_AU)."""
+        return torch.sigmoid(self(frames, landmarks)).cpu().numpy()
