@@ -14,22 +14,23 @@ HERE = Path(__file__).resolve().parent
 
 TINY_CONFIG = '''
 # A tiny three-region model for fast engine tests.
+_base_ = ['auzoo::_base_/default_runtime.py', 'auzoo::_base_/data/au_frames.py',
+          'auzoo::_base_/schedules/paper.py']
 model = dict(
     type='RegionAUNet',
     aus=(1, 2, 4, 6, 9, 12, 25, 26),
     backbone=dict(type='TimmBackbone', model_name='test_resnet', frozen_stages=1),
     splitter=dict(type='ThreeRegionSplitter'),
     head=dict(type='TwoFCHead', pool_size=1, hidden=16, dropout=0.0),
-    branches=[dict(region='upper', aus=(1, 2, 4)), dict(region='middle', aus=(6, 9)),
-              dict(region='lower', aus=(12, 25, 26))],
+    branches=[dict(region='upper'), dict(region='middle'), dict(region='lower')],
 )
-data = dict(protocol='disfa', bad_frames='drop', hflip=True)
+allow_random_init = True  # test_resnet has no weight file
 img_size = 48
-train = dict(
-    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=0.001),
-    batch_size=8, iters_per_epoch=3, max_epochs=3, patience=10, select_on='test',
-    eval_batch_size=256,
-)
+optim_wrapper = dict(optimizer=dict(lr=0.05))
+train_dataloader = dict(batch_size=8, sampler=dict(iters_per_epoch=3))
+val_dataloader = dict(batch_size=256)
+train_cfg = dict(max_epochs=3)
+early_stopping = dict(patience=10, begin=0)
 '''
 
 
