@@ -81,9 +81,17 @@ def _cmd_synth(args) -> int:
 
 
 def _cmd_prepare(args) -> int:
-    from auzoo.data.prepare import prepare_disfa
+    from auzoo.data import prepare
 
-    prepare_disfa(args.root, args.out, workers=args.workers, camera=args.camera, size=args.size)
+    if args.dataset == "disfa":
+        prepare.prepare_disfa(args.root, args.out, workers=args.workers, camera=args.camera,
+                              size=args.size)
+    elif args.dataset == "bp4d":
+        prepare.prepare_bp4d(args.root, args.out, workers=args.workers, size=args.size,
+                             landmarks=args.landmarks)
+    else:
+        prepare.prepare_frames(args.root, args.out, workers=args.workers, size=args.size,
+                               folds=args.folds, threshold=args.threshold)
     return 0
 
 

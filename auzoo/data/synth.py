@@ -40,7 +40,7 @@ import numpy as np
 import scipy.io
 
 from auzoo.data.align import FLIP_PERMUTATION_66, landmarks68_to_66
-from auzoo.data.protocol import DISFA, DISFA_LABELLED_AUS, DISFA_SUBJECTS
+from auzoo.data.datasets.disfa import DISFA, DISFA_LABELLED_AUS, DISFA_SUBJECTS
 
 SYNTH_MARKER = "auzoo_synth.json"
 FPS = 20
