@@ -35,6 +35,9 @@ def _cmd_list(args) -> int:
         for name in sorted(registry.CONFIGS):
             prov = registry.CONFIG_PROVIDERS[name]
             table.add_row(name, prov.name, prov.where)
+        for name, provs in sorted(registry.AMBIGUOUS_CONFIGS.items()):
+            table.add_row(f"[red]{name}[/]", "[red]refused: ambiguous[/]",
+                          "; ".join(str(p) for p in provs))
         console.print(table)
     if what in ("parts", "all"):
         for kind, entries in registry.registered_parts().items():
@@ -44,6 +47,9 @@ def _cmd_list(args) -> int:
             table.add_column("defined at")
             for name, prov in entries.items():
                 table.add_row(name, prov.name, prov.where)
+            for name, provs in sorted(registry.PART_REGISTRIES[kind].ambiguous.items()):
+                table.add_row(f"[red]{name}[/]", "[red]refused: ambiguous[/]",
+                              "; ".join(str(p) for p in provs))
             console.print(table)
     if what in ("plugins", "all"):
         plugins = registry.load_plugins()
@@ -52,8 +58,11 @@ def _cmd_list(args) -> int:
             table.add_column(col, overflow="fold")
         for p in plugins:
             detail = p.error if p.error else ", ".join(p.registered)
+            if p.conflicts:
+                detail += "".join(f"\n[red]conflict:[/] {c}" for c in p.conflicts)
             style = {"loaded": "green", "failed": "red"}.get(p.status, "yellow")
-            table.add_row(p.name, p.distribution, p.version, f"[{style}]{p.status}[/]", p.value, detail)
+            status = f"[{style}]{p.status}[/]" + (" [red](with conflicts)[/]" if p.conflicts else "")
+            table.add_row(p.name, p.distribution, p.version, status, p.value, detail)
         if not plugins:
             console.print("no plugins installed")
         else:
