@@ -418,6 +418,11 @@ def load_builtins() -> None:
     with _providing(BUILTIN):
         import auzoo.models  # noqa: F401  (importing registers the parts)
         import auzoo.report.published_rows  # noqa: F401
+        # what a run is made of: the training module, losses, metrics, hooks
+        import auzoo.engine.hooks  # noqa: F401
+        import auzoo.engine.losses  # noqa: F401
+        import auzoo.engine.metrics  # noqa: F401
+        import auzoo.engine.model  # noqa: F401
         from auzoo.configs import CONFIG_DIR
         register_config_dir(CONFIG_DIR)
 

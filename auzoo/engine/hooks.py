@@ -38,6 +38,26 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
 
 
 @HOOKS.register_module()
+class BindLossHook(Hook):
+    """Hand the loss its model and the training labels (NaN where not coded)
+    once, before training: losses that weigh AUs by their training rates
+    (``bind(model, train_labels)``) get them from the data actually trained on."""
+
+    priority = "VERY_HIGH"
+
+    def before_train(self, runner) -> None:
+        from mmengine.model import is_model_wrapper
+
+        module = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        bind = getattr(module.loss, "bind", None)
+        if bind is None:
+            return
+        dataset = runner.train_dataloader.dataset
+        labels = np.where(dataset.mask, dataset.labels, np.nan).astype(np.float32)
+        bind(module.model, labels)
+
+
+@HOOKS.register_module()
 class EpochSeedHook(Hook):
     """Reseed python, numpy and torch at the start of every epoch, and call
     ``set_epoch`` on the train loader's batch sampler (or sampler)."""
@@ -190,6 +210,10 @@ class ProgressHook(Hook):
         self._loss = math.nan
         self._t0 = 0.0
 
+    def _loss_text(self) -> str:
+        # the loss reaches the host only every logging interval (no sync a step)
+        return "" if math.isnan(self._loss) else f"loss {self._loss:.3f}"
+
     def _describe(self, runner) -> str:
         loop = runner.train_loop
         return f"{self.label} · epoch {min(loop.epoch + 1, loop.max_epochs)}/{loop.max_epochs}"
@@ -222,7 +246,7 @@ class ProgressHook(Hook):
         if loss is not None:
             self._loss = float(loss.current())
         self.progress.update(self.task, advance=1, description=self._describe(runner),
-                             status=f"loss {self._loss:.3f}")
+                             status=self._loss_text())
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         if self.task is None or not metrics or MONITOR not in metrics:
@@ -231,7 +255,7 @@ class ProgressHook(Hook):
         if self.best is None or f1 > self.best:
             self.best, self.best_epoch = f1, runner.epoch
         best = f"best {self.best:.1f}" + (f" @ {self.best_epoch}" if self.best_epoch else "")
-        self.console.print(f"{self.label} epoch {runner.epoch}: loss {self._loss:.3f}  "
+        self.console.print(f"{self.label} epoch {runner.epoch}: {self._loss_text()}  "
                            f"F1 {f1:.1f}  acc {metrics.get('acc_mean', math.nan):.1f}  ({best})")
 
     def after_train(self, runner) -> None:

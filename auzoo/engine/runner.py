@@ -124,7 +124,7 @@ class AuzooRunner(Runner):
 
 def _auzoo_hooks(cfg: Config, seed: int, predictions_file: str) -> List[Dict[str, Any]]:
     stopping = dict(cfg.early_stopping)
-    return [dict(type="EpochSeedHook", seed=seed),
+    return [dict(type="BindLossHook"), dict(type="EpochSeedHook", seed=seed),
             dict(type="TrainTimeHook"),
             dict(type="ResumableEarlyStopping", patience=int(stopping.get("patience", 10)),
                  min_delta=float(stopping.get("min_delta", 0.0)),

@@ -50,7 +50,7 @@ def default_work_dir(name: str, fold: int, seed: int = 0) -> Path:
 def fold_split(cfg: Config, cache, fold: int, seed: int) -> Dict[str, tuple]:
     """Train / val / test subjects of a fold; ``select_on='val'`` holds
     ``val_subjects`` training subjects out (the same seed, the same ones)."""
-    from auzoo.data.folds import val_split
+    from auzoo.data.datasets.base import val_split
 
     train, test = cache.fold_subjects(fold)
     val: tuple = ()
