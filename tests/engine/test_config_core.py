@@ -194,3 +194,40 @@ def test_bf16_training_needs_no_grad_scaler_and_logs_at_the_interval(tiny_cache)
     logged = [module.train_step(batch, wrapper) for _ in range(6)]
     assert [bool(x) for x in logged] == [False, False, True, False, False, True]
     assert "loss" in logged[2]
+
+
+def test_training_with_loader_workers_outside_fork(tiny_cache, tmp_path):
+    """Workers start through the forkserver (not fork): the dataset, sampler
+    and collate function must pickle, and the run must match a worker-less one."""
+    config = _write(tmp_path, "workers", "train_dataloader = dict(num_workers=1)\n"
+                                         "val_dataloader = dict(num_workers=1)\n")
+    result = _train(config, tiny_cache, tmp_path)
+    assert result.training.iters == 3 and result.scores.frames > 0
+
+
+def test_batch_that_does_not_split_over_ranks_is_refused_with_the_fix():
+    from auzoo.engine.runner import global_batch_split
+
+    assert global_batch_split(64, 4) == 16
+    with pytest.raises(ValueError, match=r"batch_size=63 or 66"):
+        global_batch_split(64, 3)
+
+
+def test_deterministic_sets_the_cublas_workspace(tiny_cache, tmp_path, monkeypatch):
+    import os
+
+    from auzoo.data import open_cache
+    from auzoo.engine.runner import runner_config
+    from auzoo.engine.settings import resolve_config
+    from auzoo.engine.train import fold_split
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    config = _write(tmp_path, "det", "randomness = dict(deterministic=True)\n")
+    cfg = resolve_config(str(config))
+    cache = open_cache(tiny_cache)
+    rc = runner_config(cfg, data=str(tiny_cache), aus=cache.dataset.aus,
+                       split=fold_split(cfg, cache, 1, 0), seed=0, work_dir=tmp_path / "w",
+                       device=torch.device("cpu"), launcher="none", resume=False,
+                       predictions_file="p.npz")
+    assert rc.randomness.deterministic is True
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
