@@ -94,3 +94,30 @@ def bp4d_report(meta: dict, skipped: List[str], console) -> None:
     if meta.get("csv_columns_left_out"):
         console.print(f"CSV columns left out (not AUs 1-39): {', '.join(meta['csv_columns_left_out'])}")
     notes(meta, console)
+
+
+def frames_report(meta: dict, skipped: List[str], console) -> None:
+    """Per subject: rows, files missing, frames, no face; the folds; what was left out."""
+    proto = meta["protocol"]
+    fold_of = {s: k for k, subjects in proto["test_folds"].items() for s in subjects}
+    columns = ("subject", "rows", "missing", "frames", "no face", "test fold", "")
+    rows = [(s, str(r["rows"]), str(r["missing_files"]), str(r["frames"]), str(r["no_face"]),
+             fold_of.get(s, "-"), "resumed" if s in skipped else "")
+            for s, r in meta["subjects"].items()]
+    t = meta["totals"]
+    total = ("all", str(t["rows"]), str(t["missing_files"]), str(t["frames"]), str(t["no_face"]),
+             "", "")
+    console.print(table(f"cache {meta['checksum']} of {proto['label']} ({meta['size']} px, AUs "
+                        f"{', '.join(map(str, proto['aus']))}, positive: value >= "
+                        f"{proto['threshold']})", columns, rows, total))
+    console.print(f"{t['rows']} labelled rows; {t['missing_files']} left out (file missing or "
+                  f"unreadable); {t['frames']} in the cache, {t['no_face']} of them without a face "
+                  "(kept in the index, flagged, image left black).")
+    for r in meta["subjects"].values():
+        for line in r["missing"]:
+            console.print(f"[yellow]left out: {line}[/]")
+    if not proto["test_folds"]:
+        console.print("[yellow]one subject only: no folds (train and eval need at least two)[/]")
+    if meta.get("csv_columns_left_out"):
+        console.print(f"CSV columns left out: {', '.join(meta['csv_columns_left_out'])}")
+    notes(meta, console)
