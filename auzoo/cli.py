@@ -82,10 +82,17 @@ def _cmd_show(args) -> int:
 # ------------------------------------------------------------- data: synth / prepare
 
 def _cmd_synth(args) -> int:
+    if args.dataset == "bp4d":
+        from auzoo.data.synth_bp4d import synth_bp4d
+
+        synth_bp4d(args.out, subjects=args.subjects or 3, frames=args.frames or 24,
+                   tasks=args.tasks, seed=args.seed, width=args.width or 1040,
+                   height=args.height or 1392, layout=args.layout)
+        return 0
     from auzoo.data.synth import synth_disfa
 
-    synth_disfa(args.out, subjects=args.subjects, frames=args.frames, seed=args.seed,
-                width=args.width, height=args.height, workers=args.workers)
+    synth_disfa(args.out, subjects=args.subjects or 27, frames=args.frames or 300, seed=args.seed,
+                width=args.width or 1024, height=args.height or 768, workers=args.workers)
     return 0
 
 
@@ -259,22 +266,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_show)
 
     p = sub.add_parser("synth", help="write a synthetic dataset in a real dataset's layout")
-    p.add_argument("dataset", choices=("disfa",))
+    p.add_argument("dataset", choices=("disfa", "bp4d"))
     p.add_argument("out", help="output folder (the dataset root)")
-    p.add_argument("--subjects", type=int, default=27, help="how many of DISFA's 27 subject ids")
-    p.add_argument("--frames", type=int, default=300, help="frames per subject")
+    p.add_argument("--subjects", type=int,
+                   help="how many subject ids (DISFA: of 27, default 27; BP4D: of 41, default 3)")
+    p.add_argument("--frames", type=int,
+                   help="frames per subject (DISFA, default 300) or coded frames per sequence "
+                        "(BP4D, default 24)")
+    p.add_argument("--tasks", type=int, default=8, help="BP4D: tasks per subject (T1..)")
+    p.add_argument("--layout", choices=("full", "fera"), default="full",
+                   help="BP4D: the full release's folders or the FERA 2015 copy's")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--width", type=int, default=1024, help="video width (DISFA: 1024)")
-    p.add_argument("--height", type=int, default=768, help="video height (DISFA: 768)")
-    p.add_argument("--workers", type=int, help="subjects drawn in parallel (default: CPU count)")
+    p.add_argument("--width", type=int, help="frame width (DISFA: 1024, BP4D: 1040)")
+    p.add_argument("--height", type=int, help="frame height (DISFA: 768, BP4D: 1392)")
+    p.add_argument("--workers", type=int, help="DISFA: subjects drawn in parallel (default: CPU count)")
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("prepare", help="decode, align and index a dataset once (resumable)")
-    p.add_argument("dataset", choices=("disfa",))
-    p.add_argument("root", help="the dataset's root folder")
+    p.add_argument("dataset", choices=("disfa", "bp4d", "frames"))
+    p.add_argument("root", help="the dataset's root folder (frames: the labels CSV)")
     p.add_argument("--out", required=True, help="cache folder to write")
     p.add_argument("--workers", type=int, default=1, help="subjects prepared in parallel")
-    p.add_argument("--camera", choices=("left", "right"), default="left")
+    p.add_argument("--camera", choices=("left", "right"), default="left", help="DISFA: camera")
+    p.add_argument("--landmarks", help="BP4D: folder of JAA-Net 49-point lists (default: dlib)")
+    p.add_argument("--folds", type=int,
+                   help="frames: K subject-exclusive folds balanced by frames (default 3; "
+                        "ignored when the CSV has a fold column)")
+    p.add_argument("--threshold", type=int,
+                   help="frames: positive = value >= threshold (default 1: 0/1 labels)")
     p.add_argument("--size", type=int, default=224, help="aligned face size in pixels")
     p.set_defaults(func=_cmd_prepare)
 

@@ -75,15 +75,33 @@ class Cache:
 
     @property
     def folds(self) -> Dict[int, Tuple[Tuple[str, ...], Tuple[str, ...]]]:
-        return self.dataset.folds
+        """``{k: (train_subjects, test_subjects)}`` of the subjects this cache holds."""
+        return {k: self.fold_subjects(k) for k in sorted(self.dataset.fold_parts)}
 
     def fold_subjects(self, fold: int) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
-        return self.dataset.fold_subjects(fold)
+        """The protocol's fold, cut to the subjects this cache holds (a partial copy)."""
+        train, test = self.dataset.fold_subjects(fold)
+        have = set(self.subjects)
+        train, test = tuple(s for s in train if s in have), tuple(s for s in test if s in have)
+        if not train or not test:
+            raise ValueError(f"fold {fold} of {self.dataset.name} has no "
+                             f"{'training' if not train else 'test'} subject in {self.root}")
+        return train, test
+
+    @property
+    def missing_subjects(self) -> Tuple[str, ...]:
+        """The protocol's subjects this cache does not hold."""
+        return tuple(s for s in self.dataset.subjects if s not in set(self.subjects))
 
     def describe(self, fold: Optional[int] = None, bad_frames: Optional[str] = None,
                  threshold: Optional[int] = None) -> dict:
         """The dataset's protocol as scored, plus what identifies this copy of it."""
         out = self.dataset.describe(fold, bad_frames, threshold)
+        if self.missing_subjects:  # a partial copy: the folds as they were really run
+            out["missing_subjects"] = list(self.missing_subjects)
+            for k, f in out["folds"].items():
+                f["train"] = [s for s in f["train"] if s in self.subjects]
+                f["test"] = [s for s in f["test"] if s in self.subjects]
         out["checksum"] = self.checksum
         out["frames"] = int(len(self.index))
         out["synthetic"] = bool(self.meta.get("synthetic", False))

@@ -60,12 +60,16 @@ class VideoLandmarks:
         """How many frames the detector ran on so far."""
         return self._earlier_detections + self.tracker.detections
 
+    def restart(self) -> None:
+        """Forget the face followed so far: the next frame is not the next in time."""
+        self._earlier_detections += self.tracker.detections
+        self.tracker.reset()  # the next call runs the detector
+        self._face_id = None
+
     def __call__(self, rgb: np.ndarray) -> Optional[np.ndarray]:
         faces = self.tracker(rgb)
         if not faces:
-            self._earlier_detections += self.tracker.detections
-            self.tracker.reset()  # the next call runs the detector
-            self._face_id = None
+            self.restart()
             return None
         face = next((f for f in faces if f.face_id == self._face_id), None)
         if face is None:

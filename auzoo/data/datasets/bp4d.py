@@ -67,20 +67,22 @@ class Bp4dDataset(AUDataset):
         return ds
 
     def label_checks(self, records: Dict[str, dict], synthetic: bool) -> List[str]:
-        """Coded frames per part against the two published frame sets."""
+        """Coded CSV rows against ME-GraphAU's frame set (every CSV row), and frames
+        with an aligned face against JAA-Net's (which drops frames without landmarks)."""
         why = " (expected: this is a synthetic BP4D written by auzoo synth)" if synthetic else ""
-        rows = {p: sum(r["frames"] for s, r in records.items() if s in subjects)
-                for p, subjects in self.parts.items()}
-        rows["total"] = sum(r["frames"] for r in records.values())
-        lines = [f"frames with images: {rows['total']:,} "
-                 f"({', '.join(f'{p} {rows[p]:,}' for p in self.parts)})"]
-        if set(records) != set(BP4D_SUBJECTS):
-            lines.append(f"frame sets not compared: {len(records)} of BP4D's 41 subjects present")
-            return lines
-        for name, ref in PUBLISHED_FRAME_SETS.items():
-            diff = [f"{k} {rows[k]:,} vs {v:,}" for k, v in ref.items() if rows[k] != v]
-            lines.append(f"matches the {name} frame set ({ref['total']:,})" if not diff
-                         else f"differs from the {name} frame set{why}: " + ", ".join(diff))
+        lines = []
+        for (name, ref), key in zip(PUBLISHED_FRAME_SETS.items(), ("csv_rows", "aligned_frames")):
+            got = {p: sum(r[key] for s, r in records.items() if s in subjects)
+                   for p, subjects in self.parts.items()}
+            got["total"] = sum(r[key] for r in records.values())
+            what = "coded CSV rows" if key == "csv_rows" else "frames with an aligned face"
+            if set(records) != set(BP4D_SUBJECTS):
+                lines.append(f"{what}: {got['total']:,}; not compared with the {name} frame set "
+                             f"({len(records)} of BP4D's 41 subjects present)")
+                continue
+            diff = [f"{k} {got[k]:,} vs {v:,}" for k, v in ref.items() if got[k] != v]
+            lines.append(f"{what} match the {name} frame set ({ref['total']:,})" if not diff
+                         else f"{what} differ from the {name} frame set{why}: " + ", ".join(diff))
         return lines
 
 

@@ -8,7 +8,9 @@ from typing import Optional
 
 import numpy as np
 
-from auzoo.data.align import align_face, transform_points
+import cv2
+
+from auzoo.data.align import similarity_matrix, transform_points
 from auzoo.data.cache_format import (FRAMES_FILE, LANDMARKS_FILE, MATRICES_FILE, N_LANDMARKS,
                                      SOURCE_LANDMARKS_FILE)
 
@@ -62,11 +64,13 @@ class SubjectArrays:
         self.missing = np.ones(n, dtype=bool)
 
     def add(self, k: int, bgr: np.ndarray, points: Optional[np.ndarray],
-            align_points: Optional[np.ndarray] = None) -> None:
+            align_points: Optional[np.ndarray] = None, reduction: int = 1) -> None:
         """Frame ``k`` (BGR) with its 66 source landmarks (None: none found).
 
         ``align_points`` (default: ``points``) are what the alignment uses,
         e.g. points completed where the source has none (49-point lists have no jaw).
+        ``reduction``: ``bgr`` is the source decoded at 1/reduction of its size
+        (landmarks and the stored matrix stay in the source's pixels).
         """
         if points is None:
             return
@@ -75,9 +79,15 @@ class SubjectArrays:
         if not np.isfinite(use[[8, 27, 30]]).all():
             return
         try:
-            face, m = align_face(bgr, use, self.size)
+            m = similarity_matrix(use, self.size)
         except ValueError:  # degenerate landmarks: no image, flagged
             return
+        warp = m
+        if reduction != 1:  # source pixel x = r * x_reduced + (r - 1) / 2
+            warp = np.hstack([m[:, :2] * reduction, (m[:, :2].sum(1) * (reduction - 1) / 2
+                                                     + m[:, 2])[:, None]])
+        face = cv2.warpAffine(bgr, warp, (self.size, self.size), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         self.frames[k] = face[..., ::-1]  # BGR -> RGB
         self.aligned_points[k] = transform_points(points, m)
         self.matrices[k] = m

@@ -66,3 +66,58 @@ def disfa_report(meta: dict, skipped: List[str], console) -> None:
             console.print(f"[yellow]{s}: AU files differ in length {r['label_lines_per_au']}; "
                           "the shortest was used[/]")
     notes(meta, console)
+
+
+def bp4d_report(meta: dict, skipped: List[str], console) -> None:
+    """Per subject x task: coded rows, range, holes, missing images, 9s, no face."""
+    columns = ("subject", "sequence", "coded", "range", "holes", "no image", "9s", "no face", "")
+    rows = []
+    for s, r in meta["subjects"].items():
+        for t, q in r["sequences"].items():
+            rows.append((s, t, f"{q['csv_rows']:,}", f"{q['first']}-{q['last']}", str(q["holes"]),
+                         str(len(q["missing_images"])), str(q["not_coded"]), str(q["no_face"]),
+                         "resumed" if s in skipped else ""))
+    t = meta["totals"]
+    total = ("all", "", f"{t['csv_rows']:,}", "", "", str(t["missing_images"]), str(t["not_coded"]),
+             str(t["no_face"]), "")
+    console.print(table(f"BP4D cache {meta['checksum']} ({meta['layout']}, {meta['size']} px, "
+                        f"landmarks: {meta['landmark_source']})", columns, rows, total))
+    console.print(f"{t['csv_rows']:,} coded frames in the CSVs of {len(meta['subjects'])} subjects; "
+                  f"{t['missing_images']} without an image (left out), {t['frames']:,} in the "
+                  f"cache, {t['no_face']} of them without a face and {t['landmarks_unusable']} "
+                  "with unusable landmarks (kept in the index, flagged, image left black); "
+                  f"{t['not_coded']} labels of the 12 protocol AUs are 9 (not coded: masked).")
+    names = [n for r in meta["subjects"].values() for n in r["missing_image_frames"]]
+    if names:
+        more = f" … and {len(names) - 20} more (meta.json lists all)" if len(names) > 20 else ""
+        console.print(f"[yellow]coded frames without an image: {', '.join(names[:20])}{more}[/]")
+    if meta.get("csv_columns_left_out"):
+        console.print(f"CSV columns left out (not AUs 1-39): {', '.join(meta['csv_columns_left_out'])}")
+    notes(meta, console)
+
+
+def frames_report(meta: dict, skipped: List[str], console) -> None:
+    """Per subject: rows, files missing, frames, no face; the folds; what was left out."""
+    proto = meta["protocol"]
+    fold_of = {s: k for k, subjects in proto["test_folds"].items() for s in subjects}
+    columns = ("subject", "rows", "missing", "frames", "no face", "test fold", "")
+    rows = [(s, str(r["rows"]), str(r["missing_files"]), str(r["frames"]), str(r["no_face"]),
+             fold_of.get(s, "-"), "resumed" if s in skipped else "")
+            for s, r in meta["subjects"].items()]
+    t = meta["totals"]
+    total = ("all", str(t["rows"]), str(t["missing_files"]), str(t["frames"]), str(t["no_face"]),
+             "", "")
+    console.print(table(f"cache {meta['checksum']} of {proto['label']} ({meta['size']} px, AUs "
+                        f"{', '.join(map(str, proto['aus']))}, positive: value >= "
+                        f"{proto['threshold']})", columns, rows, total))
+    console.print(f"{t['rows']} labelled rows; {t['missing_files']} left out (file missing or "
+                  f"unreadable); {t['frames']} in the cache, {t['no_face']} of them without a face "
+                  "(kept in the index, flagged, image left black).")
+    for r in meta["subjects"].values():
+        for line in r["missing"]:
+            console.print(f"[yellow]left out: {line}[/]")
+    if not proto["test_folds"]:
+        console.print("[yellow]one subject only: no folds (train and eval need at least two)[/]")
+    if meta.get("csv_columns_left_out"):
+        console.print(f"CSV columns left out: {', '.join(meta['csv_columns_left_out'])}")
+    notes(meta, console)
