@@ -88,7 +88,9 @@ def bench(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,
 
         jobs, record, outcome = slurm_jobs.submit(g, todo, slurm, train_fn=train_fn, console=console)
         if wait:
+            local = slurm_jobs.parse_slurm(slurm).get("cluster") == "local"
             slurm_jobs.wait_for(g, todo, jobs, record, outcome, console=console,
+                                poll_s=1.0 if local else 30.0,
                                 on_land=lambda: write_tables(g, console, quiet=True))
         failures = outcome.failures
         if outcome.waiting:
