@@ -96,3 +96,14 @@ def fake_train(spec, progress=None) -> RunResult:
     (work / "best.pth").write_bytes(b"checkpoint")
     result.write(work / RESULT_FILE)
     return result
+
+
+def ddp_fake_train(spec, progress=None):
+    """Each process of a DDP cell notes the environment torch.distributed would
+    read; rank 0 writes the result, as the engine does."""
+    work = Path(spec.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    keys = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+    rank = os.environ.get("RANK", "none")
+    (work / f"env_rank{rank}.json").write_text(json.dumps({k: os.environ.get(k) for k in keys}))
+    return fake_train(spec, progress) if rank in ("0", "none") else None

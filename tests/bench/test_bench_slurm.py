@@ -82,3 +82,17 @@ def test_a_running_job_is_not_submitted_twice(models, caches, tmp_path, console,
     frames = bench([str(models["beta"])], **kw)  # merge
     assert frames is not None and (out / "results.md").is_file()
     assert JobRecord(out / "slurm").jobs[key]["job_id"] == entry["job_id"]
+
+
+def test_a_ddp_cell_runs_one_process_per_task(models, caches, tmp_path, console, child_path):
+    from auzoo.bench.main import bench
+    from bench_fake_train import ddp_fake_train
+
+    out = tmp_path / "out"
+    bench([str(models["alpha"])], data=caches["disfa_cache"], out=out, folds="1", console=console,
+          train_fn=ddp_fake_train, slurm="cluster=local,tasks_per_node=2", wait=True)
+    work = out / "cells/alpha/fold1/seed0"
+    envs = [json.loads((work / f"env_rank{r}.json").read_text()) for r in (0, 1)]
+    assert [e["RANK"] for e in envs] == ["0", "1"] and {e["WORLD_SIZE"] for e in envs} == {"2"}
+    assert envs[0]["MASTER_ADDR"] and envs[0]["MASTER_PORT"] == envs[1]["MASTER_PORT"]
+    assert (work / "result.json").is_file() and (out / "results.csv").is_file()
