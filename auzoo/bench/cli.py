@@ -44,7 +44,7 @@ def bench_cli(args) -> int:
                    batch_size=args.batch_size, img_size=args.img_size, select_on=args.select_on,
                    compile=args.compile)
     try:
-        with _distributed_session():
+        with distributed_session():
             bench(args.models, data=args.data, test_data=args.test_data, folds=args.folds,
                   seeds=args.seeds, seed=args.seed, out=args.out or "bench_out", shard=args.shard,
                   slurm=args.slurm, wait=args.wait, preset=args.preset, device=args.device,
@@ -58,7 +58,7 @@ def bench_cli(args) -> int:
     return 0
 
 
-class _distributed_session:
+class distributed_session:
     """Leave the process group together at the end (a rank that exits while
     another holds its gloo connections can abort that one); after an error,
     no barrier: the other ranks may never reach it."""

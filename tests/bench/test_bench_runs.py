@@ -137,3 +137,34 @@ def test_cli_runs_the_grid(models, caches, tmp_path, monkeypatch, capsys):
     printed = " ".join(capsys.readouterr().out.split())
     assert "0 finished, 8 to run" in printed and "published" in printed
     assert cli.main(["bench", "--data", str(caches["disfa_cache"])]) == 2  # no model, no --all
+
+
+def test_under_torchrun_every_rank_runs_each_cell_and_rank0_writes(models, caches, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import HERE, ROOT
+
+    out = tmp_path / "out"
+    script = tmp_path / "bench_ddp.py"
+    script.write_text(
+        "import os, pathlib\n"
+        "from bench_fake_train import ddp_fake_train\n"
+        "from auzoo.bench.cli import distributed_session\n"
+        "from auzoo.bench.main import bench\n"
+        "with distributed_session():\n"
+        f"    r = bench([{str(models['alpha'])!r}], data={str(caches['disfa_cache'])!r}, "
+        f"out={str(out)!r}, folds='1,2', device='cpu', train_fn=ddp_fake_train)\n"
+        f"pathlib.Path({str(tmp_path)!r}, 'rank' + os.environ['RANK']).write_text(str(r is not None))\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(ROOT)]), OMP_NUM_THREADS="1",
+               AUZOO_NO_PLUGINS="1")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node", "2", str(script)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # rank 0 returns the tables, rank 1 nothing
+    assert [(tmp_path / f"rank{r}").read_text() for r in (0, 1)] == ["True", "False"]
+    for fold in (1, 2):
+        work = out / f"cells/alpha/fold{fold}/seed0"
+        assert {p.name for p in work.glob("env_rank*.json")} == {"env_rank0.json", "env_rank1.json"}
+    assert (out / "results.csv").is_file()
