@@ -51,6 +51,8 @@ def _cmd_list(args) -> int:
                 table.add_row(f"[red]{name}[/]", "[red]refused: ambiguous[/]",
                               "; ".join(str(p) for p in provs))
             console.print(table)
+    if what in ("published", "all"):
+        _list_published(console)
     if what in ("plugins", "all"):
         plugins = registry.load_plugins()
         table = Table(title=f"plugins (entry-point group '{registry.PLUGIN_GROUP}')")
@@ -70,6 +72,27 @@ def _cmd_list(args) -> int:
         if registry.plugins_disabled():
             console.print(f"plugin loading is off ({registry.DISABLE_PLUGINS_ENV} is set)")
     return 0
+
+
+def _list_published(console) -> None:
+    from rich.table import Table
+
+    from auzoo.report.published import methods_table, published_rows
+
+    rows = methods_table(published_rows())
+    if not rows:
+        console.print("no published rows registered")
+        return
+    table = Table(title="published results (each set beside the auzoo models it lists)")
+    columns = ("method", "dataset", "models", "avg", "aus", "table", "provided_by")
+    for col in columns:
+        table.add_column(col.replace("_", " "), overflow="fold",
+                         justify="right" if col in ("avg", "aus") else "left")
+    for row in rows:
+        table.add_row(*(str(row[col]) for col in columns))
+    console.print(table)
+    for citation in dict.fromkeys(row["citation"] for row in rows):
+        console.print(f"  {citation}")
 
 
 def _cmd_show(args) -> int:
@@ -256,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("list", help="what is registered, and where it came from")
-    p.add_argument("what", nargs="?", default="models", choices=("models", "parts", "plugins", "all"))
+    p.add_argument("what", nargs="?", default="models", 
+                   choices=("models", "parts", "plugins", "published", "all"))
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("show", help="resolved config, parameter count and GFLOPs of a model")
@@ -321,15 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the per-AU scores to this CSV")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("bench", help="train and score every model on every fold; write tables")
-    p.add_argument("models", nargs="+", metavar="MODEL")
-    p.add_argument("--data", help="prepared cache (default: a synthetic DISFA and a CPU-sized preset)")
-    p.add_argument("--folds", default="1,2,3", help="comma-separated fold numbers")
-    p.add_argument("--out", help="results folder (default: ./bench_out)")
-    p.add_argument("--shard", help="I/N: run only every N-th cell, starting at I (1-based)")
-    p.add_argument("--preset", choices=("paper", "cpu-demo"),
-                   help="training schedule (default: cpu-demo without --data, else paper)")
-    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("bench", help="train and score every model on every fold (and seed, and "
+                                     "dataset); write tables beside the published ones")
+    from auzoo.bench.cli import add_arguments as add_bench_arguments
+
+    add_bench_arguments(p)
     _add_train_options(p)
     p.set_defaults(func=_cmd_bench)
 
