@@ -258,7 +258,7 @@ def _cmd_bench(args) -> int:
 # ------------------------------------------------------------- predict / weights
 
 def _cmd_predict(args) -> int:
-    from auzoo.predict import predict_cli
+    from auzoo.inference import predict_cli
 
     return predict_cli(args)
 

@@ -15,7 +15,6 @@ except the SE layers (``layerX.Y.conv4 -> layerX.Y.se.fc1``,
 """
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import re

@@ -7,7 +7,6 @@ independently of auzoo's backbone, and run from the pickle dict itself.
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest

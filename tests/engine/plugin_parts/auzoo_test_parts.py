@@ -3,7 +3,6 @@ tests name them in a config and check that each one is used."""
 import json
 from pathlib import Path
 
-import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 
