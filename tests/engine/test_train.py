@@ -299,7 +299,7 @@ def test_landmarks_reach_models_that_need_them_at_the_training_size(tiny_cache, 
     MODELS.register_module("LandmarkProbe", module=LandmarkProbe, force=True)
     try:
         config = tmp_path / "probe.py"
-        config.write_text(TINY_CONFIG + "model = dict(type='LandmarkProbe', _delete_=True)\n"
+        config.write_text(TINY_CONFIG + "model = dict(type='LandmarkProbe')\n"
                           "img_size = 32\ntrain_cfg = dict(max_epochs=1)\n"
                           "train_dataloader = dict(sampler=dict(iters_per_epoch=2))\n")
         result = train(RunSpec(model=str(config), data=str(tiny_cache), fold=1,
