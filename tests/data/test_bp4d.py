@@ -17,7 +17,7 @@ from auzoo.data.prepare import bp4d as prep_bp4d
 from auzoo.data.prepare import prepare_bp4d
 from auzoo.data.prepare.writer import is_done
 from auzoo.data.sampler import AUWeightedBatchSampler, frame_weights, positive_rates
-from auzoo.data.synth_bp4d import sequence_truth
+from auzoo.data.synth.bp4d import sequence_truth
 
 SUBJECTS, FRAMES, TASKS, WIDTH, HEIGHT, SEED, SIZE = 3, 12, 2, 208, 278, 4, 64
 NAMES = ("F001", "F003", "F004")      # one from each part

@@ -33,8 +33,10 @@ import numpy as np
 
 from auzoo.data.datasets.bp4d import BP4D_AUS, CSV_NOT_CODED, MAX_CODED_AU, PARTS
 from auzoo.data.datasets.disfa import DISFA_LABELLED_AUS
-from auzoo.data.synth import (SYNTH_MARKER, _to_image, au_timeline, face_landmarks, head_pose,
-                              make_identity, render_frame)
+from auzoo.data.synth.disfa import SYNTH_MARKER
+from auzoo.data.synth.draw import render_frame
+from auzoo.data.synth.face import au_timeline, face_landmarks, head_pose, make_identity
+from auzoo.data.synth.face import to_image as _to_image
 
 # BP4D AU -> (drawn DISFA AU it follows, least intensity for "present").
 _FOLLOWS = {1: (1, 2), 2: (2, 2), 4: (4, 2), 6: (6, 2), 7: (6, 3), 10: (9, 2), 12: (12, 2),
