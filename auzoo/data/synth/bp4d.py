@@ -19,7 +19,8 @@ can be learnt from the face. The quirks of real copies are reproduced:
 * ``--layout fera`` writes the FERA 2015 copy's folders (``BP4D-training/``,
   CSVs directly in ``AUCoding/``) instead of the full release's.
 
-Drawn faces are often not found by dlib, so prepare them with
+dlib finds the drawn faces at full size, but slowly; the lists make
+preparing the synthetic copy fast and exact: prepare it with
 ``--landmarks OUT/landmarks49``. :func:`sequence_truth` gives what was written.
 """
 from __future__ import annotations
