@@ -219,3 +219,25 @@ def test_landmarks_found_by_dlib_when_no_lists_are_given(tmp_path):
     frames = cache.index.frame.to_numpy()
     err = np.abs(cache.source_landmarks("F001") - t["landmarks"][frames - 1]).mean(axis=(1, 2))
     assert (err < 6).all(), err                            # pixels of the 520 x 696 frame
+
+
+def test_class_weight_check_against_me_graphau(monkeypatch):
+    """With all 41 subjects, the per-fold class weights are compared with ME-GraphAU's."""
+    from auzoo.data.datasets.bp4d import BP4D_SUBJECTS, PUBLISHED_CLASS_WEIGHTS
+
+    # Rows such that every fold's training rates give exactly the published weights
+    # is hard to build; instead: equal rates everywhere give weights of 1, which differ.
+    records = {s: {"csv_rows": 100, "aligned_frames": 100,
+                   "positives": {f"au{a}": 10 for a in BP4D_AUS}} for s in BP4D_SUBJECTS}
+    line = BP4D.label_checks(records, synthetic=True)[-1]
+    worst = max(abs(1 - w) for ws in PUBLISHED_CLASS_WEIGHTS.values() for w in ws)
+    assert line.startswith("class weights differ") and f"{worst:.4f}" in line
+    # rates r_i proportional to 1 / w_i in every subject reproduce a fold's weights
+    from auzoo.data.datasets import bp4d as facts
+
+    w = np.array(PUBLISHED_CLASS_WEIGHTS[1])
+    for s in BP4D_SUBJECTS:
+        records[s]["csv_rows"] = 10**6
+        records[s]["positives"] = {f"au{a}": int(round(2e4 / x)) for a, x in zip(BP4D_AUS, w)}
+    monkeypatch.setattr(facts, "PUBLISHED_CLASS_WEIGHTS", {1: tuple(w)})
+    assert BP4D.label_checks(records, synthetic=False)[-1].startswith("class weights of the 3")

@@ -115,12 +115,16 @@ class Bp4dJob:
 
     def _record(self, seqs: Dict[str, dict], out: SubjectArrays, detect) -> dict:
         total = {key: sum(r[key] for r in seqs.values()) for key in ("csv_rows", "not_coded")}
+        cols = {a: self.coded_aus.index(a) for a in BP4D_AUS if a in self.coded_aus}
+        positives = {f"au{a}": int(sum((q.labels[:, c] == 1).sum() for q in self.sequences))
+                     for a, c in cols.items()}
         names = [f"{self.subject}/{t}/{f}" for t, r in seqs.items() for f in r["missing_images"]]
         return {
             **total,
             "frames": int(out.n),
             "missing_images": len(names),
             "missing_image_frames": names,
+            "positives": positives,
             "no_face": int(out.missing.sum()),
             "landmarks_unusable": int((~out.aligned & ~out.missing).sum()),
             "aligned_frames": int(out.aligned.sum()),
