@@ -35,6 +35,9 @@ def _cmd_list(args) -> int:
         for name in sorted(registry.CONFIGS):
             prov = registry.CONFIG_PROVIDERS[name]
             table.add_row(name, prov.name, prov.where)
+        for name, provs in sorted(registry.AMBIGUOUS_CONFIGS.items()):
+            table.add_row(f"[red]{name}[/]", "[red]refused: ambiguous[/]",
+                          "; ".join(str(p) for p in provs))
         console.print(table)
     if what in ("parts", "all"):
         for kind, entries in registry.registered_parts().items():
@@ -44,7 +47,12 @@ def _cmd_list(args) -> int:
             table.add_column("defined at")
             for name, prov in entries.items():
                 table.add_row(name, prov.name, prov.where)
+            for name, provs in sorted(registry.PART_REGISTRIES[kind].ambiguous.items()):
+                table.add_row(f"[red]{name}[/]", "[red]refused: ambiguous[/]",
+                              "; ".join(str(p) for p in provs))
             console.print(table)
+    if what in ("published", "all"):
+        _list_published(console)
     if what in ("plugins", "all"):
         plugins = registry.load_plugins()
         table = Table(title=f"plugins (entry-point group '{registry.PLUGIN_GROUP}')")
@@ -52,8 +60,11 @@ def _cmd_list(args) -> int:
             table.add_column(col, overflow="fold")
         for p in plugins:
             detail = p.error if p.error else ", ".join(p.registered)
+            if p.conflicts:
+                detail += "".join(f"\n[red]conflict:[/] {c}" for c in p.conflicts)
             style = {"loaded": "green", "failed": "red"}.get(p.status, "yellow")
-            table.add_row(p.name, p.distribution, p.version, f"[{style}]{p.status}[/]", p.value, detail)
+            status = f"[{style}]{p.status}[/]" + (" [red](with conflicts)[/]" if p.conflicts else "")
+            table.add_row(p.name, p.distribution, p.version, status, p.value, detail)
         if not plugins:
             console.print("no plugins installed")
         else:
@@ -61,6 +72,27 @@ def _cmd_list(args) -> int:
         if registry.plugins_disabled():
             console.print(f"plugin loading is off ({registry.DISABLE_PLUGINS_ENV} is set)")
     return 0
+
+
+def _list_published(console) -> None:
+    from rich.table import Table
+
+    from auzoo.report.published import methods_table, published_rows
+
+    rows = methods_table(published_rows())
+    if not rows:
+        console.print("no published rows registered")
+        return
+    table = Table(title="published results (each set beside the auzoo models it lists)")
+    columns = ("method", "dataset", "models", "avg", "aus", "table", "provided_by")
+    for col in columns:
+        table.add_column(col.replace("_", " "), overflow="fold",
+                         justify="right" if col in ("avg", "aus") else "left")
+    for row in rows:
+        table.add_row(*(str(row[col]) for col in columns))
+    console.print(table)
+    for citation in dict.fromkeys(row["citation"] for row in rows):
+        console.print(f"  {citation}")
 
 
 def _cmd_show(args) -> int:
@@ -114,19 +146,107 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
     p.add_argument("--compile", action="store_const", const=True, default=None,
                    help="torch.compile the training step (worth it on a GPU for long runs)")
+    p.add_argument("--allow-random-init", action="store_true",
+                   help="train a backbone with frozen stages from random weights (recorded); "
+                        "without it auzoo refuses, since frozen random layers never learn")
     _add_cfg_options(p)
 
 
-def _cmd_train(args) -> int:
-    from auzoo.engine.train import train_cli
+def _train_cfg_options(args) -> dict:
+    """``--cfg-options`` plus the flags that are config keys."""
+    from auzoo.engine.settings import OPTION_KEYS
 
-    return train_cli(args)
+    options = dict(args.cfg_options or {})
+    for flag, key in OPTION_KEYS.items():
+        if getattr(args, flag, None) is not None:
+            options[key] = getattr(args, flag)
+    if getattr(args, "compile", None):
+        options["compile"] = True
+    return options
+
+
+def _cmd_train(args) -> int:
+    from mmengine.dist import get_rank
+
+    from auzoo.engine.records import RunSpec
+    from auzoo.engine.train import distributed_session, train
+
+    spec = RunSpec(model=args.model, data=args.data, fold=args.fold, seed=args.seed,
+                   work_dir=args.work_dir, cfg_options=_train_cfg_options(args),
+                   device=args.device, resume=args.resume, test_data=tuple(args.test_data or ()),
+                   allow_random_init=args.allow_random_init, preset=args.preset)
+    with distributed_session():
+        result = train(spec)
+        if get_rank() == 0:
+            print_result(result)
+    return 0
+
+
+def _scores_table(title: str, scores, baseline: bool = True):
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("")
+    names = list(scores.f1)
+    for au in names:
+        table.add_column(au, justify="right")
+    table.add_column("mean", justify="right")
+    table.add_row("F1", *(f"{scores.f1[a]:.1f}" for a in names), f"{scores.f1_mean:.1f}")
+    table.add_row("accuracy", *(f"{scores.acc[a]:.1f}" for a in names), f"{scores.acc_mean:.1f}")
+    if baseline and scores.baseline_f1:
+        table.add_row("F1 always present", *(f"{scores.baseline_f1[a]:.1f}" for a in names),
+                      f"{scores.baseline_f1_mean:.1f}", style="dim")
+    return table
+
+
+def print_result(result) -> None:
+    """A run's test scores (and scores on other datasets) as rich tables."""
+    from rich.console import Console
+
+    from auzoo.engine.records import AUScores
+
+    console = Console()
+    p, t = result.provenance, result.training
+    console.print(_scores_table(f"{p.model} fold {p.fold} on {p.dataset}: test subjects "
+                                f"{', '.join(p.test_subjects)} ({result.scores.frames} frames)",
+                                result.scores))
+    for data, other in result.cross.items():
+        left = other["left_out"]
+        console.print(_scores_table(f"{p.model} on {other['dataset']} ({data}), every subject, "
+                                    f"shared AUs; left out: model-only {left['model_only']}, "
+                                    f"data-only {left['data_only']}",
+                                    AUScores.from_dict(other["scores"])))
+    if t is not None:
+        console.print(f"best epoch {t.best_epoch} of {t.epochs} (chosen on {p.select_on}); "
+                      f"backbone {p.backbone_init.get('weights', '?')}; checkpoint {t.checkpoint}")
 
 
 def _cmd_eval(args) -> int:
-    from auzoo.engine.train import eval_cli
+    from rich.console import Console
 
-    return eval_cli(args)
+    from auzoo.engine.evaluate import evaluate_checkpoint
+
+    out = evaluate_checkpoint(args.weights, args.data, fold=args.fold, model=args.model,
+                              device=args.device, batch_size=args.batch_size)
+    scores, meta = out["scores"], out["meta"]
+    if out["mode"] == "cross":
+        left = out["left_out"]
+        title = (f"{meta.get('model')} (trained on {meta.get('dataset', 'disfa')}) on "
+                 f"{out['dataset']}: every subject ({scores.frames} frames), shared AUs; "
+                 f"left out: model-only {left['model_only']}, data-only {left['data_only']}")
+    else:
+        title = (f"{meta.get('model')} fold {out['fold']} on {out['dataset']}: test subjects "
+                 f"{', '.join(out['subjects'])} ({scores.frames} frames)")
+    if getattr(args, "out", None):
+        import pandas as pd
+        from pathlib import Path
+        rows = [dict(AU=au, f1=scores.f1[au], accuracy=scores.acc[au], **scores.counts[au])
+                for au in scores.f1]
+        rows.append(dict(AU="mean", f1=scores.f1_mean, accuracy=scores.acc_mean))
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows).to_csv(args.out, index=False)
+    Console().print(_scores_table(title, scores))
+    return 0
 
 
 def _cmd_bench(args) -> int:
@@ -138,7 +258,7 @@ def _cmd_bench(args) -> int:
 # ------------------------------------------------------------- predict / weights
 
 def _cmd_predict(args) -> int:
-    from auzoo.predict import predict_cli
+    from auzoo.inference import predict_cli
 
     return predict_cli(args)
 
@@ -159,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("list", help="what is registered, and where it came from")
-    p.add_argument("what", nargs="?", default="models", choices=("models", "parts", "plugins", "all"))
+    p.add_argument("what", nargs="?", default="models", 
+                   choices=("models", "parts", "plugins", "published", "all"))
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("show", help="resolved config, parameter count and GFLOPs of a model")
@@ -203,32 +324,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one model on one fold (the paper's protocol)")
     p.add_argument("model", help="model name or config file")
     p.add_argument("--data", required=True, help="prepared cache folder")
-    p.add_argument("--fold", type=int, required=True, choices=(1, 2, 3))
+    p.add_argument("--fold", type=int, required=True, help="fold number of the cache's dataset")
     p.add_argument("--work-dir", help="where checkpoints and logs go")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --work-dir")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-data", action="append", metavar="CACHE",
+                   help="also score the chosen model on every subject of this other dataset")
+    p.add_argument("--preset", help="a preset of configs/_base_/presets (e.g. cpu_demo)")
     _add_train_options(p)
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("eval", help="score one checkpoint on one fold")
+    p = sub.add_parser("eval", help="score one checkpoint on one fold, or on another dataset")
     p.add_argument("model", nargs="?", help="model name or config file (default: the checkpoint's own)")
     p.add_argument("--data", required=True, help="prepared cache folder")
-    p.add_argument("--fold", type=int, required=True, choices=(1, 2, 3))
+    p.add_argument("--fold", type=int,
+                   help="fold to score (default: the checkpoint's; not used on another dataset)")
     p.add_argument("--weights", required=True, help="checkpoint written by auzoo train")
     p.add_argument("--device")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out", help="also write the per-AU scores to this CSV")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("bench", help="train and score every model on every fold; write tables")
-    p.add_argument("models", nargs="+", metavar="MODEL")
-    p.add_argument("--data", help="prepared cache (default: a synthetic DISFA and a CPU-sized preset)")
-    p.add_argument("--folds", default="1,2,3", help="comma-separated fold numbers")
-    p.add_argument("--out", help="results folder (default: ./bench_out)")
-    p.add_argument("--shard", help="I/N: run only every N-th cell, starting at I (1-based)")
-    p.add_argument("--preset", choices=("paper", "cpu-demo"),
-                   help="training schedule (default: cpu-demo without --data, else paper)")
-    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("bench", help="train and score every model on every fold (and seed, and "
+                                     "dataset); write tables beside the published ones")
+    from auzoo.bench.cli import add_arguments as add_bench_arguments
+
+    add_bench_arguments(p)
     _add_train_options(p)
     p.set_defaults(func=_cmd_bench)
 

@@ -31,6 +31,8 @@ class RunSpec:
     fold: int
     seed: int = 0
     work_dir: Optional[str] = None        # default work_dirs/MODEL/foldK[-seedS]
+    preset: Optional[str] = None          # a piece of configs/_base_/presets/ ('cpu_demo'), merged
+                                          # over the model config (with its `demo` entry) before cfg_options
     cfg_options: Dict[str, Any] = field(default_factory=dict)  # dotted keys, applied last
     device: Optional[str] = None          # default: cuda where there is one
     resume: bool = False

@@ -101,7 +101,11 @@ def published_for(model: str, dataset: str, cfg: Optional[Mapping] = None) -> Op
 
 def methods_table(rows: Sequence[PublishedResult]) -> List[Dict]:
     """Plain dicts for ``auzoo list published``."""
+    def provider(r):
+        return PUBLISHED_PROVIDERS.get((r.method, r.dataset))
+
     return [dict(method=r.method, dataset=r.dataset, models=", ".join(r.models) or "-",
                  avg=round(r.average, 1), aus=len(r.aus), source=f"{r.citation} {r.source}".strip(),
-                 provider=str(PUBLISHED_PROVIDERS.get((r.method, r.dataset), "?")))
+                 provider=str(provider(r) or "?"), table=r.source or "-", citation=r.citation,
+                 provided_by=getattr(provider(r), "name", "?"))
             for r in rows]

@@ -1,0 +1,76 @@
+"""The options of ``auzoo bench`` and the command itself."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("models", nargs="*", metavar="MODEL", help="model names or config files")
+    p.add_argument("--all", action="store_true", dest="use_all",
+                   help="every registered model (built-in and plugins; a two-stage recipe's "
+                        "stage 1 runs inside its stage 2)")
+    p.add_argument("--exclude", nargs="+", default=[], metavar="NAME", help="leave these models out")
+    p.add_argument("--data", action="append", metavar="CACHE",
+                   help="prepared cache; repeat for several datasets, one table each "
+                        "(default: a synthetic DISFA and the cpu-demo preset)")
+    p.add_argument("--test-data", action="append", default=[], metavar="CACHE",
+                   help="also score every trained model on this other dataset (repeatable)")
+    p.add_argument("--folds", default="1,2,3", help="comma-separated fold numbers")
+    p.add_argument("--seeds", help="comma-separated seeds, each cell trained once per seed (e.g. 0,1,2)")
+    p.add_argument("--seed", type=int, help="a single seed (default 0)")
+    p.add_argument("--out", help="results folder (default: ./bench_out)")
+    p.add_argument("--shard", help="I/N: run only every N-th cell, starting at I (1-based)")
+    p.add_argument("--slurm", metavar="KEY=VALUE,...",
+                   help="submit the cells as Slurm array jobs through submitit, e.g. "
+                        "partition=gpu,gpus=4,time=12:00:00,account=lab (cluster=local: run the "
+                        "jobs on this machine)")
+    p.add_argument("--wait", action="store_true",
+                   help="with --slurm: wait for the jobs, writing the tables as results land")
+    p.add_argument("--preset", choices=("paper", "cpu-demo"),
+                   help="training schedule (default: cpu-demo without --data, else the config's)")
+
+
+def bench_cli(args) -> int:
+    from auzoo.bench.main import bench
+    from auzoo.bench.run import CellsFailed
+
+    if not args.models and not args.use_all:
+        raise ValueError("name the models to bench, or give --all")
+    started = time.perf_counter()
+    options = dict(max_epochs=args.max_epochs, iters_per_epoch=args.iters_per_epoch,
+                   batch_size=args.batch_size, img_size=args.img_size, select_on=args.select_on,
+                   compile=args.compile)
+    try:
+        with distributed_session():
+            bench(args.models, data=args.data, test_data=args.test_data, folds=args.folds,
+                  seeds=args.seeds, seed=args.seed, out=args.out or "bench_out", shard=args.shard,
+                  slurm=args.slurm, wait=args.wait, preset=args.preset, device=args.device,
+                  use_all=args.use_all, exclude=args.exclude, cfg_options=args.cfg_options,
+                  **options)
+    except CellsFailed as exc:
+        print(f"auzoo bench: {exc}", file=sys.stderr)
+        return 1
+    if int(os.environ.get("RANK", 0)) == 0:
+        print(f"bench finished in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+class distributed_session:
+    """Leave the process group together at the end (a rank that exits while
+    another holds its gloo connections can abort that one); after an error,
+    no barrier: the other ranks may never reach it."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            if kind is None:
+                dist.barrier()
+            dist.destroy_process_group()
+        return False

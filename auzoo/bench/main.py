@@ -1,0 +1,116 @@
+"""``auzoo bench`` end to end: the grid, its cells run here or on Slurm, the tables."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import pandas as pd
+
+from auzoo.bench import demo, grid
+from auzoo.bench.run import (CellsFailed, Grid, _barrier, _rank, default_train, make_grid,
+                             run_cells, start_process_group)
+
+
+def write_tables(g: Grid, console, quiet: bool = False) -> Dict[Path, pd.DataFrame]:
+    """The tables of every dataset folder of the grid, from every finished cell in it."""
+    from auzoo.report.console import console_table
+    from auzoo.report.stats import verdict
+    from auzoo.report.write import RESULTS_CSV, RESULTS_MD, write_reports
+
+    frames = {}
+    for data in g.data:
+        out = g.out_dir(data)
+        results = grid.finished_results(out)
+        if not results:
+            continue
+        report = write_reports(out, results, synthetic=g.synthetic)
+        frames[out] = report["frame"]
+        if quiet:
+            continue
+        console.print(console_table(report["frame"], report["published"],
+                                    title=f"{Path(data).name}: F1-frame (%)"))
+        comparison = report["comparison"]
+        for _, row in (comparison.iterrows() if comparison is not None else []):
+            console.print(f"{row['model_a']} − {row['model_b']}: {row['diff']:+.1f} F1 "
+                          f"[{row['ci_low']:+.1f}, {row['ci_high']:+.1f}] over {row['subjects']} "
+                          f"subjects, {row['seeds']} seed(s): {verdict(row)}")
+        console.print(f"wrote {out / RESULTS_CSV}, {out / RESULTS_MD}, {out / 'plots'}")
+    return frames
+
+
+def _seeds(seeds, seed) -> Any:
+    if seeds is not None and seed is not None:
+        raise ValueError("give --seeds 0,1,2 or --seed N, not both")
+    return seeds if seeds is not None else (seed if seed is not None else 0)
+
+
+def _failed(failures: List[str]) -> CellsFailed:
+    return CellsFailed(f"{len(failures)} cell(s) failed:\n  " + "\n  ".join(failures)
+                       + "\nThe tables cover the finished cells. Rerun the same command (same --out) "
+                       "to retry the failed ones: finished cells are kept.")
+
+
+def bench(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,3", seeds=None,
+          seed: Optional[int] = None, shard=None, slurm: Optional[str] = None, wait: bool = False,
+          console=None, train_fn: Optional[Callable] = None, **grid_options: Any
+          ) -> Optional[Dict[Path, pd.DataFrame]]:
+    """Train and score every (model, fold, seed) cell of every dataset, reusing
+    finished ones; then write each dataset folder's tables and return them
+    (folder -> results.csv as a DataFrame). None for a shard, a rank other
+    than 0, or Slurm jobs still queued. ``grid_options``: see :func:`make_grid`."""
+    from rich.console import Console
+
+    console = console or Console()
+    g = make_grid(models, data=data, out=out, folds=folds, seeds=_seeds(seeds, seed), **grid_options)
+    distributed = start_process_group(g.device)
+    rank = _rank() if distributed else 0
+    if g.synthetic:
+        if rank == 0:
+            console.print(demo.synthetic_banner(demo.synthetic_cache()))
+            demo.synthetic_disfa(console)
+        if distributed:
+            _barrier()
+    shard_t = grid.parse_shard(shard)
+    cells = g.cells()
+    mine = grid.shard_cells(cells, shard_t)
+    todo = [c for c in mine if not g.finished(c)]
+    if rank == 0:
+        console.print(f"bench: {len(cells)} cells ({len(g.models)} models x {len(g.data)} dataset(s) x "
+                      f"folds {','.join(map(str, g.folds))} x seeds {','.join(map(str, g.seeds))})"
+                      + (f", shard {shard_t[0]}/{shard_t[1]}: {len(mine)} of them" if shard_t else "")
+                      + f"; {len(mine) - len(todo)} finished, {len(todo)} to run; "
+                      f"preset {g.preset or 'none'}; out {g.out}")
+    train_fn = train_fn or default_train()
+    if slurm is not None:
+        if distributed:
+            raise ValueError("--slurm submits the cells as jobs; run it without torchrun")
+        from auzoo.bench import slurm as slurm_jobs
+
+        jobs, record, outcome = slurm_jobs.submit(g, todo, slurm, train_fn=train_fn, console=console)
+        if wait:
+            local = slurm_jobs.parse_slurm(slurm).get("cluster") == "local"
+            slurm_jobs.wait_for(g, todo, jobs, record, outcome, console=console,
+                                poll_s=1.0 if local else 30.0,
+                                on_land=lambda: write_tables(g, console, quiet=True))
+        failures = outcome.failures
+        if outcome.waiting:
+            write_tables(g, console, quiet=True)
+            console.print(f"{len(outcome.waiting)} cell(s) queued or running; the tables cover "
+                          "the finished ones. Rerun the same command (or add --wait) to merge the rest.")
+            if failures:
+                raise _failed(failures)
+            return None
+    else:
+        failures = run_cells(g, todo, train_fn=train_fn, console=console,
+                             distributed=distributed, rank=rank)
+    if shard_t is not None or rank != 0:
+        if failures:
+            raise _failed(failures)
+        if rank == 0:
+            console.print(f"shard {shard_t[0]}/{shard_t[1]} done; run the same command without "
+                          "--shard to merge every shard's cells into the tables")
+        return None
+    frames = write_tables(g, console)
+    if failures:
+        raise _failed(failures)
+    return frames

@@ -1,0 +1,196 @@
+"""``auzoo bench``: plan the grid, run what is missing (here or on Slurm), and
+write the tables of every dataset folder.
+
+A rerun runs only the missing (cell, seed) runs and resumes an interrupted
+one; ``--shard I/N`` runs every N-th cell from the I-th so N machines can
+share the grid over one OUT; a run without ``--shard`` writes the tables.
+"""
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from auzoo.bench import demo, grid
+from auzoo.engine.records import RunSpec
+
+# Command-line options of `auzoo train` and the config keys (mmengine's schema) they set.
+OPTION_KEYS = {
+    "max_epochs": "train_cfg.max_epochs",
+    "iters_per_epoch": "train_dataloader.sampler.iters_per_epoch",
+    "batch_size": "train_dataloader.batch_size",
+    "img_size": "img_size",
+    "select_on": "select_on",
+    "compile": "compile",
+}
+# The engine's settings file in a work dir; a cell that failed before training
+# leaves one that would refuse the next try's settings.
+SETTINGS_FILE = "run.json"
+
+
+class CellsFailed(RuntimeError):
+    """Some cells failed; the others finished and are in the tables."""
+
+
+@dataclass
+class Grid:
+    """What one ``auzoo bench`` command asks for."""
+
+    models: List[str]
+    data: List[str]                       # absolute cache paths, one table each
+    out: Path
+    folds: Tuple[int, ...] = (1, 2, 3)
+    seeds: Tuple[int, ...] = (0,)
+    test_data: Tuple[str, ...] = ()
+    preset: Optional[str] = None          # piece of configs/_base_/presets/
+    cfg_options: Dict[str, Any] = field(default_factory=dict)
+    device: Optional[str] = None
+    synthetic: bool = False
+
+    def out_dir(self, data: str) -> Path:
+        """One dataset: OUT itself; several: OUT/CACHE_NAME each."""
+        if len(self.data) == 1:
+            return self.out
+        labels = [Path(d).name for d in self.data]
+        label = Path(data).name
+        if labels.count(label) > 1:
+            label = f"{label}-{self.data.index(data) + 1}"
+        return self.out / label
+
+    def cells(self) -> List[grid.Cell]:
+        return grid.plan_cells(self.models, self.folds, self.seeds, self.data)
+
+    def spec(self, cell: grid.Cell, label: str = "") -> RunSpec:
+        return RunSpec(model=cell.model, data=cell.data, fold=cell.fold, seed=cell.seed,
+                       work_dir=str(cell.work_dir(self.out_dir(cell.data))), preset=self.preset,
+                       cfg_options=dict(self.cfg_options), device=self.device, resume=True,
+                       test_data=tuple(self.test_data), label=label or str(cell))
+
+    def finished(self, cell: grid.Cell) -> bool:
+        return grid.is_finished(cell, self.out_dir(cell.data), self.test_data)
+
+
+def default_train() -> Callable:
+    from auzoo.engine.train import train
+    return train
+
+
+def _absolute(path) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
+def _model_arg(model: str) -> str:
+    """A config file as an absolute path (Slurm jobs run elsewhere); names as typed."""
+    return _absolute(model) if model.endswith(".py") and Path(model).is_file() else model
+
+
+def cfg_options_of(options: Mapping[str, Any], cfg_options: Optional[Mapping] = None) -> Dict[str, Any]:
+    unknown = set(options) - set(OPTION_KEYS)
+    if unknown:
+        raise TypeError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+    merged = dict(cfg_options or {})
+    merged.update({OPTION_KEYS[k]: v for k, v in options.items() if v is not None})
+    return merged
+
+
+def make_grid(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,3",
+              seeds="0", test_data: Sequence = (), preset: Optional[str] = None,
+              device: Optional[str] = None, use_all: bool = False, exclude: Sequence[str] = (),
+              cfg_options: Optional[Mapping] = None, **options: Any) -> Grid:
+    """The grid from what ``auzoo bench`` was given (data: None, a cache or several)."""
+    if use_all:
+        models = list(dict.fromkeys(list(models) + grid.all_models(exclude)))
+    elif exclude:
+        models = [m for m in models if m not in set(exclude)]
+    if not models:
+        raise ValueError("no model to bench: name models, or give --all")
+    datasets = [data] if isinstance(data, (str, os.PathLike)) else list(data or [])
+    synthetic = not datasets
+    datasets = [str(demo.synthetic_cache())] if synthetic else [_absolute(d) for d in datasets]
+    if len(set(datasets)) != len(datasets):
+        raise ValueError("--data: a cache is given twice")
+    return Grid(models=[_model_arg(m) for m in models], data=datasets, out=Path(out).resolve(),
+                folds=grid.parse_folds(folds), seeds=grid.parse_seeds(seeds),
+                test_data=tuple(_absolute(t) for t in test_data),
+                preset=demo.preset_piece(preset, synthetic),
+                cfg_options=cfg_options_of(options, cfg_options), device=device,
+                synthetic=synthetic)
+
+
+# --------------------------------------------------------------------------
+# running cells here
+# --------------------------------------------------------------------------
+
+def unblock_failed_cell(work_dir: Path) -> None:
+    """A cell that failed before its first checkpoint keeps nothing worth
+    resuming: drop its settings file so the next try may use other options."""
+    work_dir = Path(work_dir)
+    if not any(work_dir.rglob("*.pth")) and not (work_dir / "result.json").exists():
+        (work_dir / SETTINGS_FILE).unlink(missing_ok=True)
+
+
+def explain_failure(cell: grid.Cell, exc: BaseException, work_dir: Path) -> str:
+    # The engine speaks of `auzoo train`'s --work-dir; bench's option is --out.
+    message = str(exc).replace("another --work-dir", "another --out")
+    return f"{cell} ({work_dir}): {type(exc).__name__}: {message}"
+
+
+def run_cells(g: Grid, todo: Sequence[grid.Cell], *, train_fn: Callable, console,
+              distributed: bool, rank: int) -> List[str]:
+    """Train ``todo`` one after the other; returns the failures' messages. Under
+    torchrun every rank runs every cell together, and a failure stops all."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    failures: List[str] = []
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                        TimeRemainingColumn(), console=console, disable=rank != 0)
+    with progress:
+        overall = progress.add_task("cells", total=len(todo), status="")
+        for number, cell in enumerate(todo, 1):
+            progress.update(overall, status=f"now: {cell}")
+            spec = g.spec(cell, label=f"[{number}/{len(todo)}] {cell}")
+            try:
+                train_fn(spec, progress=progress)
+            except Exception as exc:
+                if distributed:
+                    raise
+                unblock_failed_cell(Path(spec.work_dir))
+                failures.append(explain_failure(cell, exc, Path(spec.work_dir)))
+                console.print(f"[red]failed:[/] {failures[-1]}")
+                console.print(traceback.format_exc(), markup=False, highlight=False)
+            progress.update(overall, advance=1)
+    return failures
+
+
+# --------------------------------------------------------------------------
+# torchrun
+# --------------------------------------------------------------------------
+
+def start_process_group(device: Optional[str]) -> bool:
+    """Under torchrun: join the process group first (rank 0 may have demo data
+    to make while the others wait). False when not under torchrun."""
+    if "LOCAL_RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        return False
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        cuda = torch.cuda.is_available() and not str(device or "").startswith("cpu")
+        if cuda:
+            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return True
+
+
+def _rank() -> int:
+    from mmengine.dist import get_dist_info
+    return get_dist_info()[0]
+
+
+def _barrier() -> None:
+    from mmengine.dist import barrier
+    barrier()
