@@ -32,7 +32,7 @@ import numpy as np
 from auzoo.data.align import similarity_matrix
 from auzoo.data.prepare import prepare_bp4d
 from auzoo.data.synth.bp4d import synth_bp4d
-from auzoo.faces import FaceDetector, LandmarkPredictor
+from auzoo.vision.faces import FaceDetector, LandmarkPredictor
 
 GOAL_FPS = 50
 
