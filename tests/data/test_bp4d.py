@@ -208,17 +208,19 @@ def test_bad_files_are_named_with_their_line(tmp_path):
 
 
 def test_landmarks_found_by_dlib_when_no_lists_are_given(tmp_path):
-    """Faces of ~100 px after the half-size decode: dlib's HOG detector finds them."""
+    """BP4D-sized frames and faces, decoded at half size, the detector's 400-px view."""
     root = tmp_path / "r"
-    assert main(["synth", "bp4d", str(root), "--subjects", "1", "--frames", "8", "--tasks", "1",
-                 "--width", "520", "--height", "696"]) == 0
+    assert main(["synth", "bp4d", str(root), "--subjects", "1", "--frames", "8", "--tasks", "1"]) == 0
     meta = prepare_bp4d(root, tmp_path / "c", size=SIZE)
     cache = open_cache(tmp_path / "c")
     assert meta["landmark_source"] == "dlib-68" and meta["totals"]["no_face"] == 0
-    t = sequence_truth("F001", 1, 8, 0, 520, 696, 1, True, False)
+    t = sequence_truth("F001", 1, 8, 0, 1040, 1392, 1, True, False)
     frames = cache.index.frame.to_numpy()
-    err = np.abs(cache.source_landmarks("F001") - t["landmarks"][frames - 1]).mean(axis=(1, 2))
-    assert (err < 6).all(), err                            # pixels of the 520 x 696 frame
+    true = t["landmarks"][frames - 1]
+    err = np.linalg.norm(cache.source_landmarks("F001") - true, axis=-1).mean(-1)
+    ocular = np.linalg.norm(true[:, 36] - true[:, 45], axis=-1)
+    assert (err / ocular < 0.06).all(), err / ocular       # mean error per inter-ocular distance
+    assert meta["subjects"]["F001"]["face_detector"]["max_side"] == 400
 
 
 def test_class_weight_check_against_me_graphau(monkeypatch):
