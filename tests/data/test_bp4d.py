@@ -221,6 +221,11 @@ def test_landmarks_found_by_dlib_when_no_lists_are_given(tmp_path):
     ocular = np.linalg.norm(true[:, 36] - true[:, 45], axis=-1)
     assert (err / ocular < 0.06).all(), err / ocular       # mean error per inter-ocular distance
     assert meta["subjects"]["F001"]["face_detector"]["max_side"] == 400
+    assert cache.folds == {}                               # one subject: no fold can run
+    with pytest.raises(ValueError, match="fold 1 of bp4d has no training or no test subject"):
+        cache.fold_subjects(1)
+    with pytest.raises(ValueError, match="its folds are: 1, 2, 3"):
+        cache.fold_subjects(4)
 
 
 def test_class_weight_check_against_me_graphau(monkeypatch):
