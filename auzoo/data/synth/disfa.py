@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import io
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -173,8 +171,10 @@ def synth_disfa(out, subjects: int = 27, frames: int = 300, seed: int = 0,
                 progress.advance(task)
         else:
             # Not plain fork: a process forked after OpenCV started its threads can hang.
-            context = multiprocessing.get_context("forkserver")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            from auzoo.data.prepare.workers import worker_pool
+
+            pool, _ = worker_pool(workers)   # workers that exit if synth is killed
+            with pool:
                 futures = {a[1]: pool.submit(_write_subject, *a) for a in args}
                 for s, f in futures.items():
                     plans[s] = f.result()
