@@ -106,7 +106,7 @@ def _cmd_show(args) -> int:
 
 def _cmd_synth(args) -> int:
     if args.dataset == "bp4d":
-        from auzoo.data.synth_bp4d import synth_bp4d
+        from auzoo.data.synth.bp4d import synth_bp4d
 
         synth_bp4d(args.out, subjects=args.subjects or 3, frames=args.frames or 24,
                    tasks=args.tasks, seed=args.seed, width=args.width or 1040,

@@ -75,18 +75,26 @@ class Cache:
 
     @property
     def folds(self) -> Dict[int, Tuple[Tuple[str, ...], Tuple[str, ...]]]:
-        """``{k: (train_subjects, test_subjects)}`` of the subjects this cache holds."""
-        return {k: self.fold_subjects(k) for k in sorted(self.dataset.fold_parts)}
+        """``{k: (train_subjects, test_subjects)}`` of the subjects this cache holds
+        (a fold of which a partial copy holds no training or no test subject is left out)."""
+        have = set(self.subjects)
+        out = {}
+        for k in sorted(self.dataset.fold_parts):
+            train, test = self.dataset.fold_subjects(k)
+            train, test = tuple(s for s in train if s in have), tuple(s for s in test if s in have)
+            if train and test:
+                out[k] = (train, test)
+        return out
 
     def fold_subjects(self, fold: int) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
         """The protocol's fold, cut to the subjects this cache holds (a partial copy)."""
-        train, test = self.dataset.fold_subjects(fold)
-        have = set(self.subjects)
-        train, test = tuple(s for s in train if s in have), tuple(s for s in test if s in have)
-        if not train or not test:
-            raise ValueError(f"fold {fold} of {self.dataset.name} has no "
-                             f"{'training' if not train else 'test'} subject in {self.root}")
-        return train, test
+        self.dataset.fold_subjects(fold)   # an unknown fold: the dataset names its folds
+        folds = self.folds
+        if fold not in folds:
+            raise ValueError(f"fold {fold} of {self.dataset.name} has no training or no test subject "
+                             f"in {self.root} (a partial copy; usable folds: "
+                             f"{', '.join(map(str, folds)) or 'none'})")
+        return folds[fold]
 
     @property
     def missing_subjects(self) -> Tuple[str, ...]:

@@ -40,8 +40,10 @@ from torch.utils.data import DataLoader, Dataset
 from auzoo.data.align import FLIP_PERMUTATION_66
 from auzoo.data.cache import open_cache
 from auzoo.data.sampler import AUWeightedBatchSampler
+from auzoo.registry import DATASETS
 
 
+@DATASETS.register_module()
 class AUFrames(Dataset):
     """Frames of ``subjects`` from a cache, under its dataset's protocol.
 

@@ -17,7 +17,7 @@ from auzoo.data.prepare import bp4d as prep_bp4d
 from auzoo.data.prepare import prepare_bp4d
 from auzoo.data.prepare.writer import is_done
 from auzoo.data.sampler import AUWeightedBatchSampler, frame_weights, positive_rates
-from auzoo.data.synth_bp4d import sequence_truth
+from auzoo.data.synth.bp4d import sequence_truth
 
 SUBJECTS, FRAMES, TASKS, WIDTH, HEIGHT, SEED, SIZE = 3, 12, 2, 208, 278, 4, 64
 NAMES = ("F001", "F003", "F004")      # one from each part
@@ -208,14 +208,43 @@ def test_bad_files_are_named_with_their_line(tmp_path):
 
 
 def test_landmarks_found_by_dlib_when_no_lists_are_given(tmp_path):
-    """Faces of ~100 px after the half-size decode: dlib's HOG detector finds them."""
+    """BP4D-sized frames and faces, decoded at half size, the detector's 400-px view."""
     root = tmp_path / "r"
-    assert main(["synth", "bp4d", str(root), "--subjects", "1", "--frames", "8", "--tasks", "1",
-                 "--width", "520", "--height", "696"]) == 0
+    assert main(["synth", "bp4d", str(root), "--subjects", "1", "--frames", "8", "--tasks", "1"]) == 0
     meta = prepare_bp4d(root, tmp_path / "c", size=SIZE)
     cache = open_cache(tmp_path / "c")
     assert meta["landmark_source"] == "dlib-68" and meta["totals"]["no_face"] == 0
-    t = sequence_truth("F001", 1, 8, 0, 520, 696, 1, True, False)
+    t = sequence_truth("F001", 1, 8, 0, 1040, 1392, 1, True, False)
     frames = cache.index.frame.to_numpy()
-    err = np.abs(cache.source_landmarks("F001") - t["landmarks"][frames - 1]).mean(axis=(1, 2))
-    assert (err < 6).all(), err                            # pixels of the 520 x 696 frame
+    true = t["landmarks"][frames - 1]
+    err = np.linalg.norm(cache.source_landmarks("F001") - true, axis=-1).mean(-1)
+    ocular = np.linalg.norm(true[:, 36] - true[:, 45], axis=-1)
+    assert (err / ocular < 0.06).all(), err / ocular       # mean error per inter-ocular distance
+    assert meta["subjects"]["F001"]["face_detector"]["max_side"] == 400
+    assert cache.folds == {}                               # one subject: no fold can run
+    with pytest.raises(ValueError, match="fold 1 of bp4d has no training or no test subject"):
+        cache.fold_subjects(1)
+    with pytest.raises(ValueError, match="its folds are: 1, 2, 3"):
+        cache.fold_subjects(4)
+
+
+def test_class_weight_check_against_me_graphau(monkeypatch):
+    """With all 41 subjects, the per-fold class weights are compared with ME-GraphAU's."""
+    from auzoo.data.datasets.bp4d import BP4D_SUBJECTS, PUBLISHED_CLASS_WEIGHTS
+
+    # Rows such that every fold's training rates give exactly the published weights
+    # is hard to build; instead: equal rates everywhere give weights of 1, which differ.
+    records = {s: {"csv_rows": 100, "aligned_frames": 100,
+                   "positives": {f"au{a}": 10 for a in BP4D_AUS}} for s in BP4D_SUBJECTS}
+    line = BP4D.label_checks(records, synthetic=True)[-1]
+    worst = max(abs(1 - w) for ws in PUBLISHED_CLASS_WEIGHTS.values() for w in ws)
+    assert line.startswith("class weights differ") and f"{worst:.4f}" in line
+    # rates r_i proportional to 1 / w_i in every subject reproduce a fold's weights
+    from auzoo.data.datasets import bp4d as facts
+
+    w = np.array(PUBLISHED_CLASS_WEIGHTS[1])
+    for s in BP4D_SUBJECTS:
+        records[s]["csv_rows"] = 10**6
+        records[s]["positives"] = {f"au{a}": int(round(2e4 / x)) for a, x in zip(BP4D_AUS, w)}
+    monkeypatch.setattr(facts, "PUBLISHED_CLASS_WEIGHTS", {1: tuple(w)})
+    assert BP4D.label_checks(records, synthetic=False)[-1].startswith("class weights of the 3")

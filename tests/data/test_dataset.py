@@ -9,9 +9,9 @@ from auzoo.data.align import FLIP_PERMUTATION_66
 from auzoo.data.dataset import AUFrames, collate_batch, make_loader, scale_landmarks, to_model_input
 from auzoo.data.datasets.disfa import DISFA
 
-fold_subjects = DISFA.fold_subjects
-
 from .conftest import SIZE
+
+fold_subjects = DISFA.fold_subjects
 
 
 def test_rows_labels_and_policies(cache):

@@ -189,3 +189,30 @@ def test_truncate_npy_keeps_the_first_rows(tmp_path):
     truncate_npy(path, 7)
     np.testing.assert_array_equal(np.load(path), data[:7])
     assert path.stat().st_size == 128 + 7 * 12
+
+
+def test_a_cache_of_the_first_format_opens_as_disfa(cache_dir, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(cache_dir, old)
+    meta = json.loads((old / "meta.json").read_text())
+    meta.update(format="auzoo-disfa-cache", version=1)
+    del meta["dataset"]
+    (old / "meta.json").write_text(json.dumps(meta))
+    cache = open_cache(old)
+    assert cache.dataset == DISFA and cache.checksum == meta["checksum"]
+    meta["version"] = 7
+    (old / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="not an auzoo-cache v2 cache"):
+        open_cache(old)
+
+
+def test_the_reader_does_not_import_the_writer():
+    import subprocess
+    import sys
+
+    code = ("import sys, auzoo.data.cache, auzoo.data.dataset; "
+            "print(sorted(m for m in sys.modules if m.startswith('auzoo.data.prepare')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -94,3 +94,47 @@ def test_bad_arguments():
         AUWeightedBatchSampler(labels, world_size=2, rank=2)
     with pytest.raises(ValueError, match="no AU"):
         AUWeightedBatchSampler(np.zeros((5, 3)))
+
+
+def test_not_coded_labels_count_neither_way():
+    labels = np.array([[1, 0], [0, 0], [0, 1], [0, 0]])
+    mask = np.array([[True, True], [False, True], [True, True], [False, False]])
+    from auzoo.data.sampler import positive_rates
+
+    np.testing.assert_allclose(positive_rates(labels, mask), [1 / 2, 1 / 3])
+    w = frame_weights(labels, mask=mask)
+    # frame 1 has AU2 coded 0 and AU1 unknown: all-negative among what is coded;
+    # frame 3 has nothing coded: never drawn
+    assert w[3] == 0 and w[1] > 0
+    np.testing.assert_allclose(class_weights(labels, mask=mask), [0.8, 1.2])   # 1/r = (2, 3)
+
+
+def test_negatives_option_sets_the_share_of_frames_without_au():
+    labels, rates = imbalanced(seed=2)
+    none = ~labels.any(1)
+    from auzoo.data.sampler import expected_batch_rates
+
+    share = {}
+    for opt in ("class", 0.5, 0.0, "natural"):
+        s = AUWeightedBatchSampler(labels, batch_size=64, iters_per_epoch=300, seed=0, negatives=opt)
+        drawn = s.global_batches(0).ravel()
+        share[opt] = none[drawn].mean()
+        np.testing.assert_allclose(labels[drawn].mean(0), expected_batch_rates(labels, negatives=opt),
+                                   atol=0.02)
+    assert share[0.0] == 0
+    assert abs(share["natural"] - none.mean()) < 0.02           # drawn at their natural rate
+    assert share["class"] > share[0.5] > share[0.0]
+    with pytest.raises(ValueError, match="negatives must be"):
+        frame_weights(labels, negatives="rare")
+
+
+def test_rate_table_compares_batches_with_the_test_fold():
+    from auzoo.data.sampler_rates import markdown, rate_table
+
+    labels, _ = imbalanced(seed=4)
+    table = rate_table(labels[:2000], labels[2000:], aus=(1, 2, 4, 6))
+    assert list(table.index) == ["AU1", "AU2", "AU4", "AU6", "no AU"]
+    rare = table.loc["AU1"]
+    assert rare["batches, negatives='class' %"] > 3 * rare["test %"]
+    assert rare["batches, negatives='natural' %"] < rare["batches, negatives='class' %"]
+    assert markdown(table).startswith("| AU | train % | test %")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
+import numpy as np
+
 from auzoo.data.datasets.base import AUDataset
 from auzoo.registry import DATASETS
 
@@ -38,6 +40,17 @@ PUBLISHED_FRAME_SETS: Dict[str, Dict[str, int]] = {
 }
 SEQUENCES = len(BP4D_SUBJECTS) * len(BP4D_TASKS)
 
+# ME-GraphAU's class weights per fold (BP4D_AUS order): w_i = (1/r_i) / sum_j(1/r_j) * 12,
+# r_i = AU i's positive rate in the fold's training rows. A checksum for label parsing.
+PUBLISHED_CLASS_WEIGHTS = {
+    1: (1.342985, 1.689665, 1.248091, 0.561356, 0.433044, 0.435894, 0.457287, 0.541004,
+        1.408054, 0.722762, 1.493145, 1.666711),
+    2: (1.191051, 1.337315, 1.246995, 0.558933, 0.468168, 0.418041, 0.440099, 0.581900,
+        1.670360, 0.774237, 1.586367, 1.726535),
+    3: (1.132895, 1.519623, 1.308560, 0.552098, 0.507140, 0.443118, 0.474432, 0.535111,
+        1.496040, 0.749851, 1.582501, 1.698632),
+}
+
 
 @DATASETS.register_module(name="bp4d")
 class Bp4dDataset(AUDataset):
@@ -54,6 +67,11 @@ class Bp4dDataset(AUDataset):
         1: (("part1", "part2"), ("part3",)),
         2: (("part1", "part3"), ("part2",)),
         3: (("part2", "part3"), ("part1",)),
+    }
+    bad_frame_policies = {
+        "drop": ("leave out coded frames without an aligned face (no face found, no landmark "
+                 "entry) and those whose image is missing; ME-GraphAU's frame set keeps all "
+                 "146,847 coded rows, JAA-Net's 146,576 drops 271 without landmarks"),
     }
     reference = ("3-fold subject-exclusive protocol of JAA-Net / ARL / ME-GraphAU "
                  "(mean of the 3 test folds)")
@@ -83,7 +101,22 @@ class Bp4dDataset(AUDataset):
             diff = [f"{k} {got[k]:,} vs {v:,}" for k, v in ref.items() if got[k] != v]
             lines.append(f"{what} match the {name} frame set ({ref['total']:,})" if not diff
                          else f"{what} differ from the {name} frame set{why}: " + ", ".join(diff))
+        if set(records) == set(BP4D_SUBJECTS) and all("positives" in r for r in records.values()):
+            lines.append(self._weight_check(records, why))
         return lines
+
+    def _weight_check(self, records: Dict[str, dict], why: str) -> str:
+        """Class weights of each fold's training rows against ME-GraphAU's."""
+        worst = 0.0
+        for k, ref in PUBLISHED_CLASS_WEIGHTS.items():
+            train = self.fold_subjects(k)[0]
+            pos = np.array([sum(records[s]["positives"][f"au{a}"] for s in train) for a in self.aus])
+            rows = sum(records[s]["csv_rows"] for s in train)
+            inv = rows / np.maximum(pos, 1)
+            worst = max(worst, float(np.abs(inv / inv.sum() * len(self.aus) - ref).max()))
+        if worst < 1e-3:
+            return "class weights of the 3 training folds match ME-GraphAU's (within 0.001)"
+        return f"class weights differ from ME-GraphAU's{why}: largest difference {worst:.4f}"
 
 
 BP4D = Bp4dDataset()

@@ -46,24 +46,13 @@ def prepare_subject(files: DisfaSubject, folder: Path, size: int,
     labels, label_lines = files.read_labels()
     n_labels = len(labels)
     annotated = files.camera == "left"
-    source, detect = None, None
+    source, missing, detect = None, None, None
     if annotated:
         source, missing = files.landmarks.read(n_labels)
     else:
         detect = VideoLandmarks()
     out = SubjectArrays(folder, n_labels, size)
-    n = 0
-    for k, bgr in enumerate(files.frames(limit=n_labels, rgb=False)):
-        n = k + 1
-        if detect is not None:
-            points = detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        else:
-            points = None if missing[k] else source[k]
-        out.add(k, bgr, points)
-        if progress is not None and n % 50 == 0:
-            progress(50)
-    if progress is not None and n_labels - 50 * (n // 50):
-        progress(n_labels - 50 * (n // 50))  # the rest, and any frames the video lacks
+    n = _align_video(files, out, source, missing, detect, progress)
     out.close(n)
 
     # Positives over all label lines (not only the decoded frames), as published.
@@ -98,6 +87,25 @@ def prepare_subject(files: DisfaSubject, folder: Path, size: int,
         "digest": subject_digest(files.subject, labels, out.source),
     }
     return index, record
+
+
+def _align_video(files: DisfaSubject, out: SubjectArrays, source, missing, detect,
+                 progress) -> int:
+    """Decode the video once and align each frame; returns the frames decoded."""
+    n_labels = out.n
+    n = 0
+    for k, bgr in enumerate(files.frames(limit=n_labels, rgb=False)):
+        n = k + 1
+        if detect is not None:
+            points = detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        else:
+            points = None if missing[k] else source[k]
+        out.add(k, bgr, points)
+        if progress is not None and n % 50 == 0:
+            progress(50)
+    if progress is not None and n_labels - 50 * (n // 50):
+        progress(n_labels - 50 * (n // 50))  # the rest, and any frames the video lacks
+    return n
 
 
 def _annotation_record(landmark_files) -> dict:

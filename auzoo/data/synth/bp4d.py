@@ -19,7 +19,8 @@ can be learnt from the face. The quirks of real copies are reproduced:
 * ``--layout fera`` writes the FERA 2015 copy's folders (``BP4D-training/``,
   CSVs directly in ``AUCoding/``) instead of the full release's.
 
-Drawn faces are often not found by dlib, so prepare them with
+dlib finds the drawn faces at full size, but slowly; the lists make
+preparing the synthetic copy fast and exact: prepare it with
 ``--landmarks OUT/landmarks49``. :func:`sequence_truth` gives what was written.
 """
 from __future__ import annotations
@@ -33,8 +34,10 @@ import numpy as np
 
 from auzoo.data.datasets.bp4d import BP4D_AUS, CSV_NOT_CODED, MAX_CODED_AU, PARTS
 from auzoo.data.datasets.disfa import DISFA_LABELLED_AUS
-from auzoo.data.synth import (SYNTH_MARKER, _to_image, au_timeline, face_landmarks, head_pose,
-                              make_identity, render_frame)
+from auzoo.data.synth.disfa import SYNTH_MARKER
+from auzoo.data.synth.draw import render_frame
+from auzoo.data.synth.face import au_timeline, face_landmarks, head_pose, make_identity
+from auzoo.data.synth.face import to_image as _to_image
 
 # BP4D AU -> (drawn DISFA AU it follows, least intensity for "present").
 _FOLLOWS = {1: (1, 2), 2: (2, 2), 4: (4, 2), 6: (6, 2), 7: (6, 3), 10: (9, 2), 12: (12, 2),
