@@ -50,6 +50,20 @@ def _failed(failures: List[str]) -> CellsFailed:
                        "to retry the failed ones: finished cells are kept.")
 
 
+def _on_slurm(g: Grid, todo, slurm: str, *, wait: bool, train_fn: Callable, console):
+    """Submit the missing cells (and wait for them with ``wait``); returns the
+    failures and how many cells are still queued or running."""
+    from auzoo.bench import slurm as slurm_jobs
+
+    jobs, record, outcome = slurm_jobs.submit(g, todo, slurm, train_fn=train_fn, console=console)
+    if wait:
+        local = slurm_jobs.parse_slurm(slurm).get("cluster") == "local"
+        slurm_jobs.wait_for(g, todo, jobs, record, outcome, console=console,
+                            poll_s=1.0 if local else 30.0,
+                            on_land=lambda: write_tables(g, console, quiet=True))
+    return outcome.failures, len(outcome.waiting)
+
+
 def bench(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,3", seeds=None,
           seed: Optional[int] = None, shard=None, slurm: Optional[str] = None, wait: bool = False,
           console=None, train_fn: Optional[Callable] = None, **grid_options: Any
@@ -84,19 +98,11 @@ def bench(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,
     if slurm is not None:
         if distributed:
             raise ValueError("--slurm submits the cells as jobs; run it without torchrun")
-        from auzoo.bench import slurm as slurm_jobs
-
-        jobs, record, outcome = slurm_jobs.submit(g, todo, slurm, train_fn=train_fn, console=console)
-        if wait:
-            local = slurm_jobs.parse_slurm(slurm).get("cluster") == "local"
-            slurm_jobs.wait_for(g, todo, jobs, record, outcome, console=console,
-                                poll_s=1.0 if local else 30.0,
-                                on_land=lambda: write_tables(g, console, quiet=True))
-        failures = outcome.failures
-        if outcome.waiting:
+        failures, waiting = _on_slurm(g, todo, slurm, wait=wait, train_fn=train_fn, console=console)
+        if waiting:
             write_tables(g, console, quiet=True)
-            console.print(f"{len(outcome.waiting)} cell(s) queued or running; the tables cover "
-                          "the finished ones. Rerun the same command (or add --wait) to merge the rest.")
+            console.print(f"{waiting} cell(s) queued or running; the tables cover the finished "
+                          "ones. Rerun the same command (or add --wait) to merge the rest.")
             if failures:
                 raise _failed(failures)
             return None

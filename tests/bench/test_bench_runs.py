@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import stat
 
 import pandas as pd
 import pytest
 
 from bench_fake_train import FAIL_ENV, fake_f1, fake_train
+
+HERE = Path(__file__).resolve().parent  # the stand-in training's folder
+ROOT = HERE.parents[1]
 
 
 def _bench(models, **kw):
@@ -142,8 +146,6 @@ def test_cli_runs_the_grid(models, caches, tmp_path, monkeypatch, capsys):
 def test_under_torchrun_every_rank_runs_each_cell_and_rank0_writes(models, caches, tmp_path):
     import subprocess
     import sys
-
-    from conftest import HERE, ROOT
 
     out = tmp_path / "out"
     script = tmp_path / "bench_ddp.py"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from bench_fake_train import fake_train
 
-from conftest import HERE, ROOT
+HERE = Path(__file__).resolve().parent  # the stand-in training's folder
+ROOT = HERE.parents[1]
 
 
 def test_slurm_options():
