@@ -39,8 +39,8 @@ def build_model(name_or_config: ConfigLike, **overrides: Any):
 
 
 def predict(*args, **kwargs):
-    """AU table for images, folders and videos; see :func:`auzoo.predict.predict`."""
-    from auzoo.predict import predict as _predict
+    """AU table for images, folders and videos; see :func:`auzoo.inference.predict`."""
+    from auzoo.inference import predict as _predict
 
     return _predict(*args, **kwargs)
 

@@ -35,6 +35,9 @@ def _cmd_list(args) -> int:
         for name in sorted(registry.CONFIGS):
             prov = registry.CONFIG_PROVIDERS[name]
             table.add_row(name, prov.name, prov.where)
+        for name, provs in sorted(registry.AMBIGUOUS_CONFIGS.items()):
+            table.add_row(f"[red]{name}[/]", "[red]refused: ambiguous[/]",
+                          "; ".join(str(p) for p in provs))
         console.print(table)
     if what in ("parts", "all"):
         for kind, entries in registry.registered_parts().items():
@@ -44,6 +47,9 @@ def _cmd_list(args) -> int:
             table.add_column("defined at")
             for name, prov in entries.items():
                 table.add_row(name, prov.name, prov.where)
+            for name, provs in sorted(registry.PART_REGISTRIES[kind].ambiguous.items()):
+                table.add_row(f"[red]{name}[/]", "[red]refused: ambiguous[/]",
+                              "; ".join(str(p) for p in provs))
             console.print(table)
     if what in ("published", "all"):
         _list_published(console)
@@ -54,8 +60,11 @@ def _cmd_list(args) -> int:
             table.add_column(col, overflow="fold")
         for p in plugins:
             detail = p.error if p.error else ", ".join(p.registered)
+            if p.conflicts:
+                detail += "".join(f"\n[red]conflict:[/] {c}" for c in p.conflicts)
             style = {"loaded": "green", "failed": "red"}.get(p.status, "yellow")
-            table.add_row(p.name, p.distribution, p.version, f"[{style}]{p.status}[/]", p.value, detail)
+            status = f"[{style}]{p.status}[/]" + (" [red](with conflicts)[/]" if p.conflicts else "")
+            table.add_row(p.name, p.distribution, p.version, status, p.value, detail)
         if not plugins:
             console.print("no plugins installed")
         else:
@@ -96,17 +105,32 @@ def _cmd_show(args) -> int:
 # ------------------------------------------------------------- data: synth / prepare
 
 def _cmd_synth(args) -> int:
+    if args.dataset == "bp4d":
+        from auzoo.data.synth_bp4d import synth_bp4d
+
+        synth_bp4d(args.out, subjects=args.subjects or 3, frames=args.frames or 24,
+                   tasks=args.tasks, seed=args.seed, width=args.width or 1040,
+                   height=args.height or 1392, layout=args.layout)
+        return 0
     from auzoo.data.synth import synth_disfa
 
-    synth_disfa(args.out, subjects=args.subjects, frames=args.frames, seed=args.seed,
-                width=args.width, height=args.height, workers=args.workers)
+    synth_disfa(args.out, subjects=args.subjects or 27, frames=args.frames or 300, seed=args.seed,
+                width=args.width or 1024, height=args.height or 768, workers=args.workers)
     return 0
 
 
 def _cmd_prepare(args) -> int:
-    from auzoo.data.prepare import prepare_disfa
+    from auzoo.data import prepare
 
-    prepare_disfa(args.root, args.out, workers=args.workers, camera=args.camera, size=args.size)
+    if args.dataset == "disfa":
+        prepare.prepare_disfa(args.root, args.out, workers=args.workers, camera=args.camera,
+                              size=args.size)
+    elif args.dataset == "bp4d":
+        prepare.prepare_bp4d(args.root, args.out, workers=args.workers, size=args.size,
+                             landmarks=args.landmarks)
+    else:
+        prepare.prepare_frames(args.root, args.out, workers=args.workers, size=args.size,
+                               folds=args.folds, threshold=args.threshold)
     return 0
 
 
@@ -122,19 +146,107 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
     p.add_argument("--compile", action="store_const", const=True, default=None,
                    help="torch.compile the training step (worth it on a GPU for long runs)")
+    p.add_argument("--allow-random-init", action="store_true",
+                   help="train a backbone with frozen stages from random weights (recorded); "
+                        "without it auzoo refuses, since frozen random layers never learn")
     _add_cfg_options(p)
 
 
-def _cmd_train(args) -> int:
-    from auzoo.engine.train import train_cli
+def _train_cfg_options(args) -> dict:
+    """``--cfg-options`` plus the flags that are config keys."""
+    from auzoo.engine.settings import OPTION_KEYS
 
-    return train_cli(args)
+    options = dict(args.cfg_options or {})
+    for flag, key in OPTION_KEYS.items():
+        if getattr(args, flag, None) is not None:
+            options[key] = getattr(args, flag)
+    if getattr(args, "compile", None):
+        options["compile"] = True
+    return options
+
+
+def _cmd_train(args) -> int:
+    from mmengine.dist import get_rank
+
+    from auzoo.engine.records import RunSpec
+    from auzoo.engine.train import distributed_session, train
+
+    spec = RunSpec(model=args.model, data=args.data, fold=args.fold, seed=args.seed,
+                   work_dir=args.work_dir, cfg_options=_train_cfg_options(args),
+                   device=args.device, resume=args.resume, test_data=tuple(args.test_data or ()),
+                   allow_random_init=args.allow_random_init, preset=args.preset)
+    with distributed_session():
+        result = train(spec)
+        if get_rank() == 0:
+            print_result(result)
+    return 0
+
+
+def _scores_table(title: str, scores, baseline: bool = True):
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("")
+    names = list(scores.f1)
+    for au in names:
+        table.add_column(au, justify="right")
+    table.add_column("mean", justify="right")
+    table.add_row("F1", *(f"{scores.f1[a]:.1f}" for a in names), f"{scores.f1_mean:.1f}")
+    table.add_row("accuracy", *(f"{scores.acc[a]:.1f}" for a in names), f"{scores.acc_mean:.1f}")
+    if baseline and scores.baseline_f1:
+        table.add_row("F1 always present", *(f"{scores.baseline_f1[a]:.1f}" for a in names),
+                      f"{scores.baseline_f1_mean:.1f}", style="dim")
+    return table
+
+
+def print_result(result) -> None:
+    """A run's test scores (and scores on other datasets) as rich tables."""
+    from rich.console import Console
+
+    from auzoo.engine.records import AUScores
+
+    console = Console()
+    p, t = result.provenance, result.training
+    console.print(_scores_table(f"{p.model} fold {p.fold} on {p.dataset}: test subjects "
+                                f"{', '.join(p.test_subjects)} ({result.scores.frames} frames)",
+                                result.scores))
+    for data, other in result.cross.items():
+        left = other["left_out"]
+        console.print(_scores_table(f"{p.model} on {other['dataset']} ({data}), every subject, "
+                                    f"shared AUs; left out: model-only {left['model_only']}, "
+                                    f"data-only {left['data_only']}",
+                                    AUScores.from_dict(other["scores"])))
+    if t is not None:
+        console.print(f"best epoch {t.best_epoch} of {t.epochs} (chosen on {p.select_on}); "
+                      f"backbone {p.backbone_init.get('weights', '?')}; checkpoint {t.checkpoint}")
 
 
 def _cmd_eval(args) -> int:
-    from auzoo.engine.train import eval_cli
+    from rich.console import Console
 
-    return eval_cli(args)
+    from auzoo.engine.evaluate import evaluate_checkpoint
+
+    out = evaluate_checkpoint(args.weights, args.data, fold=args.fold, model=args.model,
+                              device=args.device, batch_size=args.batch_size)
+    scores, meta = out["scores"], out["meta"]
+    if out["mode"] == "cross":
+        left = out["left_out"]
+        title = (f"{meta.get('model')} (trained on {meta.get('dataset', 'disfa')}) on "
+                 f"{out['dataset']}: every subject ({scores.frames} frames), shared AUs; "
+                 f"left out: model-only {left['model_only']}, data-only {left['data_only']}")
+    else:
+        title = (f"{meta.get('model')} fold {out['fold']} on {out['dataset']}: test subjects "
+                 f"{', '.join(out['subjects'])} ({scores.frames} frames)")
+    if getattr(args, "out", None):
+        import pandas as pd
+        from pathlib import Path
+        rows = [dict(AU=au, f1=scores.f1[au], accuracy=scores.acc[au], **scores.counts[au])
+                for au in scores.f1]
+        rows.append(dict(AU="mean", f1=scores.f1_mean, accuracy=scores.acc_mean))
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows).to_csv(args.out, index=False)
+    Console().print(_scores_table(title, scores))
+    return 0
 
 
 def _cmd_bench(args) -> int:
@@ -146,7 +258,7 @@ def _cmd_bench(args) -> int:
 # ------------------------------------------------------------- predict / weights
 
 def _cmd_predict(args) -> int:
-    from auzoo.predict import predict_cli
+    from auzoo.inference import predict_cli
 
     return predict_cli(args)
 
@@ -178,39 +290,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_show)
 
     p = sub.add_parser("synth", help="write a synthetic dataset in a real dataset's layout")
-    p.add_argument("dataset", choices=("disfa",))
+    p.add_argument("dataset", choices=("disfa", "bp4d"))
     p.add_argument("out", help="output folder (the dataset root)")
-    p.add_argument("--subjects", type=int, default=27, help="how many of DISFA's 27 subject ids")
-    p.add_argument("--frames", type=int, default=300, help="frames per subject")
+    p.add_argument("--subjects", type=int,
+                   help="how many subject ids (DISFA: of 27, default 27; BP4D: of 41, default 3)")
+    p.add_argument("--frames", type=int,
+                   help="frames per subject (DISFA, default 300) or coded frames per sequence "
+                        "(BP4D, default 24)")
+    p.add_argument("--tasks", type=int, default=8, help="BP4D: tasks per subject (T1..)")
+    p.add_argument("--layout", choices=("full", "fera"), default="full",
+                   help="BP4D: the full release's folders or the FERA 2015 copy's")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--width", type=int, default=1024, help="video width (DISFA: 1024)")
-    p.add_argument("--height", type=int, default=768, help="video height (DISFA: 768)")
-    p.add_argument("--workers", type=int, help="subjects drawn in parallel (default: CPU count)")
+    p.add_argument("--width", type=int, help="frame width (DISFA: 1024, BP4D: 1040)")
+    p.add_argument("--height", type=int, help="frame height (DISFA: 768, BP4D: 1392)")
+    p.add_argument("--workers", type=int, help="DISFA: subjects drawn in parallel (default: CPU count)")
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("prepare", help="decode, align and index a dataset once (resumable)")
-    p.add_argument("dataset", choices=("disfa",))
-    p.add_argument("root", help="the dataset's root folder")
+    p.add_argument("dataset", choices=("disfa", "bp4d", "frames"))
+    p.add_argument("root", help="the dataset's root folder (frames: the labels CSV)")
     p.add_argument("--out", required=True, help="cache folder to write")
     p.add_argument("--workers", type=int, default=1, help="subjects prepared in parallel")
-    p.add_argument("--camera", choices=("left", "right"), default="left")
+    p.add_argument("--camera", choices=("left", "right"), default="left", help="DISFA: camera")
+    p.add_argument("--landmarks", help="BP4D: folder of JAA-Net 49-point lists (default: dlib)")
+    p.add_argument("--folds", type=int,
+                   help="frames: K subject-exclusive folds balanced by frames (default 3; "
+                        "ignored when the CSV has a fold column)")
+    p.add_argument("--threshold", type=int,
+                   help="frames: positive = value >= threshold (default 1: 0/1 labels)")
     p.add_argument("--size", type=int, default=224, help="aligned face size in pixels")
     p.set_defaults(func=_cmd_prepare)
 
     p = sub.add_parser("train", help="train one model on one fold (the paper's protocol)")
     p.add_argument("model", help="model name or config file")
     p.add_argument("--data", required=True, help="prepared cache folder")
-    p.add_argument("--fold", type=int, required=True, choices=(1, 2, 3))
+    p.add_argument("--fold", type=int, required=True, help="fold number of the cache's dataset")
     p.add_argument("--work-dir", help="where checkpoints and logs go")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --work-dir")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-data", action="append", metavar="CACHE",
+                   help="also score the chosen model on every subject of this other dataset")
+    p.add_argument("--preset", help="a preset of configs/_base_/presets (e.g. cpu_demo)")
     _add_train_options(p)
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("eval", help="score one checkpoint on one fold")
+    p = sub.add_parser("eval", help="score one checkpoint on one fold, or on another dataset")
     p.add_argument("model", nargs="?", help="model name or config file (default: the checkpoint's own)")
     p.add_argument("--data", required=True, help="prepared cache folder")
-    p.add_argument("--fold", type=int, required=True, choices=(1, 2, 3))
+    p.add_argument("--fold", type=int,
+                   help="fold to score (default: the checkpoint's; not used on another dataset)")
     p.add_argument("--weights", required=True, help="checkpoint written by auzoo train")
     p.add_argument("--device")
     p.add_argument("--batch-size", type=int, default=128)

@@ -35,6 +35,9 @@ def config_path(name: str) -> Path:
         return path
     registry.ensure_loaded()
     stem = name[:-3] if name.endswith(".py") else name
+    if stem in registry.AMBIGUOUS_CONFIGS:
+        raise registry.RegistryConflictError(registry.ambiguity_message(
+            "model config", stem, registry.AMBIGUOUS_CONFIGS[stem]))
     if stem in registry.CONFIGS:
         return registry.CONFIGS[stem]
     known = sorted(registry.CONFIGS)

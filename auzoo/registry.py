@@ -21,7 +21,7 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import importlib_metadata
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -37,6 +37,8 @@ BUILTIN = "auzoo (built-in)"
 
 # Who is registering right now: auzoo itself, or the plugin being loaded.
 _current_provider: str = BUILTIN
+# True while plugins load: a name clash is then recorded, not raised.
+_loading_plugin: bool = False
 
 
 class RegistryConflictError(KeyError):
@@ -81,12 +83,17 @@ class AuzooRegistry(Registry):
     """An mmengine Registry that records who registered each name.
 
     Registering an existing name raises :class:`RegistryConflictError` naming
-    both providers, unless ``force=True``.
+    both providers, unless ``force=True``. While a plugin loads, the clash is
+    recorded instead (see :func:`load_plugins`), so the plugin's other
+    registrations go on; the name is then refused in every plugin that
+    claimed it (:attr:`ambiguous`), or stays auzoo's own if auzoo has it.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.providers: Dict[str, Provider] = {}
+        self.claims: Dict[str, List[Claim]] = {}   # clashes recorded while plugins load
+        self.ambiguous: Dict[str, List[Provider]] = {}  # names refused: several plugins claim them
 
     def _register_module(self, module, module_name=None, force=False) -> None:
         if not callable(module):
@@ -94,21 +101,48 @@ class AuzooRegistry(Registry):
         names = [module.__name__] if module_name is None else module_name
         names = [names] if isinstance(names, str) else list(names)
         new = Provider(_current_provider, _where(module))
+        taken = [name for name in names if not force and self._taken(name, module)]
+        if taken and not _loading_plugin:
+            name = taken[0]
+            raise RegistryConflictError(
+                f"{self.name} '{name}' is registered twice: first by "
+                f"{self.providers.get(name, '?')}, then by {new}. "
+                "Rename one of them, or pass force=True to replace it.")
         for name in names:
-            if not force and name in self._module_dict:
-                if self._module_dict[name] is module:
-                    continue  # the same object again (a module imported twice)
-                raise RegistryConflictError(
-                    f"{self.name} '{name}' is registered twice: first by "
-                    f"{self.providers.get(name, '?')}, then by {new}. "
-                    "Rename one of them, or pass force=True to replace it.")
-        for name in names:
-            self._module_dict[name] = module
-            self.providers[name] = new
+            if name in taken:
+                self.claims.setdefault(name, []).append(Claim(new, module))
+            elif force or name not in self._module_dict:
+                self._module_dict[name] = module
+                self.providers[name] = new
+
+    def _taken(self, name: str, module) -> bool:
+        if name in self.ambiguous:
+            return True
+        return name in self._module_dict and self._module_dict[name] is not module
 
     def unregister(self, name: str) -> None:
         self._module_dict.pop(name, None)
         self.providers.pop(name, None)
+
+    def get(self, key):
+        if isinstance(key, str) and key in self.ambiguous:
+            raise RegistryConflictError(ambiguity_message(self.name, key, self.ambiguous[key]))
+        return super().get(key)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A registration held back because its name was taken."""
+
+    provider: Provider
+    obj: object
+
+
+def ambiguity_message(kind: str, name: str, providers: List[Provider]) -> str:
+    listed = "; ".join(str(p) for p in providers)
+    return (f"{kind} '{name}' is ambiguous: it is provided by {len(providers)} plugins "
+            f"({listed}), so auzoo refuses it in all of them. Uninstall one of them, "
+            "or ask its authors to rename it.")
 
 
 MODELS = AuzooRegistry("model", parent=MMENGINE_MODELS, scope="auzoo",
@@ -151,6 +185,8 @@ PART_REGISTRIES: Dict[str, AuzooRegistry] = {
 
 CONFIGS: Dict[str, Path] = {}
 CONFIG_PROVIDERS: Dict[str, Provider] = {}
+CONFIG_CLAIMS: Dict[str, List[Claim]] = {}        # clashes recorded while plugins load
+AMBIGUOUS_CONFIGS: Dict[str, List[Provider]] = {}  # names refused: several plugins claim them
 
 
 def register_config(name: str, path, force: bool = False) -> None:
@@ -159,10 +195,14 @@ def register_config(name: str, path, force: bool = False) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"config file for model '{name}' not found: {path}")
     new = Provider(_current_provider, str(path))
-    if not force and name in CONFIGS and CONFIGS[name] != path:
+    taken = name in AMBIGUOUS_CONFIGS or (name in CONFIGS and CONFIGS[name] != path)
+    if not force and taken:
+        if _loading_plugin:
+            CONFIG_CLAIMS.setdefault(name, []).append(Claim(new, path))
+            return
         raise RegistryConflictError(
             f"model config '{name}' is registered twice: first by "
-            f"{CONFIG_PROVIDERS[name]}, then by {new}.")
+            f"{CONFIG_PROVIDERS.get(name, '?')}, then by {new}.")
     CONFIGS[name] = path
     CONFIG_PROVIDERS[name] = new
 
@@ -191,6 +231,11 @@ class PluginInfo:
     status: str = "pending"  # "loaded", "failed" or "disabled"
     error: Optional[str] = None
     registered: List[str] = field(default_factory=list)
+    conflicts: List[str] = field(default_factory=list)  # names refused, and why
+
+    @property
+    def provider(self) -> str:
+        return f"plugin {self.name} ({self.distribution} {self.version})"
 
 
 _plugins: Optional[List[PluginInfo]] = None
@@ -202,13 +247,14 @@ def plugins_disabled() -> bool:
 
 
 @contextlib.contextmanager
-def _providing(name: str) -> Iterator[None]:
-    global _current_provider
-    previous, _current_provider = _current_provider, name
+def _providing(name: str, plugin: bool = False) -> Iterator[None]:
+    global _current_provider, _loading_plugin
+    previous = _current_provider, _loading_plugin
+    _current_provider, _loading_plugin = name, plugin
     try:
         yield
     finally:
-        _current_provider = previous
+        _current_provider, _loading_plugin = previous
 
 
 def _snapshot() -> Dict[str, set]:
@@ -225,8 +271,8 @@ def _added_since(before: Dict[str, set]) -> Dict[str, set]:
     return {key: after[key] - before[key] for key in after if after[key] - before[key]}
 
 
-def _roll_back(added: Dict[str, set]) -> None:
-    """Undo a failed plugin's partial registrations so it leaves no trace."""
+def _roll_back(added: Dict[str, set], provider: str) -> None:
+    """Undo a failed plugin's partial registrations (and clashes) so it leaves no trace."""
     for key, names in added.items():
         for name in names:
             if key == "configs":
@@ -237,6 +283,34 @@ def _roll_back(added: Dict[str, set]) -> None:
                 unregister_published(name)
             else:
                 PART_REGISTRIES[key].unregister(name)
+    for catalogue in _catalogues().values():
+        for name, claims in list(catalogue.claims.items()):
+            claims[:] = [c for c in claims if c.provider.name != provider]
+            if not claims:
+                del catalogue.claims[name]
+
+
+def _plugin_location(ep, exc: BaseException) -> Tuple[str, int]:
+    """The plugin's own file and line where loading failed: the deepest frame
+    of the traceback inside the plugin's package, else its entry module."""
+    import importlib.util
+
+    module = ep.value.split(":")[0].strip()
+    roots: List[str] = []
+    with contextlib.suppress(Exception):
+        spec = importlib.util.find_spec(module.split(".")[0])
+        if spec is not None:
+            roots = list(spec.submodule_search_locations or []) or [str(Path(spec.origin).parent)]
+    frames = traceback.extract_tb(exc.__traceback__)
+    inside = [f for f in frames if any(str(Path(f.filename).resolve()).startswith(
+        str(Path(root).resolve())) for root in roots)]
+    if inside:
+        return inside[-1].filename, inside[-1].lineno or 1
+    with contextlib.suppress(Exception):
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.origin:
+            return spec.origin, 1
+    return module, 1
 
 
 def _load_entry_point(ep) -> PluginInfo:
@@ -246,22 +320,93 @@ def _load_entry_point(ep) -> PluginInfo:
                       version=dist.version if dist else "?")
     before = _snapshot()
     try:
-        with _providing(f"plugin {info.name} ({info.distribution} {info.version})"):
+        with _providing(info.provider, plugin=True):
             obj = ep.load()
             if callable(obj) and not inspect.ismodule(obj):
                 obj()
     except Exception as exc:  # a broken plugin must not break auzoo
-        _roll_back(_added_since(before))
+        _roll_back(_added_since(before), info.provider)
         info.status = "failed"
         info.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        warnings.warn(f"auzoo plugin '{info.name}' from {info.distribution} "
-                      f"{info.version} failed to load: {info.error}", RuntimeWarning,
-                      stacklevel=2)
+        filename, lineno = _plugin_location(ep, exc)
+        warnings.warn_explicit(f"auzoo plugin '{info.name}' from {info.distribution} "
+                               f"{info.version} failed to load: {info.error}", RuntimeWarning,
+                               filename, lineno, module=ep.value.split(":")[0])
         return info
     info.status = "loaded"
     info.registered = sorted(f"{key}:{name}" for key, names in
                              _added_since(before).items() for name in names)
     return info
+
+
+class _Catalogue:
+    """One namespace of names (a part registry, or the model configs) as the
+    clash resolution sees it."""
+
+    def __init__(self, providers, entries, claims, ambiguous):
+        self.providers, self.entries = providers, entries
+        self.claims, self.ambiguous = claims, ambiguous
+
+    def give(self, name: str, claim: Claim) -> None:
+        self.entries[name], self.providers[name] = claim.obj, claim.provider
+
+    def take_away(self, name: str) -> None:
+        self.entries.pop(name, None)
+        self.providers.pop(name, None)
+
+
+def _catalogues() -> Dict[str, _Catalogue]:
+    cats = {key: _Catalogue(reg.providers, reg._module_dict, reg.claims, reg.ambiguous)
+            for key, reg in PART_REGISTRIES.items()}
+    cats["configs"] = _Catalogue(CONFIG_PROVIDERS, CONFIGS, CONFIG_CLAIMS, AMBIGUOUS_CONFIGS)
+    return cats
+
+
+def _resolve_clashes(plugins: List[PluginInfo]) -> None:
+    """After every plugin has loaded: a name claimed by several plugins is
+    refused in all of them; a plugin's claim on one of auzoo's own names is
+    refused (auzoo keeps it). Each plugin keeps its other registrations."""
+    by_provider = {p.provider: p for p in plugins}
+    for kind, cat in _catalogues().items():
+        for name, claims in list(cat.claims.items()):
+            holder = cat.providers.get(name)
+            if holder is not None and holder.name == BUILTIN:
+                for claim in claims:
+                    _note(by_provider, claim.provider, f"{kind}:{name} refused: auzoo's own "
+                          f"has this name ({holder})")
+            else:
+                parties = ([holder] if holder is not None else cat.ambiguous.get(name, []))
+                parties = parties + [c.provider for c in claims]
+                if len(parties) == 1:
+                    cat.give(name, claims[0])
+                else:
+                    cat.take_away(name)
+                    cat.ambiguous[name] = parties
+                    for party in parties:
+                        others = "; ".join(str(p) for p in parties if p is not party)
+                        _note(by_provider, party, f"{kind}:{name} refused: also provided by {others}")
+                        info = by_provider.get(party.name)
+                        if info is not None and f"{kind}:{name}" in info.registered:
+                            info.registered.remove(f"{kind}:{name}")
+            del cat.claims[name]
+
+
+def _note(by_provider: Dict[str, PluginInfo], provider: Provider, text: str) -> None:
+    info = by_provider.get(provider.name)
+    if info is not None and text not in info.conflicts:
+        info.conflicts.append(text)
+        # Point at the plugin's own definition (file:line, or its config file).
+        filename, _, line = provider.where.rpartition(":")
+        if not line.isdigit():
+            filename, line = provider.where, "1"
+        warnings.warn_explicit(f"auzoo {info.provider}: {text}", RuntimeWarning, filename,
+                               int(line), module=info.value.split(":")[0])
+
+
+def ambiguous_names() -> Dict[str, Dict[str, List[Provider]]]:
+    """Names refused because several plugins claim them, per kind."""
+    cats = _catalogues()
+    return {kind: dict(cat.ambiguous) for kind, cat in cats.items() if cat.ambiguous}
 
 
 def load_builtins() -> None:
@@ -273,6 +418,11 @@ def load_builtins() -> None:
     with _providing(BUILTIN):
         import auzoo.models  # noqa: F401  (importing registers the parts)
         import auzoo.report.published_rows  # noqa: F401
+        # what a run is made of: the training module, losses, metrics, hooks
+        import auzoo.engine.hooks  # noqa: F401
+        import auzoo.engine.losses  # noqa: F401
+        import auzoo.engine.metrics  # noqa: F401
+        import auzoo.engine.model  # noqa: F401
         from auzoo.configs import CONFIG_DIR
         register_config_dir(CONFIG_DIR)
 
@@ -296,6 +446,7 @@ def load_plugins(reload: bool = False) -> List[PluginInfo]:
                                status="disabled") for ep in eps]
         return _plugins
     _plugins = [_load_entry_point(ep) for ep in eps]
+    _resolve_clashes(_plugins)
     return _plugins
 
 
@@ -321,6 +472,8 @@ def build_part(registry: AuzooRegistry, cfg, **kwargs):
     name = cfg.get("type")
     if isinstance(name, str) and name not in registry.module_dict:
         ensure_loaded()
+        if name in registry.ambiguous:
+            raise RegistryConflictError(ambiguity_message(registry.name, name, registry.ambiguous[name]))
         if name not in registry.module_dict:
             known = ", ".join(sorted(registry.module_dict)) or "(none)"
             raise KeyError(f"unknown {registry.name} '{name}'. Registered {registry.name}s: {known}")
@@ -332,7 +485,7 @@ __all__ = [
     "ATTENTION", "BACKBONES", "HEADS", "MODELS", "NECKS", "SPLITTERS",
     "DATASETS", "LOSSES", "METRICS", "HOOKS",
     "PART_REGISTRIES", "CONFIGS", "AuzooRegistry", "RegistryConflictError",
-    "PluginInfo", "Provider", "register_config", "register_config_dir",
+    "PluginInfo", "Provider", "ambiguity_message", "ambiguous_names", "register_config", "register_config_dir",
     "load_plugins", "load_builtins", "ensure_loaded", "plugins_disabled",
     "registered_parts", "provider_of", "build_part", "PLUGIN_GROUP",
     "DISABLE_PLUGINS_ENV",

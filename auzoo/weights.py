@@ -15,7 +15,6 @@ except the SE layers (``layerX.Y.conv4 -> layerX.Y.se.fc1``,
 """
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import re
@@ -152,6 +151,96 @@ def load_state_dict_file(path: PathLike, map_location: Union[str, torch.device] 
     return dict(state)
 
 
+class WeightsMismatchError(ValueError):
+    """A state dict that does not fit a module; the message names the file and the keys."""
+
+
+def _preview(names, limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def load_state_dict_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor],
+                           source: str) -> None:
+    """Load ``state`` into ``module`` when every key fits, else raise one error
+    that names ``source`` and lists the missing, unexpected and mis-shaped keys.
+
+    The one way auzoo loads weights into a module (backbone weight files,
+    checkpoints, stage-2 initialisation). BatchNorm ``num_batches_tracked``
+    counters may be missing (weights converted from Caffe have none): they are
+    bookkeeping, not weights.
+    """
+    own = module.state_dict()
+    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in own]
+    reshaped = [f"{k} {tuple(state[k].shape)} in the file, {tuple(own[k].shape)} in the model"
+                for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or reshaped:
+        what = type(module).__name__
+        parts = [f"{label} {len(keys)}: {_preview(keys)}" for label, keys in (
+            ("missing from the file", missing), ("not in the model", unexpected),
+            ("other shapes", reshaped)) if keys]
+        raise WeightsMismatchError(f"{source}: does not fit {what} -- " + "; ".join(parts))
+    module.load_state_dict(state, strict=False)
+
+
+# --------------------------------------------------------------- what a backbone starts from
+
+def file_sha256(path: PathLike) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def init_record(path: Optional[PathLike]) -> Dict[str, str]:
+    """``{'weights': file name, 'sha256': ...}`` for a weight file, ``{'weights': 'random'}`` without."""
+    if path is None:
+        return {"weights": "random"}
+    return {"weights": Path(path).name, "sha256": file_sha256(path)}
+
+
+def _backbones(model: torch.nn.Module):
+    """Modules that start from a weight file (they carry ``init_record``), outermost first."""
+    return [m for m in model.modules() if isinstance(getattr(m, "init_record", None), dict)]
+
+
+def backbone_init(model: torch.nn.Module) -> Dict[str, str]:
+    """How the model's backbone was initialised, for result rows and checkpoints:
+    ``{'weights': 'senet50_ft.pth', 'sha256': '...'}`` or ``{'weights': 'random'}``
+    (also for a model with no backbone, which starts from random weights)."""
+    found = _backbones(model)
+    return dict(found[0].init_record) if found else {"weights": "random"}
+
+
+class RandomFrozenInitError(ValueError):
+    """Frozen layers that would stay random; the message names the fix."""
+
+
+def check_frozen_init(model: torch.nn.Module, allow_random_init: bool = False) -> None:
+    """Refuse to train a backbone whose frozen stages hold random weights.
+
+    A backbone with ``frozen_stages > 0`` and no weight file would keep a
+    random stem (and more) fixed for the whole run. Allowed only when the user
+    says so (``allow_random_init=True``, ``--allow-random-init``).
+    """
+    if allow_random_init:
+        return
+    for backbone in _backbones(model):
+        frozen = int(getattr(backbone, "frozen_stages", 0) or 0)
+        if frozen and backbone.init_record.get("weights") == "random":
+            fix = getattr(backbone, "weights_fix", lambda: "")()
+            raise RandomFrozenInitError(
+                f"{type(backbone).__name__} has frozen_stages={frozen} but no weight file "
+                "(model.backbone.weights=None): its frozen layers would stay random for the "
+                f"whole run. {fix}Or train every stage (model.backbone.frozen_stages=0), or "
+                "train it anyway, on purpose, with --allow-random-init (config key "
+                "allow_random_init=True); the result then records 'random'.")
+
+
 # --------------------------------------------------------------- VGGFace2 SENet-50
 
 _SE_RENAME = re.compile(r"^(layer\d+\.\d+)\.conv([45])\.")
@@ -253,6 +342,8 @@ def convert_cli(args) -> int:
     return 0
 
 
-__all__ = ["NumpyUnpickler", "UnsafePickleError", "convert_cli", "convert_vggface2_senet50",
+__all__ = ["NumpyUnpickler", "UnsafePickleError", "RandomFrozenInitError", "WeightsMismatchError",
+           "backbone_init", "check_frozen_init", "file_sha256", "init_record",
+           "load_state_dict_strict", "convert_cli", "convert_vggface2_senet50",
            "convert_weights", "load_numpy_pickle", "load_state_dict_file",
            "vggface2_to_backbone_name"]

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import os
-import platform
 import statistics
 import sys
 import time
@@ -36,21 +34,27 @@ from typing import Callable, Dict, List, Optional
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import BUSY_LOAD, Machine, cpu_name, fmt_load, load_average, model_gflops, usable_cores  # noqa: E402
+
 FIELDS = ["model", "img_size", "batch_size", "samples_per_sec", "step_time_ms", "param_count_m",
-          "gmacs", "device", "dtype", "channels_last", "compile", "mode"]
+          "gmacs", "device", "dtype", "channels_last", "compile", "mode", "achieved_gflops",
+          "reference_gflops", "of_reference", "load_1min"]
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def machine(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)}"
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"cpu {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+    return f"cpu {cpu_name()}, {usable_cores()} cores, {torch.get_num_threads()} threads"
+
+
+def synthetic_landmarks(batch_size: int, img_size: int, device: torch.device) -> torch.Tensor:
+    """(N, 66, 2) points inside the image for models that need landmarks: where
+    they lie does not change the cost of a step."""
+    g = torch.Generator().manual_seed(0)
+    points = 0.2 + 0.6 * torch.rand(batch_size, 66, 2, generator=g)
+    return (points * (img_size - 1)).to(device)
 
 
 def synchronize(device: torch.device) -> None:
@@ -78,13 +82,16 @@ def make_step(model, mode: str, batch_size: int, img_size: int, device: torch.de
     autocast = (torch.autocast(device.type, dtype=dtype) if dtype != torch.float32
                 else contextlib.nullcontext())
     run = torch.compile(model) if compile_ else model
+    inputs = (images,)
+    if getattr(model, "requires_landmarks", False):
+        inputs += (synthetic_landmarks(batch_size, img_size, device),)
 
     if mode == "infer":
         model.eval()
 
         def step():
             with torch.inference_mode(), autocast:
-                run(images)
+                run(*inputs)
         return step
 
     model.train()
@@ -95,7 +102,7 @@ def make_step(model, mode: str, batch_size: int, img_size: int, device: torch.de
 
     def step():
         with autocast:
-            logits = run(images).float()
+            logits = run(*inputs).float()
         loss = sum(F.binary_cross_entropy_with_logits(logits[:, g], targets[:, g]) for g in groups)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -150,10 +157,17 @@ def bench_model(name: str, mode: str, args, device, dtype) -> Optional[dict]:
             torch.cuda.empty_cache()
             batch_size //= 2
             print(f"  {name} {mode}: out of memory, batch size -> {batch_size}", flush=True)
+    rate = batch_size / seconds
+    achieved = model_gflops(gmacs, rate, mode)
+    ref_dtype = "bfloat16" if args.dtype == "bfloat16" else "float32"
     return dict(model=name, img_size=args.img_size, batch_size=batch_size,
-                samples_per_sec=round(batch_size / seconds, 2), step_time_ms=round(1000 * seconds, 2),
+                samples_per_sec=round(rate, 2), step_time_ms=round(1000 * seconds, 2),
                 param_count_m=round(total / 1e6, 2), gmacs=round(gmacs, 3), device=args.device_name,
-                dtype=args.dtype, channels_last=args.channels_last, compile=args.compile, mode=mode)
+                dtype=args.dtype, channels_last=args.channels_last, compile=args.compile, mode=mode,
+                achieved_gflops=round(achieved, 1),
+                reference_gflops=args.machine.reference_gflops.get(ref_dtype),
+                of_reference=args.machine.fraction(achieved, ref_dtype),
+                load_1min=load_average()[0])
 
 
 def vs_backbone(name: str, args, device, dtype) -> str:
@@ -166,16 +180,29 @@ def vs_backbone(name: str, args, device, dtype) -> str:
         "backbone": make_step(backbone, "infer", batch, args.img_size, device, dtype,
                               args.channels_last, args.compile),
     }
+    load_before = load_average()
     seconds = measure(steps, args, device)
+    load_after = load_average()
     ratio = seconds[name] / seconds["backbone"]
+    from auzoo.models.summary import count_flops
+
+    def achieved(key, net):
+        gflops = model_gflops(count_flops(net, args.img_size) / 2e9, batch / seconds[key], "infer")
+        return f"{gflops:.1f} GFLOP/s = {args.machine.fraction(gflops):.2f} of the reference"
+
+    busy = max(load_before[0], load_after[0]) >= BUSY_LOAD and device.type == "cpu"
     return "\n".join([
         f"{name} inference vs its backbone ({type(backbone).__name__}) alone",
-        f"machine: {args.device_name}",
+        *args.machine.lines(),
+        f"load average (1/5/15 min) around this comparison: {fmt_load(load_before)} -> "
+        f"{fmt_load(load_after)}" + ("  ** TAKEN UNDER LOAD **" if busy else ""),
         f"torch {torch.__version__}, img_size {args.img_size}, batch {batch}, dtype {args.dtype}, "
         f"channels_last {args.channels_last}, compile {args.compile}",
         f"warm-up {args.warmup}, {args.repeats} repeats x {args.steps} steps, alternating; medians",
-        f"{name}: {1000 * seconds[name]:.1f} ms/batch ({batch / seconds[name]:.1f} images/s)",
-        f"backbone: {1000 * seconds['backbone']:.1f} ms/batch ({batch / seconds['backbone']:.1f} images/s)",
+        f"{name}: {1000 * seconds[name]:.1f} ms/batch ({batch / seconds[name]:.1f} images/s, "
+        f"{achieved(name, model)})",
+        f"backbone: {1000 * seconds['backbone']:.1f} ms/batch ({batch / seconds['backbone']:.1f} "
+        f"images/s, {achieved('backbone', backbone)})",
         f"ratio {name} / backbone: {ratio:.2f}x (goal <= 2.0x: {'met' if ratio <= 2.0 else 'NOT met'})",
     ])
 
@@ -216,6 +243,7 @@ def parse_args(argv=None):
     args.device_name = machine(device)
     if cuda:
         torch.backends.cudnn.benchmark = True
+    args.machine = Machine.start(device)
     return args, device
 
 
@@ -232,6 +260,8 @@ def main(argv=None) -> int:
     console = Console()
     console.print(f"[bold]{args.device_name}[/] torch {torch.__version__}  img {args.img_size}  "
                   f"dtype {args.dtype}  channels_last {args.channels_last}  compile {args.compile}")
+    for line in args.machine.lines():
+        console.print(line, highlight=False)
 
     done = set()
     out = Path(args.out) if args.out else None
@@ -249,7 +279,9 @@ def main(argv=None) -> int:
             row = bench_model(name, mode, args, device, dtype)
             rows.append(row)
             console.print(f"{name:>20} {mode:5}  {row['samples_per_sec']:9.1f} images/s  "
-                          f"{row['step_time_ms']:9.1f} ms/step  batch {row['batch_size']}")
+                          f"{row['step_time_ms']:9.1f} ms/step  batch {row['batch_size']}  "
+                          f"{row['of_reference']} of the reference  load {row['load_1min']}",
+                          highlight=False)
             if out:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 new = not out.exists()
@@ -272,6 +304,8 @@ def main(argv=None) -> int:
         console.print(table)
 
     reports = [vs_backbone(name, args, device, dtype) for name in args.vs_backbone]
+    args.machine.finish()
+    console.print(args.machine.lines()[1], highlight=False)
     for report in reports:
         console.print(report)
     if args.vs_out and reports:

@@ -89,9 +89,10 @@ def write_plugin(root: Path, source: str, configs=None, dist=DIST, package="auzo
 def plugin_env(tmp_path, monkeypatch):
     """A folder on sys.path for scratch distributions; every registry as it was afterwards."""
     registry.ensure_loaded()  # built-ins and installed plugins first, so they are kept
-    parts = {key: (dict(reg._module_dict), dict(reg.providers))
+    parts = {key: (dict(reg._module_dict), dict(reg.providers), dict(reg.ambiguous))
              for key, reg in registry.PART_REGISTRIES.items()}
-    configs = dict(registry.CONFIGS), dict(registry.CONFIG_PROVIDERS)
+    configs = (dict(registry.CONFIGS), dict(registry.CONFIG_PROVIDERS),
+               dict(registry.AMBIGUOUS_CONFIGS))
     plugins = registry._plugins
     modules = set(sys.modules)
     monkeypatch.delenv(registry.DISABLE_PLUGINS_ENV, raising=False)
@@ -103,7 +104,11 @@ def plugin_env(tmp_path, monkeypatch):
     for key, reg in registry.PART_REGISTRIES.items():
         reg._module_dict.clear(), reg._module_dict.update(parts[key][0])
         reg.providers.clear(), reg.providers.update(parts[key][1])
-    for live, saved in zip((registry.CONFIGS, registry.CONFIG_PROVIDERS), configs):
+        reg.ambiguous.clear(), reg.ambiguous.update(parts[key][2])
+        reg.claims.clear()
+    registry.CONFIG_CLAIMS.clear()
+    for live, saved in zip((registry.CONFIGS, registry.CONFIG_PROVIDERS,
+                            registry.AMBIGUOUS_CONFIGS), configs):
         live.clear(), live.update(saved)
     registry._plugins = plugins
     for name in set(sys.modules) - modules:
@@ -151,8 +156,15 @@ def test_failing_plugin_leaves_no_trace_and_does_not_break_list(plugin_env, caps
 
         raise ImportError("scratch plugin needs a library that is not installed")
     ''')
-    with pytest.warns(RuntimeWarning, match="auzoo plugin 'scratch' from auzoo-scratch-plugin"):
+    with pytest.warns(RuntimeWarning, match="auzoo plugin 'scratch' from auzoo-scratch-plugin") as caught:
         info = _plugin(registry.load_plugins(reload=True))
+    # the warning points at the plugin's own line, not at auzoo's loader
+    warning = next(w for w in caught if "failed to load" in str(w.message))
+    plugin_file = plugin_env / "auzoo_scratch_plugin" / "__init__.py"
+    assert Path(warning.filename).resolve() == plugin_file.resolve()
+    raise_line = plugin_file.read_text().splitlines().index(
+        'raise ImportError("scratch plugin needs a library that is not installed")') + 1
+    assert warning.lineno == raise_line
     assert info.status == "failed"
     assert "ImportError: scratch plugin needs a library" in info.error
     assert "HalfRegisteredHead" not in registry.HEADS.module_dict  # rolled back
@@ -163,7 +175,7 @@ def test_failing_plugin_leaves_no_trace_and_does_not_break_list(plugin_env, caps
     assert "tranet" in out and "ThreeRegionSplitter" in out  # built-ins still listed
 
 
-def test_conflict_with_a_builtin_names_both_providers(plugin_env):
+def test_conflict_with_a_builtin_keeps_the_builtin_and_the_plugins_other_parts(plugin_env):
     builtin = next(name for name, p in registry.BACKBONES.providers.items()
                    if p.name == registry.BUILTIN)
     builtin_class = registry.BACKBONES.get(builtin)
@@ -178,29 +190,121 @@ def test_conflict_with_a_builtin_names_both_providers(plugin_env):
         @BACKBONES.register_module(name={builtin!r})
         class ShadowBackbone(nn.Module):
             pass
+
+        @HEADS.register_module()
+        class ScratchHeadAfterTheClash(nn.Module):
+            pass
     ''')
-    with pytest.warns(RuntimeWarning):
+    with pytest.warns(RuntimeWarning, match=f"backbones:{builtin} refused"):
         info = _plugin(registry.load_plugins(reload=True))
-    assert info.status == "failed"
-    assert f"'{builtin}' is registered twice" in info.error
-    assert f"first by {registry.BUILTIN} at " in info.error
-    assert f"then by plugin {PLUGIN} ({DIST} 1.2.3) at " in info.error
-    assert "auzoo_scratch_plugin" in info.error  # where the plugin's definition stands
-    # the built-in stays, and the plugin's other registrations are undone
+    assert info.status == "loaded", info.error
+    assert len(info.conflicts) == 1
+    assert f"backbones:{builtin} refused: auzoo's own has this name ({registry.BUILTIN} at " \
+        in info.conflicts[0]
+    # the built-in keeps its name, the plugin keeps everything else
     assert registry.BACKBONES.get(builtin) is builtin_class
     assert registry.provider_of("backbones", builtin).name == registry.BUILTIN
-    assert "ScratchHeadBeforeTheClash" not in registry.HEADS.module_dict
+    assert {"ScratchHeadBeforeTheClash", "ScratchHeadAfterTheClash"} <= set(registry.HEADS.module_dict)
+    assert info.registered == ["heads:ScratchHeadAfterTheClash", "heads:ScratchHeadBeforeTheClash"]
 
 
 def test_config_name_clash_with_a_builtin_is_reported(plugin_env):
     write_plugin(plugin_env, GOOD_PLUGIN, configs={"tranet": GOOD_CONFIG})
-    with pytest.warns(RuntimeWarning):
+    with pytest.warns(RuntimeWarning, match="configs:tranet refused"):
         info = _plugin(registry.load_plugins(reload=True))
-    assert info.status == "failed"
-    assert "model config 'tranet' is registered twice" in info.error
-    assert registry.BUILTIN in info.error and f"plugin {PLUGIN} ({DIST} 1.2.3)" in info.error
+    assert info.status == "loaded"
+    assert any("configs:tranet refused" in c and registry.BUILTIN in c for c in info.conflicts)
     assert registry.provider_of("configs", "tranet").name == registry.BUILTIN
-    assert "ScratchPluginNet" not in registry.MODELS.module_dict
+    assert "ScratchPluginNet" in registry.MODELS.module_dict  # its parts stay
+
+
+SECOND_PLUGIN = '''
+from pathlib import Path
+
+from torch import nn
+
+from auzoo.registry import HEADS, register_config_dir
+
+
+@HEADS.register_module(name="ScratchPluginHead")
+class AnotherHead(nn.Module):
+    pass
+
+
+@HEADS.register_module()
+class OnlyInTheSecondPlugin(nn.Module):
+    pass
+
+
+register_config_dir(Path(__file__).parent / "configs")
+'''
+
+
+def _two_clashing_plugins(site: Path) -> None:
+    # Both register config 'scratch_net' and head 'ScratchPluginHead'; each has its own config too.
+    write_plugin(site, GOOD_PLUGIN, configs={"scratch_net": GOOD_CONFIG, "scratch_first": GOOD_CONFIG})
+    write_plugin(site, SECOND_PLUGIN, configs={"scratch_net": GOOD_CONFIG, "scratch_second": GOOD_CONFIG},
+                 dist="auzoo-scratch-second", package="auzoo_scratch_second", name="scratch2",
+                 version="0.9")
+
+
+def test_two_plugins_with_one_name_lose_it_both_and_keep_the_rest(plugin_env, capsys):
+    _two_clashing_plugins(plugin_env)
+    with pytest.warns(RuntimeWarning, match="refused: also provided by"):
+        infos = registry.load_plugins(reload=True)
+    first, second = _plugin(infos), _plugin(infos, "scratch2")
+    assert first.status == second.status == "loaded"
+    # the clashing names mean nothing now, in both
+    assert "scratch_net" not in registry.CONFIGS and "scratch_net" not in auzoo.list_models()
+    assert "ScratchPluginHead" not in registry.HEADS.module_dict
+    assert [p.name for p in registry.AMBIGUOUS_CONFIGS["scratch_net"]] == [first.provider, second.provider]
+    assert [p.name for p in registry.HEADS.ambiguous["ScratchPluginHead"]] == [
+        first.provider, second.provider]
+    # every other registration of both stays
+    assert {"scratch_first", "scratch_second"} <= set(registry.CONFIGS)
+    assert "ScratchPluginNet" in registry.MODELS.module_dict
+    assert "OnlyInTheSecondPlugin" in registry.HEADS.module_dict
+    assert "configs:scratch_net" not in first.registered and "configs:scratch_first" in first.registered
+    for info in (first, second):
+        assert any(c.startswith("configs:scratch_net refused: also provided by") for c in info.conflicts)
+        assert any(c.startswith("heads:ScratchPluginHead refused") for c in info.conflicts)
+
+    # building through the ambiguous head, or showing the ambiguous config, names both plugins
+    with pytest.raises(registry.RegistryConflictError, match="ambiguous") as err:
+        auzoo.build_model("scratch_first")
+    assert first.provider in str(err.value) and second.provider in str(err.value)
+    assert main(["show", "scratch_net"]) == 2
+    shown = capsys.readouterr().err
+    assert "'scratch_net' is ambiguous" in shown
+    assert first.provider in shown and second.provider in shown
+
+    assert main(["list", "plugins"]) == 0
+    listed = capsys.readouterr().out
+    assert "with conflicts" in listed and "configs:scratch_net refused" in listed
+
+
+def test_two_plugins_clash_in_a_fresh_process(tmp_path):
+    site = tmp_path / "site"
+    _two_clashing_plugins(site)
+    listed = _auzoo_list(site)
+    assert "refused: ambiguous" in listed and "scratch_net" in listed
+    assert "scratch_first" in listed and "scratch_second" in listed
+
+
+def test_a_failing_plugin_gives_up_its_claim(plugin_env):
+    write_plugin(plugin_env, GOOD_PLUGIN, configs={"scratch_net": GOOD_CONFIG})
+    write_plugin(plugin_env, '''
+        from pathlib import Path
+        from auzoo.registry import register_config_dir
+        register_config_dir(Path(__file__).parent / "configs")
+        raise RuntimeError("broken after registering")
+    ''', configs={"scratch_net": GOOD_CONFIG}, dist="auzoo-scratch-second",
+                 package="auzoo_scratch_second", name="scratch2")
+    with pytest.warns(RuntimeWarning, match="failed to load"):
+        infos = registry.load_plugins(reload=True)
+    assert _plugin(infos, "scratch2").status == "failed"
+    assert _plugin(infos).conflicts == []
+    assert registry.provider_of("configs", "scratch_net").name == _plugin(infos).provider
 
 
 def test_no_plugins_env_turns_loading_off(plugin_env, monkeypatch, capsys):

@@ -7,7 +7,6 @@ independently of auzoo's backbone, and run from the pickle dict itself.
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -270,3 +269,81 @@ def test_load_state_dict_file_points_pickles_to_the_converter(tmp_path):
         load_state_dict_file(path)
     with pytest.raises(FileNotFoundError, match="nothere.pth"):
         load_state_dict_file(tmp_path / "nothere.pth")
+
+
+# --------------------------------------------------------------- strict loading, initialisation record
+
+def test_load_state_dict_strict_lists_every_kind_of_mismatch():
+    from auzoo.weights import WeightsMismatchError, load_state_dict_strict
+
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    state = {k: v.clone() + 1 for k, v in module.state_dict().items()
+             if not k.endswith("num_batches_tracked")}
+    load_state_dict_strict(module, state, "good.pth")  # counters may be missing
+    assert torch.equal(module[0].weight, state["0.weight"])
+
+    bad = dict(state)
+    del bad["1.bias"]
+    bad["2.weight"] = torch.zeros(1)
+    bad["0.weight"] = torch.zeros(4, 3, 5, 5)
+    before = module[0].bias.clone()
+    bad["0.bias"] = before + 5
+    with pytest.raises(WeightsMismatchError) as err:
+        load_state_dict_strict(module, bad, "/data/bad.pth")
+    message = str(err.value)
+    assert message.startswith("/data/bad.pth: does not fit Sequential")
+    assert "missing from the file 1: 1.bias" in message
+    assert "not in the model 1: 2.weight" in message
+    assert "0.weight (4, 3, 5, 5) in the file, (4, 3, 3, 3) in the model" in message
+    assert torch.equal(module[0].bias, before)  # nothing loaded
+
+
+def test_backbone_init_records_file_and_checksum(tmp_path):
+    import hashlib
+
+    import auzoo
+    from auzoo.models.backbones import VGGFace2SENet50
+    from auzoo.weights import backbone_init
+
+    model = auzoo.build_model("senet50", **{"backbone.frozen_stages": 0})
+    assert backbone_init(model) == {"weights": "random"}
+
+    path = tmp_path / "senet50_ft.pth"
+    torch.save(VGGFace2SENet50(frozen_stages=0).state_dict(), path)
+    model = auzoo.build_model("senet50", **{"backbone.weights": str(path)})
+    assert backbone_init(model) == {"weights": "senet50_ft.pth",
+                                    "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    assert backbone_init(torch.nn.Linear(2, 2)) == {"weights": "random"}
+
+
+@pytest.mark.parametrize("backbone", [
+    dict(type="VGGFace2SENet50", weights=None, frozen_stages=2),
+    dict(type="TimmBackbone", model_name="test_resnet", weights=None, frozen_stages=2),
+])
+def test_frozen_random_backbone_is_refused_with_the_fix(backbone):
+    from auzoo import registry
+    from auzoo.weights import RandomFrozenInitError, check_frozen_init
+
+    part = registry.build_part(registry.BACKBONES, backbone)
+    model = torch.nn.Sequential(part)
+    with pytest.raises(RandomFrozenInitError) as err:
+        check_frozen_init(model, allow_random_init=False)
+    message = str(err.value)
+    assert "frozen_stages=2" in message and "model.backbone.weights=" in message
+    assert "--allow-random-init" in message and "allow_random_init=True" in message
+    if backbone["type"] == "VGGFace2SENet50":
+        assert "auzoo convert-weights senet50_ft_weight.pkl senet50_ft.pth" in message
+    check_frozen_init(model, allow_random_init=True)  # the explicit opt-in
+
+    unfrozen = torch.nn.Sequential(registry.build_part(registry.BACKBONES, dict(backbone, frozen_stages=0)))
+    check_frozen_init(unfrozen, allow_random_init=False)  # nothing frozen: nothing to refuse
+
+
+def test_frozen_backbone_with_weights_is_accepted(tmp_path):
+    from auzoo.models.backbones import TimmBackbone
+    from auzoo.weights import check_frozen_init
+
+    import timm
+    path = tmp_path / "test_resnet.pth"
+    torch.save(timm.create_model("test_resnet").state_dict(), path)
+    check_frozen_init(TimmBackbone("test_resnet", weights=str(path), frozen_stages=2))

@@ -117,3 +117,44 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = 224
     aligned = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return aligned, matrix
+
+
+# 49-point lists (BP4D / JAA-Net: iBUG-68 without the 17 jaw points and the
+# inner mouth corners) hold exactly DISFA's 66-point indices 17-65, in order.
+POINTS49_IN_66 = np.arange(17, 66)
+
+
+def landmarks49_to_66(points: np.ndarray) -> np.ndarray:
+    """49 points -> the 66-point scheme, jaw points 0-16 NaN (the list has none)."""
+    points = np.asarray(points, dtype=np.float32)
+    if points.shape[-2:] != (49, 2):
+        raise ValueError(f"expected (..., 49, 2) landmarks, got shape {points.shape}")
+    out = np.full((*points.shape[:-2], 66, 2), np.nan, dtype=np.float32)
+    out[..., POINTS49_IN_66, :] = points
+    return out
+
+
+def complete_jaw(points: np.ndarray) -> np.ndarray:
+    """66 points whose jaw (0-16) is missing, with the jaw of the mean face filled in.
+
+    The mean face is fitted to the points present by a least-squares
+    similarity transform; only the alignment uses the filled-in jaw (its chin,
+    point 8, sets the scale), the stored landmarks keep NaN there.
+    """
+    from auzoo.data.mean_face import MEAN_FACE_68
+
+    pts = np.asarray(points, dtype=np.float64)
+    template = landmarks68_to_66(MEAN_FACE_68)
+    known = np.isfinite(pts).all(axis=1)
+    known[:17] = False
+    if known.sum() < 3:
+        raise ValueError("too few landmarks to place the jaw")
+    src, dst = template[known], pts[known]
+    src_c, dst_c = src - src.mean(0), dst - dst.mean(0)
+    # Similarity (no reflection) as a complex scale-rotation: dst = a * src + t.
+    zs, zd = src_c[:, 0] + 1j * src_c[:, 1], dst_c[:, 0] + 1j * dst_c[:, 1]
+    a = np.vdot(zs, zd) / np.vdot(zs, zs)
+    jaw = (template[:17] - src.mean(0)) @ np.array([[a.real, a.imag], [-a.imag, a.real]]) + dst.mean(0)
+    out = pts.copy()
+    out[:17] = jaw
+    return out.astype(np.float32)

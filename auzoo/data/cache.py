@@ -1,28 +1,37 @@
 """Reading a prepared cache: ``open_cache(CACHE)``.
 
-The layout (written by :mod:`auzoo.data.prepare`, described in docs/data.md)::
-
-    CACHE/meta.json                      written last: its presence marks a finished cache
-    CACHE/index.csv                      one row per frame, every subject
-    CACHE/subjects/SN001/frames.npy      (n, S, S, 3) uint8 RGB aligned faces
-    CACHE/subjects/SN001/landmarks.npy   (n, 66, 2) float32 aligned landmarks, NaN if missing
-    CACHE/subjects/SN001/landmarks_source.npy, matrices.npy, index.csv, done.json
+The layout is in :mod:`auzoo.data.cache_format`; the cache's ``meta.json``
+names the registered dataset it holds (:mod:`auzoo.data.datasets`), which
+gives its AUs, folds, label rule and bad-frame policies.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
 
-from auzoo.data.prepare import (CACHE_FORMAT, CACHE_VERSION, DONE, FLAG_COLUMNS, INDEX,
-                                LABEL_COLUMNS, META, SUBJECTS_DIR)
+from auzoo.data.cache_format import (CACHE_FORMAT, CACHE_VERSION, DONE, FRAMES_FILE, INDEX,
+                                     LANDMARKS_FILE, LEGACY_FORMATS, MATRICES_FILE, META,
+                                     SOURCE_LANDMARKS_FILE, SUBJECTS_DIR, is_label_column)
+from auzoo.data.datasets import AUDataset, dataset_from_meta
 
 
-class DisfaCache:
-    """A finished DISFA cache. Frames are memory-mapped on first use, per process."""
+def _read_index(path: Path) -> pd.DataFrame:
+    header = pd.read_csv(path, nrows=0).columns
+    dtypes = {c: np.uint8 for c in header if is_label_column(c)}
+    dtypes.update({c: str for c in ("subject", "sequence", "path") if c in header})
+    dtypes.update({c: bool for c in ("error_log", "landmarks_missing", "aligned", "bad_landmarks")
+                   if c in header})
+    if "frame" in header:
+        dtypes["frame"] = np.int32
+    return pd.read_csv(path, dtype=dtypes, keep_default_na=False)
+
+
+class Cache:
+    """A finished cache. Frames are memory-mapped on first use, per process."""
 
     def __init__(self, root):
         self.root = Path(root)
@@ -32,11 +41,14 @@ class DisfaCache:
                     if (self.root / SUBJECTS_DIR).is_dir() else "")
             raise FileNotFoundError(
                 f"{self.root} is not a finished auzoo cache: no {META}{hint}. "
-                f"Write one with: auzoo prepare disfa DISFA_ROOT --out {self.root}")
+                f"Write one with: auzoo prepare disfa|bp4d ROOT --out {self.root} "
+                f"(or auzoo prepare frames LABELS.csv --out {self.root})")
         self.meta: dict = json.loads(meta_path.read_text())
-        if self.meta.get("format") != CACHE_FORMAT or self.meta.get("version") != CACHE_VERSION:
+        fmt = (self.meta.get("format"), self.meta.get("version"))
+        if fmt != (CACHE_FORMAT, CACHE_VERSION) and fmt not in LEGACY_FORMATS:
             raise ValueError(f"{meta_path}: not an {CACHE_FORMAT} v{CACHE_VERSION} cache "
-                             f"(format {self.meta.get('format')!r} v{self.meta.get('version')!r})")
+                             f"(format {fmt[0]!r} v{fmt[1]!r})")
+        self.dataset: AUDataset = dataset_from_meta(self.meta)
         self.size: int = int(self.meta["size"])
         self.checksum: str = self.meta["checksum"]
         self.subjects: List[str] = list(self.meta["subjects"])
@@ -44,19 +56,58 @@ class DisfaCache:
             if not (self.root / SUBJECTS_DIR / s / DONE).is_file():
                 raise FileNotFoundError(f"{self.root / SUBJECTS_DIR / s}: subject listed in "
                                         f"{META} but not prepared (no {DONE})")
-        dtypes = {"subject": str, "frame": np.int32, **{c: np.uint8 for c in LABEL_COLUMNS},
-                  **{c: bool for c in FLAG_COLUMNS}}
-        self.index: pd.DataFrame = pd.read_csv(self.root / INDEX, dtype=dtypes)
+        self.index: pd.DataFrame = _read_index(self.root / INDEX)
         counts = self.index.groupby("subject", sort=False).size().to_dict()
-        expected = {s: r["frames"] for s, r in self.meta["subjects"].items()}
+        expected = {s: r["frames"] for s, r in self.meta["subjects"].items() if r["frames"]}
         if counts != expected:
             raise ValueError(f"{self.root / INDEX} does not match {META} "
                              "(rerun auzoo prepare on this cache)")
+        # Row k of a subject's arrays is the subject's k-th index row.
+        self.rows = self.index.groupby("subject", sort=False).cumcount().to_numpy(np.int64)
         self._frames: Dict[str, np.ndarray] = {}
 
     def __repr__(self) -> str:
-        return (f"DisfaCache({str(self.root)!r}, subjects={len(self.subjects)}, "
-                f"frames={len(self.index)}, size={self.size}, checksum={self.checksum})")
+        return (f"Cache({str(self.root)!r}, dataset={self.dataset.name}, "
+                f"subjects={len(self.subjects)}, frames={len(self.index)}, size={self.size}, "
+                f"checksum={self.checksum})")
+
+    # ------------------------------------------------------------ protocol
+
+    @property
+    def folds(self) -> Dict[int, Tuple[Tuple[str, ...], Tuple[str, ...]]]:
+        """``{k: (train_subjects, test_subjects)}`` of the subjects this cache holds."""
+        return {k: self.fold_subjects(k) for k in sorted(self.dataset.fold_parts)}
+
+    def fold_subjects(self, fold: int) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+        """The protocol's fold, cut to the subjects this cache holds (a partial copy)."""
+        train, test = self.dataset.fold_subjects(fold)
+        have = set(self.subjects)
+        train, test = tuple(s for s in train if s in have), tuple(s for s in test if s in have)
+        if not train or not test:
+            raise ValueError(f"fold {fold} of {self.dataset.name} has no "
+                             f"{'training' if not train else 'test'} subject in {self.root}")
+        return train, test
+
+    @property
+    def missing_subjects(self) -> Tuple[str, ...]:
+        """The protocol's subjects this cache does not hold."""
+        return tuple(s for s in self.dataset.subjects if s not in set(self.subjects))
+
+    def describe(self, fold: Optional[int] = None, bad_frames: Optional[str] = None,
+                 threshold: Optional[int] = None) -> dict:
+        """The dataset's protocol as scored, plus what identifies this copy of it."""
+        out = self.dataset.describe(fold, bad_frames, threshold)
+        if self.missing_subjects:  # a partial copy: the folds as they were really run
+            out["missing_subjects"] = list(self.missing_subjects)
+            for k, f in out["folds"].items():
+                f["train"] = [s for s in f["train"] if s in self.subjects]
+                f["test"] = [s for s in f["test"] if s in self.subjects]
+        out["checksum"] = self.checksum
+        out["frames"] = int(len(self.index))
+        out["synthetic"] = bool(self.meta.get("synthetic", False))
+        return out
+
+    # ------------------------------------------------------------ arrays
 
     def _path(self, subject: str, name: str) -> Path:
         if subject not in self.meta["subjects"]:
@@ -68,7 +119,7 @@ class DisfaCache:
         """(n, S, S, 3) uint8 RGB aligned faces of ``subject``, memory-mapped, read-only."""
         mm = self._frames.get(subject)
         if mm is None:
-            path = self._path(subject, "frames.npy")
+            path = self._path(subject, FRAMES_FILE)
             mm = np.load(path, mmap_mode="r")
             n = self.meta["subjects"][subject]["frames"]
             if mm.shape != (n, self.size, self.size, 3) or mm.dtype != np.uint8:
@@ -79,15 +130,15 @@ class DisfaCache:
 
     def landmarks(self, subject: str) -> np.ndarray:
         """(n, 66, 2) float32 landmarks in the aligned image (pixels); NaN where missing."""
-        return np.load(self._path(subject, "landmarks.npy"))
+        return np.load(self._path(subject, LANDMARKS_FILE))
 
     def source_landmarks(self, subject: str) -> np.ndarray:
-        """(n, 66, 2) float32 landmarks as read from DISFA (0-based video pixels)."""
-        return np.load(self._path(subject, "landmarks_source.npy"))
+        """(n, 66, 2) float32 landmarks as read or found (0-based source pixels)."""
+        return np.load(self._path(subject, SOURCE_LANDMARKS_FILE))
 
     def matrices(self, subject: str) -> np.ndarray:
-        """(n, 2, 3) alignment matrices video -> aligned face; NaN where not aligned."""
-        return np.load(self._path(subject, "matrices.npy"))
+        """(n, 2, 3) alignment matrices source -> aligned face; NaN where not aligned."""
+        return np.load(self._path(subject, MATRICES_FILE))
 
     # Memory maps are per process: a pickled cache (DataLoader workers) reopens them.
     def __getstate__(self):
@@ -96,6 +147,6 @@ class DisfaCache:
         return state
 
 
-def open_cache(root) -> DisfaCache:
-    """Open a cache written by ``auzoo prepare disfa``; clear error if it is not finished."""
-    return DisfaCache(root)
+def open_cache(root) -> Cache:
+    """Open a cache written by ``auzoo prepare``; clear error if it is not finished."""
+    return root if isinstance(root, Cache) else Cache(root)

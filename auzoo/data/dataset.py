@@ -1,13 +1,17 @@
 """The training and evaluation dataset over a prepared cache.
 
-A sample is a dict::
+:class:`AUFrames` serves the frames of some subjects of a cache, with labels
+in the order of the AUs asked for (a model's ``aus``: any order, any subset the
+dataset codes). A batch is a dict::
 
-    image      uint8 (S, S, 3) RGB aligned face (a torch tensor)
-    labels     float32 (n_AU,) 0/1 in the protocol's AU order
-    landmarks  float32 (66, 2) aligned landmarks (pixels; NaN where missing)
-    subject    str, e.g. "SN001"
-    frame      int, 0-based video frame
-    flipped    bool, whether the image was mirrored
+    image       uint8 (N, S, S, 3) RGB aligned faces
+    labels      float32 (N, A) 0/1 in the order of ``aus`` (0 where not coded)
+    label_mask  bool (N, A): True where the label is coded
+    landmarks   float32 (N, 66, 2) aligned landmarks (pixels; NaN where missing)
+    index       int64 (N,) dataset row numbers
+    subject     list of N str
+    frame       int64 (N,) the index's ``frame`` (DISFA: video frame; BP4D: CSV frame)
+    flipped     bool (N,), whether the image was mirrored
 
 Images stay uint8 and channels-last until they reach the device, where
 :func:`to_model_input` turns a batch into the models' (N, 3, H, W) float input
@@ -19,10 +23,14 @@ DataLoader when the sampler yields batches) copies each row straight from the
 memory-mapped cache into the batch, mirroring on the way, and returns the batch
 already collated, so the DataLoader needs ``collate_fn=collate_batch``:
 :func:`make_loader` wires it up with :class:`AUWeightedBatchSampler`.
+
+The class lives at module level and holds only arrays and the cache (whose
+memory maps reopen in each process), so DataLoader workers started with
+``spawn`` or ``forkserver`` can unpickle it.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -30,45 +38,61 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from auzoo.data.align import FLIP_PERMUTATION_66
-from auzoo.data.cache import DisfaCache, open_cache
-from auzoo.data.protocol import Protocol, check_bad_frames, get_protocol
+from auzoo.data.cache import open_cache
 from auzoo.data.sampler import AUWeightedBatchSampler
 
 
-class DisfaFrames(Dataset):
-    """Frames of ``subjects`` from a cache, under a protocol and bad-frame policy.
+class AUFrames(Dataset):
+    """Frames of ``subjects`` from a cache, under its dataset's protocol.
 
-    ``hflip=True`` mirrors each sample with probability 1/2 (torch's RNG, which
-    the DataLoader seeds per worker), landmarks included: x -> S - 1 - x and
-    the 66 points renumbered left <-> right.
+    ``aus`` selects and orders the label columns (default: the dataset's
+    scored AUs); an AU the dataset does not code is refused, naming both
+    lists. ``bad_frames`` is one of the dataset's policies; ``threshold``
+    overrides the dataset's positive rule (value >= threshold).
+    ``hflip=True`` mirrors each sample with probability 1/2 (torch's RNG,
+    which the DataLoader seeds per worker), landmarks included: x -> S - 1 - x
+    and the 66 points renumbered left <-> right.
     """
 
-    def __init__(self, cache: Union[str, DisfaCache], subjects: Sequence[str],
-                 bad_frames: str = "drop", hflip: bool = False,
-                 protocol: Union[str, Protocol] = "disfa"):
-        self.cache = cache if isinstance(cache, DisfaCache) else open_cache(cache)
-        self.protocol = get_protocol(protocol)
-        self.bad_frames = check_bad_frames(bad_frames)
+    def __init__(self, cache, subjects: Sequence[str], aus: Optional[Sequence[int]] = None,
+                 bad_frames: str = "drop", hflip: bool = False, threshold: Optional[int] = None):
+        self.cache = open_cache(cache)
+        self.dataset = self.cache.dataset
+        self.aus = self.dataset.check_aus(aus, self.cache.index.columns)
+        self.bad_frames = self.dataset.check_bad_frames(bad_frames)
+        self.threshold = self.dataset.check_threshold(threshold)
         self.hflip = bool(hflip)
         self.subjects = list(dict.fromkeys(subjects))
         absent = [s for s in self.subjects if s not in self.cache.subjects]
         if absent:
-            raise KeyError(f"subject(s) {', '.join(absent)} not in cache {self.cache.root}")
-        rows = self.protocol.select_frames(self.cache.index, self.subjects, self.bad_frames)
+            raise KeyError(f"subject(s) {', '.join(absent)} not in cache {self.cache.root} "
+                           f"(it has {', '.join(self.cache.subjects)})")
+        rows = self.dataset.select_frames(self.cache.index, self.subjects, self.bad_frames)
         self.rows = rows.reset_index(drop=True)
-        self.labels = self.protocol.labels(rows).astype(np.float32)
+        labels, known = self.dataset.labels(rows, self.aus, self.threshold)
+        self.labels = labels.astype(np.float32)
+        self.mask = known
         self.frame = rows["frame"].to_numpy(np.int64)
+        self.array_row = self.cache.rows[rows.index.to_numpy()]
         codes = {s: i for i, s in enumerate(self.subjects)}
         self.subject_code = rows["subject"].map(codes).to_numpy(np.int16)
         self.landmarks = np.empty((len(rows), 66, 2), dtype=np.float32)
         for code, s in enumerate(self.subjects):
             sel = self.subject_code == code
-            self.landmarks[sel] = self.cache.landmarks(s)[self.frame[sel]]
+            if sel.any():
+                self.landmarks[sel] = self.cache.landmarks(s)[self.array_row[sel]]
         self.size = self.cache.size
 
-    @property
-    def aus(self):
-        return self.protocol.aus
+    def describe(self, fold: Optional[int] = None) -> dict:
+        """The protocol these frames were served under (AUs, rule, policy, folds)."""
+        out = self.cache.describe(fold, self.bad_frames, self.threshold)
+        out["aus"] = list(self.aus)
+        return out
+
+    def subjects_of(self, index) -> np.ndarray:
+        """Subject names of dataset rows ``index`` (an int or an array of ints)."""
+        names = np.asarray(self.subjects, dtype=object)
+        return names[self.subject_code[np.asarray(index, dtype=np.int64)]]
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -89,9 +113,9 @@ class DisfaFrames(Dataset):
         flips = self._flips(n)
         images_t = _batch_tensor((n, size, size, 3))
         images = images_t.numpy()
-        codes, frames = self.subject_code[idx], self.frame[idx]
+        codes, rows = self.subject_code[idx], self.array_row[idx]
         for j in range(n):
-            src = self.cache.frames(self.subjects[codes[j]])[frames[j]]
+            src = self.cache.frames(self.subjects[codes[j]])[rows[j]]
             if flips[j]:
                 cv2.flip(src, 1, dst=images[j])  # ~10x numpy's reversed-stride copy
             else:
@@ -104,9 +128,11 @@ class DisfaFrames(Dataset):
         return {
             "image": images_t,
             "labels": torch.from_numpy(self.labels[idx]),
+            "label_mask": torch.from_numpy(self.mask[idx]),
             "landmarks": torch.from_numpy(landmarks),
+            "index": torch.from_numpy(idx),
             "subject": [self.subjects[c] for c in codes],
-            "frame": torch.from_numpy(frames),
+            "frame": torch.from_numpy(self.frame[idx]),
             "flipped": torch.from_numpy(flips),
         }
 
@@ -122,17 +148,17 @@ def _batch_tensor(shape) -> torch.Tensor:
 
 
 def collate_batch(batch):
-    """The DataLoader ``collate_fn`` for :class:`DisfaFrames`: batches come collated."""
+    """The DataLoader ``collate_fn`` for :class:`AUFrames`: batches come collated."""
     if isinstance(batch, dict):
         return batch
-    raise TypeError("DisfaFrames batches are collated by __getitems__; give the DataLoader a "
+    raise TypeError("AUFrames batches are collated by __getitems__; give the DataLoader a "
                     "batch_sampler (or batch_size) and collate_fn=collate_batch")
 
 
-def make_loader(dataset: DisfaFrames, batch_size: int = 64, iters_per_epoch: Optional[int] = 100,
+def make_loader(dataset: AUFrames, batch_size: int = 64, iters_per_epoch: Optional[int] = 100,
                 seed: int = 0, num_workers: int = 0, pin_memory: bool = False,
                 world_size: Optional[int] = None, rank: Optional[int] = None,
-                shuffle: bool = False) -> DataLoader:
+                shuffle: bool = False, negatives="class") -> DataLoader:
     """A DataLoader over ``dataset``.
 
     ``iters_per_epoch`` set: training batches drawn by :class:`AUWeightedBatchSampler`
@@ -140,9 +166,10 @@ def make_loader(dataset: DisfaFrames, batch_size: int = 64, iters_per_epoch: Opt
     every frame once, in order (or shuffled), for evaluation.
     """
     if iters_per_epoch is not None:
-        sampler = AUWeightedBatchSampler(dataset.labels, batch_size=batch_size,
+        sampler = AUWeightedBatchSampler(dataset.labels, dataset.mask, batch_size=batch_size,
                                          iters_per_epoch=iters_per_epoch, seed=seed,
-                                         world_size=world_size, rank=rank, aus=dataset.aus)
+                                         world_size=world_size, rank=rank, aus=dataset.aus,
+                                         negatives=negatives)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_batch,
                           num_workers=num_workers, pin_memory=pin_memory,
                           persistent_workers=num_workers > 0)

@@ -2,7 +2,7 @@
 
 DISFA's 66 annotated points are in the left camera's pixels; the right camera
 sees the face from elsewhere, so its frames get their landmarks from auzoo's
-own face pipeline (:mod:`auzoo.faces`): dlib's HOG face detector and 68-point
+own face pipeline (:mod:`auzoo.vision.faces`): dlib's HOG face detector and 68-point
 shape predictor, the face tracked between detections, cut to DISFA's 66 points
 (:func:`auzoo.data.align.landmarks68_to_66`). They are then aligned exactly
 like annotated ones.
@@ -15,11 +15,11 @@ from typing import Optional
 import numpy as np
 
 from auzoo.data.align import landmarks68_to_66
-from auzoo.faces import FaceDetector, FaceTracker, LandmarkPredictor
+from auzoo.vision.faces import FaceDetector, FaceTracker, LandmarkPredictor
 
 # Where a cache's source landmarks come from (``meta.json``: ``landmark_source``).
 ANNOTATED = "annotated"   # DISFA's own files (left camera)
-DLIB_68 = "dlib-68"       # found by auzoo.faces on each frame, 68 -> 66 points
+DLIB_68 = "dlib-68"       # found by auzoo.vision.faces on each frame, 68 -> 66 points
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class DetectorSettings:
     detect_every: int = 10     # frames between detector runs; the tracker follows the face between
     max_side: int = 640        # the detector sees the frame downscaled to this
     upsample: int = 0
-    threshold: float = 0.3     # least detector score (auzoo.faces.FaceDetector)
+    threshold: float = 0.3     # least detector score (auzoo.vision.faces.FaceDetector)
 
 
 class VideoLandmarks:
@@ -60,12 +60,16 @@ class VideoLandmarks:
         """How many frames the detector ran on so far."""
         return self._earlier_detections + self.tracker.detections
 
+    def restart(self) -> None:
+        """Forget the face followed so far: the next frame is not the next in time."""
+        self._earlier_detections += self.tracker.detections
+        self.tracker.reset()  # the next call runs the detector
+        self._face_id = None
+
     def __call__(self, rgb: np.ndarray) -> Optional[np.ndarray]:
         faces = self.tracker(rgb)
         if not faces:
-            self._earlier_detections += self.tracker.detections
-            self.tracker.reset()  # the next call runs the detector
-            self._face_id = None
+            self.restart()
             return None
         face = next((f for f in faces if f.face_id == self._face_id), None)
         if face is None:

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 import scipy.io
 
-from auzoo.data.protocol import DISFA_LABELLED_AUS
+from auzoo.data.datasets.disfa import DISFA_LABELLED_AUS
 
 N_LANDMARKS = 66
 MAX_INTENSITY = 5

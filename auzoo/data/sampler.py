@@ -18,10 +18,25 @@ Frame weights (the sampling probability is proportional to them)::
 with r_0 the fraction of frames showing no AU. Because r_i * w_i is the same
 for every AU, each AU adds the same total weight through its positives (a rare
 AU's few positives are drawn as often, in total, as a common AU's many; frames
-showing several AUs add up their weights), and the all-negative frames
-together get that same share too: they are weighted as a class of their own.
-An AU without any positive frame gets weight 0 and a warning (it cannot be
-sampled, and is left out of the normalisation).
+showing several AUs add up their weights), and, by default
+(``negatives='class'``), the all-negative frames together get that same share
+too: they are weighted as a class of their own. An AU without any positive
+frame gets weight 0 and a warning (it cannot be sampled, and is left out of
+the normalisation).
+
+Labels that are not coded (``mask`` False: BP4D's 9, an empty cell of an own
+CSV) count neither as positive nor as negative: r_i is the positive rate among
+the frames where AU i is coded, a frame is "all-negative" when none of its
+coded AUs is positive, and a frame with no coded AU at all is never drawn.
+
+``negatives`` sets the all-negative frames' share (see docs/data.md for what
+each does to the AUs' rates in the batches):
+
+* ``'class'`` -- the paper's sampler as above (a class of their own);
+* a float ``x >= 0`` -- ``x`` times that class weight (``0.0``: never drawn);
+* ``'natural'`` -- all-negative frames drawn at their share of the data:
+  their total probability is r_0, so the batches hold as many frames with no
+  AU as the training fold does, and only the positives are re-weighted.
 
 Batches are drawn with replacement, ``iters_per_epoch`` of them an epoch
 (paper: 100 batches of 64), from a generator seeded with ``(seed, epoch)``.
@@ -33,17 +48,29 @@ one rank, in the same number of steps.
 from __future__ import annotations
 
 import warnings
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 from torch.utils.data import Sampler
 
+Negatives = Union[str, float]
 
-def _positive_rates(labels: np.ndarray) -> np.ndarray:
+
+def _coded(labels: np.ndarray, mask: Optional[np.ndarray]):
     labels = np.asarray(labels)
     if labels.ndim != 2 or not len(labels):
         raise ValueError(f"labels must be a non-empty (frames, AUs) 0/1 array, got shape {labels.shape}")
-    return (labels > 0).mean(axis=0)
+    known = np.ones(labels.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if known.shape != labels.shape:
+        raise ValueError(f"mask {known.shape} and labels {labels.shape} differ in shape")
+    return (labels > 0) & known, known
+
+
+def positive_rates(labels: np.ndarray, mask: Optional[np.ndarray] = None) -> np.ndarray:
+    """Each AU's positive rate among the frames where it is coded (0 if never coded)."""
+    positive, known = _coded(labels, mask)
+    coded = known.sum(axis=0)
+    return np.where(coded > 0, positive.sum(axis=0) / np.maximum(coded, 1), 0.0)
 
 
 def _inverse_rate_weights(rates: np.ndarray, n_au: int, names: Optional[Sequence] = None) -> np.ndarray:
@@ -56,33 +83,55 @@ def _inverse_rate_weights(rates: np.ndarray, n_au: int, names: Optional[Sequence
     return inv / inv.sum() * n_au
 
 
-def class_weights(labels: np.ndarray, aus: Optional[Sequence[int]] = None) -> np.ndarray:
+def class_weights(labels: np.ndarray, aus: Optional[Sequence[int]] = None,
+                  mask: Optional[np.ndarray] = None) -> np.ndarray:
     """ME-GraphAU's per-AU weights w_i = (1/r_i) / sum_j(1/r_j) * n_AU, float64 (n_AU,)."""
-    rates = _positive_rates(labels)
+    rates = positive_rates(labels, mask)
     if not (rates > 0).any():
         raise ValueError("no AU has a positive frame in the training labels")
     return _inverse_rate_weights(rates, len(rates), aus)
 
 
-def frame_weights(labels: np.ndarray, aus: Optional[Sequence[int]] = None) -> np.ndarray:
+def frame_weights(labels: np.ndarray, aus: Optional[Sequence[int]] = None,
+                  mask: Optional[np.ndarray] = None, negatives: Negatives = "class") -> np.ndarray:
     """Sampling weight of each frame (see the module docstring), float64 (n,)."""
-    labels = np.asarray(labels) > 0
-    rates = _positive_rates(labels)
+    positive, known = _coded(labels, mask)
+    rates = positive_rates(labels, mask)
     if not (rates > 0).any():
         raise ValueError("no AU has a positive frame in the training labels")
     w = _inverse_rate_weights(rates, len(rates), aus)
-    weights = labels @ w
-    none = ~labels.any(axis=1)
+    weights = positive @ w
+    none = ~positive.any(axis=1) & known.any(axis=1)
     if none.any():
+        r0 = none.sum() / known.any(axis=1).sum()
         inv = 1.0 / rates[rates > 0]
-        weights[none] = (1.0 / none.mean()) / inv.sum() * len(rates)
+        class_w = (1.0 / r0) / inv.sum() * len(rates)
+        if negatives == "class":
+            weights[none] = class_w
+        elif negatives == "natural":
+            total = weights.sum() * r0 / (1.0 - r0) if r0 < 1 else 1.0
+            weights[none] = total / none.sum()
+        elif isinstance(negatives, (int, float)) and not isinstance(negatives, bool) and negatives >= 0:
+            weights[none] = class_w * float(negatives)
+        else:
+            raise ValueError(f"negatives must be 'class', 'natural' or a weight >= 0, not {negatives!r}")
     return weights
+
+
+def expected_batch_rates(labels: np.ndarray, mask: Optional[np.ndarray] = None,
+                         negatives: Negatives = "class") -> np.ndarray:
+    """Each AU's positive rate in the sampler's batches (the expectation, exact)."""
+    positive, known = _coded(labels, mask)
+    p = frame_weights(labels, mask=mask, negatives=negatives)
+    p = p / p.sum()
+    return (p @ positive) / np.maximum(p @ known, 1e-12)
 
 
 class AUWeightedBatchSampler(Sampler[List[int]]):
     """Batches of dataset indices drawn by AU-weighted sampling; DDP-aware.
 
-    ``labels``: (n, n_AU) 0/1 labels of the dataset's frames, in dataset order.
+    ``labels``: (n, n_AU) 0/1 labels of the dataset's frames, in dataset order;
+    ``mask``: (n, n_AU) bool, True where a label is coded (default: all).
     ``batch_size`` is the global batch (paper: 64); with ``world_size`` W each
     rank yields batches of ``batch_size // W``. ``world_size`` and ``rank``
     default to torch.distributed's when it is initialised.
@@ -91,9 +140,10 @@ class AUWeightedBatchSampler(Sampler[List[int]]):
     with DistributedSampler); without it each pass moves to the next epoch.
     """
 
-    def __init__(self, labels: np.ndarray, batch_size: int = 64, iters_per_epoch: int = 100,
-                 seed: int = 0, world_size: Optional[int] = None, rank: Optional[int] = None,
-                 aus: Optional[Sequence[int]] = None):
+    def __init__(self, labels: np.ndarray, mask: Optional[np.ndarray] = None, batch_size: int = 64,
+                 iters_per_epoch: int = 100, seed: int = 0, world_size: Optional[int] = None,
+                 rank: Optional[int] = None, aus: Optional[Sequence[int]] = None,
+                 negatives: Negatives = "class"):
         if world_size is None or rank is None:
             import torch.distributed as dist
 
@@ -106,7 +156,8 @@ class AUWeightedBatchSampler(Sampler[List[int]]):
             raise ValueError(f"global batch {batch_size} does not split over {world_size} ranks")
         if iters_per_epoch < 1:
             raise ValueError(f"iters_per_epoch must be positive, not {iters_per_epoch}")
-        self.weights = frame_weights(labels, aus)
+        self.weights = frame_weights(labels, aus, mask, negatives)
+        self.negatives = negatives
         self.probabilities = self.weights / self.weights.sum()
         self.batch_size = batch_size
         self.iters_per_epoch = iters_per_epoch

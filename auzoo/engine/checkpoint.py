@@ -197,21 +197,12 @@ def build_from_checkpoint(path, model=None, map_location="cpu"):
     if aus and model_aus != aus:
         raise CheckpointError(f"{path}: checkpoint predicts AUs {aus}, the model "
                               f"'{getattr(model, 'name', type(model).__name__)}' predicts {model_aus}")
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    reshaped = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}"
-                for k in state_dict if k in own and state_dict[k].shape != own[k].shape]
-    if missing or unexpected or reshaped:
-        def head(items):
-            return ", ".join(items[:4]) + (f" … ({len(items)} in all)" if len(items) > 4 else "")
-        parts = [f"{what}: {head(items)}" for what, items in (
-            ("missing from the checkpoint", missing), ("not in the model", unexpected),
-            ("other shapes (checkpoint vs model)", reshaped)) if items]
-        raise CheckpointError(
-            f"{path}: the checkpoint (model '{meta.get('model', '?')}') does not fit the model "
-            f"'{getattr(model, 'name', type(model).__name__)}'; " + "; ".join(parts))
-    model.load_state_dict(state_dict)
+    from auzoo.weights import WeightsMismatchError, load_state_dict_strict
+    try:
+        load_state_dict_strict(model, state_dict, f"{path} (model '{meta.get('model', '?')}')")
+    except WeightsMismatchError as exc:
+        raise CheckpointError(f"{exc} -- the checkpoint does not fit the model "
+                              f"'{getattr(model, 'name', type(model).__name__)}'") from None
     model.checkpoint_meta = meta
     return model.eval()
 
@@ -235,22 +226,6 @@ def _drop_pretrained(section) -> None:
             _drop_pretrained(item)
 
 
-def read_meta(path) -> Dict[str, Any]:
-    """Only the meta of an auzoo checkpoint."""
-    return load_checkpoint(path)[0]
-
-
-def describe(meta: Mapping[str, Any]) -> str:
-    """One line saying what a checkpoint is."""
-    best = meta.get("best") or {}
-    f1 = best.get("f1_mean")
-    return (f"{meta.get('model', '?')} fold {meta.get('fold', '?')} "
-            f"(trained on {len(meta.get('train_subjects', []))} subjects, "
-            f"epoch chosen on {meta.get('select_on', '?')}"
-            + (f", best epoch {best.get('epoch')}" if best.get("epoch") is not None else "")
-            + (f", F1 {f1:.1f}" if isinstance(f1, (int, float)) else "") + ")")
-
-
-__all__ = ["CheckpointError", "atomic_write", "build_from_checkpoint", "describe",
+__all__ = ["CheckpointError", "atomic_write", "build_from_checkpoint",
            "device_name", "load_checkpoint", "mmengine_safe_globals", "model_config",
-           "plain", "read_meta", "save_checkpoint", "software_versions"]
+           "plain", "save_checkpoint", "software_versions"]

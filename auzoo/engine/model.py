@@ -1,99 +1,176 @@
-"""The mmengine side of an auzoo model: batch preparation and the loss.
+"""The mmengine side of an auzoo model: batch preparation, loss and validation.
 
 :class:`AUFramePreprocessor` takes what the data loader yields (uint8 frames
-straight from the cache) to the device and makes the model's input there:
-float RGB in [0, 1], NCHW, resized when the training size differs from the
-cache's, channels-last where it pays. :class:`AUDetectorModule` wraps any
-auzoo model for mmengine's Runner and computes the paper's loss: the sum over
-the model's branches (``model.loss_groups``) of each branch's mean multi-label
-binary cross-entropy.
+straight from the cache) to the device without blocking and makes the model's
+input there (:func:`auzoo.engine.inference.to_model_input`).
+:class:`AUDetectorModule` wraps any auzoo model for mmengine's Runner: a
+training step under the configured autocast with the configured loss, and a
+validation step through the one inference path, so validation scores exactly
+what ``auzoo eval`` and ``auzoo predict`` would.
+
+Two host synchronisations a step are avoided on purpose: bf16 needs no loss
+scaling (its exponent range is fp32's), so no GradScaler and its
+``found_inf.item()``; and the loss is handed to mmengine's logger only every
+``log_interval`` iterations, since logging reads it back with ``.item()``.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Dict, Mapping, Optional
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor, BaseModel
 from torch import Tensor, nn
 
-
-def grouped_bce(logits: Tensor, labels: Tensor, groups: Sequence[Sequence[int]]) -> Tensor:
-    """Sum over groups of the group's mean binary cross-entropy (with logits)."""
-    labels = labels.to(logits.dtype)
-    return sum(F.binary_cross_entropy_with_logits(logits[:, list(g)], labels[:, list(g)])
-               for g in groups)
+from auzoo.engine.inference import (Inference, autocast, check_precision, model_logits,
+                                    scale_landmarks, to_model_input)
+from auzoo.registry import MODELS
 
 
 class AUFramePreprocessor(BaseDataPreprocessor):
-    """uint8 (N, H, W, 3) frames -> float (N, 3, S, S) in [0, 1] on the device
-    (:func:`auzoo.data.dataset.to_model_input`).
-
-    Args:
-        img_size: the model's input size S; frames of another size are resized
-            on the device (bilinear, antialiased) and landmarks scaled with them.
-        channels_last: hand the model channels-last tensors (faster convolutions
-            on GPUs with tensor cores).
-    """
+    """uint8 (N, H, W, 3) frames -> float (N, 3, S, S) in [0, 1] on the device,
+    with landmarks scaled to S, labels and their mask."""
 
     def __init__(self, img_size: int, channels_last: bool = False):
-        super().__init__()
+        super().__init__(non_blocking=True)
         self.img_size = int(img_size)
         self.channels_last = channels_last
 
     def forward(self, data: dict, training: bool = False) -> dict:
-        from auzoo.data.dataset import scale_landmarks, to_model_input
-
-        data = self.cast_data(dict(data))  # to the device, non-blocking from pinned memory
+        data = self.cast_data(dict(data))
         frames: Tensor = data["image"]
-        if frames.dim() != 4 or frames.shape[-1] != 3:
-            raise ValueError(f"expected uint8 frames (N, H, W, 3), got {tuple(frames.shape)}")
-        images = to_model_input(frames, size=self.img_size)
-        if self.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        out = dict(images=images, labels=data.get("labels"), index=data.get("index"))
+        out = dict(images=to_model_input(frames, self.img_size, self.channels_last),
+                   labels=data.get("labels"), label_mask=data.get("label_mask"),
+                   index=data.get("index"))
         if data.get("landmarks") is not None:
             out["landmarks"] = scale_landmarks(data["landmarks"].float(), frames.shape[-2],
                                                self.img_size)
         return out
 
 
+def load_first_stage(model: nn.Module, init_from: dict) -> dict:
+    """Copy the ``keys`` prefixes of a first stage's best checkpoint into ``model``.
+
+    Every key under a listed prefix must exist in both with the same shape: a
+    two-stage recipe that silently skipped a renamed layer would train stage 2
+    from random weights without a word."""
+    from auzoo.engine.checkpoint import CheckpointError, load_checkpoint
+
+    path = init_from["checkpoint"]
+    _, state = load_checkpoint(path)
+    prefixes = tuple(init_from["keys"])
+    own = model.state_dict()
+    taken = {k: v for k, v in state.items() if k.startswith(prefixes)}
+    wanted = [k for k in own if k.startswith(prefixes)]
+    missing = [k for k in wanted if k not in taken]
+    unexpected = [k for k in taken if k not in own]
+    reshaped = [f"{k} {tuple(taken[k].shape)} vs {tuple(own[k].shape)}" for k in taken
+                if k in own and taken[k].shape != own[k].shape]
+    empty = [p for p in prefixes if not any(k.startswith(p) for k in own)]
+    if missing or unexpected or reshaped or empty:
+        parts = [f"{what}: {', '.join(items[:6])}{' …' if len(items) > 6 else ''}"
+                 for what, items in (("not in the first stage", missing),
+                                     ("not in this model", unexpected),
+                                     ("other shapes (first stage vs model)", reshaped),
+                                     ("prefixes matching nothing in this model", empty)) if items]
+        raise CheckpointError(f"{path}: init_from keys {list(prefixes)} do not fit the model; "
+                              + "; ".join(parts))
+    model.load_state_dict(taken, strict=False)
+    return dict(checkpoint=str(path), config=init_from.get("config"), keys=list(prefixes),
+                tensors=len(taken))
+
+
+@MODELS.register_module()
 class AUDetectorModule(BaseModel):
     """An auzoo model as mmengine's Runner trains and validates it.
 
-    ``mode='loss'`` returns ``{'loss': grouped BCE}``; ``mode='predict'`` returns
-    one dict per batch with ``logits``, ``labels`` and ``index`` for
-    :class:`auzoo.engine.metrics.AUMetric`.
+    Args:
+        model: the auzoo model (built; ``model.aus`` orders labels and logits).
+        loss: the built loss (see :mod:`auzoo.engine.losses`).
+        img_size: the model's input size.
+        precision: dict with 'train' and 'eval' precision ('fp32', 'bf16', 'fp16').
+        channels_last: channels-last inputs and weights.
+        log_interval: iterations between losses handed to the logger.
     """
 
-    def __init__(self, model: nn.Module, img_size: int, channels_last: bool = False,
-                 eval_dtype: Optional[torch.dtype] = None):
+    def __init__(self, model, loss, img_size: int, precision: Optional[Dict[str, str]] = None,
+                 channels_last: bool = False, log_interval: int = 20,
+                 allow_random_init: bool = False, init_from: Optional[dict] = None,
+                 name: Optional[str] = None):
         super().__init__(data_preprocessor=AUFramePreprocessor(img_size, channels_last))
+        if isinstance(model, Mapping):
+            from auzoo.registry import build_part
+            model = build_part(MODELS, model)
+        if name is not None:
+            model.name = name
+        if isinstance(loss, Mapping):
+            from auzoo.engine.losses import build_loss
+            loss = build_loss(loss)
+        from auzoo.weights import backbone_init, check_frozen_init
+        check_frozen_init(model, allow_random_init)
+        self.backbone_init = backbone_init(model)
+        self.init_from_record = load_first_stage(model, init_from) if init_from else None
         self.model = model
-        self.eval_dtype = eval_dtype  # autocast dtype for validation (training: the optim wrapper's)
-        self.loss_groups: List[tuple] = [tuple(g) for g in getattr(
-            model, "loss_groups", [tuple(range(len(model.aus)))])]
-        self.requires_landmarks = bool(getattr(model, "requires_landmarks", False))
+        self.loss = loss
+        self.img_size = int(img_size)
+        precision = dict(precision or {})
+        self.train_precision = check_precision(precision.get("train", "fp32"))
+        self.eval_precision = check_precision(precision.get("eval", "fp32"))
+        self.channels_last = channels_last
+        self.log_interval = max(1, int(log_interval))
+        self._step = 0
 
-    def forward(self, images: Tensor, labels: Optional[Tensor] = None, index: Optional[Tensor] = None,
+    @property
+    def aus(self):
+        return self.model.aus
+
+    def outputs(self, images: Tensor, landmarks: Optional[Tensor]) -> Dict[str, Tensor]:
+        """The model's training outputs: its ``forward_train`` dict, else its logits."""
+        forward_train = getattr(self.model, "forward_train", None)
+        if forward_train is not None:
+            return forward_train(images, landmarks)
+        return dict(logits=model_logits(self.model, images, landmarks))
+
+    def forward(self, images: Tensor, labels: Optional[Tensor] = None,
+                label_mask: Optional[Tensor] = None, index: Optional[Tensor] = None,
                 landmarks: Optional[Tensor] = None, mode: str = "tensor"):
-        if self.requires_landmarks:
-            if landmarks is None:
-                raise ValueError(f"model '{getattr(self.model, 'name', '?')}' needs landmarks "
-                                 "and the batch has none")
-            logits = self.model(images, landmarks)
-        else:
-            logits = self.model(images)
         if mode == "loss":
-            return {"loss": grouped_bce(logits.float(), labels, self.loss_groups)}
+            with autocast(images.device, self.train_precision):
+                outputs = self.outputs(images, landmarks)
+            mask = label_mask if label_mask is not None else torch.ones_like(labels, dtype=torch.bool)
+            losses = self.loss(outputs, labels, mask, dict(landmarks=landmarks, index=index))
+            return losses if isinstance(losses, dict) else {"loss": losses}
+        logits = model_logits(self.model, images, landmarks)
         if mode == "predict":
-            return [dict(logits=logits.float(), labels=labels, index=index)]
+            return [dict(logits=logits.float(), labels=labels, label_mask=label_mask, index=index)]
         return logits
 
+    def train_step(self, data, optim_wrapper) -> Dict[str, Tensor]:
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode="loss")
+        parsed, log_vars = self.parse_losses(losses)
+        optim_wrapper.update_params(parsed)
+        self._step += 1
+        if self._step % self.log_interval:
+            return {}  # no .item() this step
+        return {k: v.detach() for k, v in log_vars.items()}
+
+    def inference(self) -> Inference:
+        """The one inference path, on the model's current device."""
+        device = next(self.model.parameters()).device
+        if getattr(self, "_inference", None) is None or self._inference.device != device:
+            self._inference = Inference(self.model, self.img_size, precision=self.eval_precision,
+                                        channels_last=self.channels_last)
+        return self._inference
+
     def val_step(self, data) -> list:
-        if self.eval_dtype is None:
-            return super().val_step(data)
-        with torch.autocast(device_type=self.data_preprocessor.device.type, dtype=self.eval_dtype):
-            return super().val_step(data)
+        """Validation through the one inference path (:class:`Inference`)."""
+        logits = self.inference()(data["image"], data.get("landmarks"))
+        mask = data.get("label_mask")
+        if mask is None:
+            mask = torch.ones_like(data["labels"], dtype=torch.bool)
+        return [dict(logits=logits, labels=data["labels"], label_mask=mask,
+                     index=torch.as_tensor(np.asarray(data["index"])))]
 
     test_step = val_step

@@ -6,29 +6,32 @@ import pytest
 import torch
 
 from auzoo.data.align import FLIP_PERMUTATION_66
-from auzoo.data.dataset import DisfaFrames, collate_batch, make_loader, scale_landmarks, to_model_input
-from auzoo.data.protocol import DISFA, fold_subjects
+from auzoo.data.dataset import AUFrames, collate_batch, make_loader, scale_landmarks, to_model_input
+from auzoo.data.datasets.disfa import DISFA
+
+fold_subjects = DISFA.fold_subjects
 
 from .conftest import SIZE
 
 
 def test_rows_labels_and_policies(cache):
     train, test = fold_subjects(1)
-    ds = DisfaFrames(cache, train, bad_frames="drop")
+    ds = AUFrames(cache, train, bad_frames="drop")
     rows = DISFA.select_frames(cache.index, train, "drop")
     assert len(ds) == len(rows)
-    np.testing.assert_array_equal(ds.labels, DISFA.labels(rows))
+    np.testing.assert_array_equal(ds.labels, DISFA.labels(rows)[0])
+    assert ds.mask.all() and ds.mask.shape == ds.labels.shape
     assert ds.labels.dtype == np.float32
     # SN002's frame without landmarks is dropped under both policies (no image)
     assert not ((ds.rows.subject == "SN002") & (ds.rows.frame == 16)).any()
-    keep = DisfaFrames(cache, train, bad_frames="keep")
+    keep = AUFrames(cache, train, bad_frames="keep")
     assert len(keep) == len(ds)          # no Error_LOG frames in the short synthetic videos
     with pytest.raises(KeyError, match="SN099"):
-        DisfaFrames(cache, ["SN099"])
+        AUFrames(cache, ["SN099"])
 
 
 def test_batched_fetch_matches_single_items(cache):
-    ds = DisfaFrames(cache, ["SN001", "SN031"])
+    ds = AUFrames(cache, ["SN001", "SN031"])
     indices = [50, 3, 3, 70, 0]
     batch = ds.__getitems__(indices)
     assert batch["image"].shape == (5, SIZE, SIZE, 3) and batch["image"].dtype == torch.uint8
@@ -44,7 +47,7 @@ def test_batched_fetch_matches_single_items(cache):
 
 
 def test_flip_mirrors_image_and_landmarks(cache):
-    ds = DisfaFrames(cache, ["SN005"], hflip=True)
+    ds = AUFrames(cache, ["SN005"], hflip=True)
     torch.manual_seed(0)
     batch = ds.__getitems__(list(range(40)))
     flipped = batch["flipped"].numpy()
@@ -66,7 +69,7 @@ def test_flip_mirrors_image_and_landmarks(cache):
 
 def test_loader_for_training_and_for_evaluation(cache):
     train, test = fold_subjects(2)
-    ds = DisfaFrames(cache, train, hflip=True)
+    ds = AUFrames(cache, train, hflip=True)
     loader = make_loader(ds, batch_size=64, iters_per_epoch=3, seed=0)
     batches = list(loader)
     assert len(batches) == 3 and all(b["image"].shape[0] == 64 for b in batches)
@@ -77,20 +80,54 @@ def test_loader_for_training_and_for_evaluation(cache):
     half = make_loader(ds, batch_size=64, iters_per_epoch=3, seed=0, world_size=2, rank=1)
     assert next(iter(half))["image"].shape[0] == 32
     # evaluation: every frame once, in order
-    ev = DisfaFrames(cache, test)
+    ev = AUFrames(cache, test)
     frames = torch.cat([b["frame"] for b in make_loader(ev, batch_size=50, iters_per_epoch=None)])
     np.testing.assert_array_equal(frames.numpy(), ev.frame)
 
 
-def test_loader_with_a_worker_process(cache):
-    ds = DisfaFrames(cache, ["SN001", "SN002"], hflip=True)
-    loader = make_loader(ds, batch_size=8, iters_per_epoch=2, num_workers=1)
+@pytest.mark.parametrize("start", ["spawn", "forkserver"])
+def test_loader_with_worker_processes_under_spawn(cache, start):
+    """Workers that do not fork (Python 3.14's default, macOS) unpickle the dataset."""
+    import pickle
+
+    ds = AUFrames(cache, ["SN001", "SN002"], aus=(12, 6), hflip=False)
+    clone = pickle.loads(pickle.dumps(ds))
+    assert clone.aus == (12, 6) and len(clone) == len(ds)
+    sampler = torch.utils.data.BatchSampler(range(len(ds)), batch_size=8, drop_last=False)
+    loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_batch,
+                                         num_workers=2, multiprocessing_context=start)
     batches = list(loader)
-    assert len(batches) == 2 and batches[0]["image"].shape == (8, SIZE, SIZE, 3)
+    assert sum(b["image"].shape[0] for b in batches) == len(ds)
+    got = torch.cat([b["index"] for b in batches]).numpy()
+    np.testing.assert_array_equal(got, np.arange(len(ds)))
+    first = batches[0]
+    np.testing.assert_array_equal(first["image"][3].numpy(), cache.frames(ds.rows.subject[3])[ds.rows.frame[3]])
+    np.testing.assert_array_equal(first["labels"].numpy(), ds.labels[:8])
+
+
+def test_labels_follow_the_aus_asked_for(cache):
+    train, _ = fold_subjects(1)
+    base = AUFrames(cache, train)
+    rev = AUFrames(cache, train, aus=(26, 25, 12, 9, 6, 4, 2, 1))
+    np.testing.assert_array_equal(rev.labels, base.labels[:, ::-1])
+    smile = AUFrames(cache, train, aus=(6, 12))
+    assert smile.aus == (6, 12) and smile.labels.shape == (len(base), 2)
+    np.testing.assert_array_equal(smile.labels, base.labels[:, [3, 5]])
+    five = AUFrames(cache, train, aus=(5,))            # coded by DISFA, though not scored
+    assert five.labels.shape == (len(base), 1)
+    batch = smile.__getitems__([0, 5])
+    assert batch["labels"].shape == batch["label_mask"].shape == (2, 2)
+    with pytest.raises(ValueError, match=r"asked for AUs \[6, 7\].*codes AUs"):
+        AUFrames(cache, train, aus=(6, 7))
+    c_level = AUFrames(cache, train, threshold=3)
+    assert c_level.labels.sum() < base.labels.sum()
+    assert c_level.describe(fold=1)["positive"] == "intensity >= 3"
+    names = base.subjects_of([0, len(base) - 1])
+    assert list(names) == [base.rows.subject[0], base.rows.subject[len(base) - 1]]
 
 
 def test_model_input_and_landmark_scaling(cache):
-    ds = DisfaFrames(cache, ["SN001"])
+    ds = AUFrames(cache, ["SN001"])
     images = ds.__getitems__([0, 1])["image"]
     x = to_model_input(images)
     assert x.shape == (2, 3, SIZE, SIZE) and x.dtype == torch.float32

@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 
 from auzoo.data import open_cache
-from auzoo.data import prepare as prep
 from auzoo.data.align import transform_points
-from auzoo.data.protocol import DISFA_SUBJECTS
+from auzoo.data.datasets import disfa as disfa_facts
+from auzoo.data.datasets.disfa import DISFA, DISFA_SUBJECTS
+from auzoo.data.prepare import disfa as prep
+from auzoo.data.prepare.frames_out import truncate_npy
+from auzoo.data.prepare.writer import is_done
 from auzoo.data.synth import read_frame_code, subject_truth
 
 from .conftest import FRAMES, HEIGHT, SEED, SIZE, WIDTH
@@ -94,24 +97,24 @@ def test_checksum_is_reproducible_and_reported(cache, synth_root, tmp_path):
 def test_label_checks_against_the_published_counts():
     records = {}
     for s in DISFA_SUBJECTS:
-        records[s] = {"label_lines": prep.FULL_LABEL_LINES[s],
-                      "positives_all_lines": {au: 0 for au in prep.PUBLISHED_POSITIVES}}
-    for au, v in prep.PUBLISHED_POSITIVES.items():
+        records[s] = {"label_lines": disfa_facts.FULL_LABEL_LINES[s],
+                      "positives_all_lines": {au: 0 for au in disfa_facts.PUBLISHED_POSITIVES}}
+    for au, v in disfa_facts.PUBLISHED_POSITIVES.items():
         records["SN003"]["positives_all_lines"][au] = v
     records["SN001"]["positives_all_lines"].update(au1=0, au12=408, au25=249, au26=186)
     records["SN003"]["positives_all_lines"].update(
-        {au: v - records["SN001"]["positives_all_lines"][au] for au, v in prep.PUBLISHED_POSITIVES.items()})
+        {au: v - records["SN001"]["positives_all_lines"][au] for au, v in disfa_facts.PUBLISHED_POSITIVES.items()})
     records["SN029"]["positives_all_lines"]["au2"] = 1949
     records["SN003"]["positives_all_lines"]["au2"] -= 1949
-    lines = prep._label_checks(records, synthetic=False)
+    lines = DISFA.label_checks(records, synthetic=False)
     assert lines[0].startswith("label totals (frames >= 2) match")
     assert "SN001 spot check matches" in lines[1] and "SN029 spot check matches" in lines[2]
     records["SN029"]["positives_all_lines"]["au2"] = 1948
-    lines = prep._label_checks(records, synthetic=False)
+    lines = DISFA.label_checks(records, synthetic=False)
     assert "DIFFER" in lines[0] and "au2 5,643 vs 5,644" in lines[0]
     assert "SN029 spot check DIFFERS" in lines[2] and "synthetic" not in lines[2]
     partial = {s: records[s] for s in DISFA_SUBJECTS[:5]}
-    assert "5 of DISFA's 27" in prep._label_checks(partial, synthetic=True)[0]
+    assert "5 of DISFA's 27" in DISFA.label_checks(partial, synthetic=True)[0]
 
 
 def test_resume_after_an_interruption(synth_root, tmp_path, monkeypatch):
@@ -130,8 +133,8 @@ def test_resume_after_an_interruption(synth_root, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="SN002: worker died.*rerun"):
         prep.prepare_disfa(synth_root, out, subjects=subjects, size=48)
     assert calls == subjects                                   # the others went on
-    assert prep.is_done(out, "SN001") and prep.is_done(out, "SN003")
-    assert not prep.is_done(out, "SN002")
+    assert is_done(out, "SN001") and is_done(out, "SN003")
+    assert not is_done(out, "SN002")
     stamp = (out / "subjects" / "SN001" / "done.json").stat().st_mtime_ns
     # What a process killed mid-subject leaves: a temp folder, or a folder without done.json.
     (out / "subjects" / ".SN002.tmp-99999").mkdir()
@@ -183,6 +186,6 @@ def test_truncate_npy_keeps_the_first_rows(tmp_path):
     mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(10, 4, 3))
     mm[:] = data
     del mm
-    prep._truncate_npy(path, 7)
+    truncate_npy(path, 7)
     np.testing.assert_array_equal(np.load(path), data[:7])
     assert path.stat().st_size == 128 + 7 * 12

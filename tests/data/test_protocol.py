@@ -5,8 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auzoo.data.protocol import (DISFA, DISFA_SUBJECTS, ERROR_LOG_RANGES, describe, error_log_mask,
-                                 fold_subjects, val_split)
+from auzoo.data import val_split
+from auzoo.data.datasets.disfa import DISFA, DISFA_SUBJECTS, ERROR_LOG_RANGES, error_log_mask
+
+fold_subjects = DISFA.fold_subjects
+describe = DISFA.describe
 
 
 def test_subjects_and_parts():
@@ -27,7 +30,7 @@ def test_folds_are_subject_exclusive_and_cover_every_subject_once():
         assert set(test) == set(DISFA.parts[test_part])
         tested += test
     assert sorted(tested) == sorted(DISFA_SUBJECTS)
-    with pytest.raises(ValueError, match="folds"):
+    with pytest.raises(ValueError, match="no fold 4; its folds are: 1, 2, 3"):
         fold_subjects(4)
 
 
@@ -64,7 +67,8 @@ def test_select_frames_policies_and_labels():
     assert list(keep.frame) == [0, 1, 3]          # the Error_LOG frame, not the unaligned one
     both = DISFA.select_frames(index, ["SN003", "SN001"], "keep")
     assert list(both.subject) == ["SN001"] * 3 + ["SN003"] * 2   # index order kept
-    labels = DISFA.labels(index)
+    labels, known = DISFA.labels(index)
+    assert known.all()
     assert labels.dtype == np.uint8 and labels.shape == (6, 8)
     np.testing.assert_array_equal(labels[:, 0], [0, 1, 1, 0, 0, 1])     # AU1 >= 2
     np.testing.assert_array_equal(labels[:, 3], [1, 0, 0, 0, 0, 0])     # AU6
@@ -95,4 +99,42 @@ def test_synthetic_folds_have_positives_for_every_au(cache):
     for fold in (1, 2, 3):
         for subjects in fold_subjects(fold):
             rows = DISFA.select_frames(cache.index, subjects, "drop")
-            assert (DISFA.labels(rows).sum(0) >= 2).all(), (fold, subjects)
+            assert (DISFA.labels(rows)[0].sum(0) >= 2).all(), (fold, subjects)
+
+
+def test_threshold_is_the_c_level_option_and_is_recorded():
+    index = _index()
+    np.testing.assert_array_equal(DISFA.labels(index, aus=(1,), threshold=3)[0][:, 0],
+                                  [0, 0, 1, 0, 0, 1])               # AU1 >= 3
+    np.testing.assert_array_equal(DISFA.labels(index, aus=(1,), threshold=1)[0][:, 0],
+                                  [0, 1, 1, 1, 0, 1])
+    d = DISFA.describe(fold=1, threshold=3)
+    assert d["threshold"] == 3 and d["positive"] == "intensity >= 3" and d["threshold_default"] == 2
+    assert DISFA.describe()["positive"] == "intensity >= 2"
+    for bad in (0, 6, 2.5, "2"):
+        with pytest.raises(ValueError, match="not an integer in 1-5"):
+            DISFA.labels(index, threshold=bad)
+
+
+def test_labels_follow_the_aus_asked_for_and_refuse_uncoded_ones():
+    index = _index()
+    rev, _ = DISFA.labels(index, aus=(26, 25, 12, 9, 6, 4, 2, 1))
+    np.testing.assert_array_equal(rev, DISFA.labels(index)[0][:, ::-1])
+    sub, known = DISFA.labels(index, aus=(6, 12))
+    assert sub.shape == known.shape == (6, 2)
+    np.testing.assert_array_equal(sub[:, 0], [1, 0, 0, 0, 0, 0])
+    with pytest.raises(ValueError, match=r"AU\(s\) 7 not coded by disfa: asked for AUs \[6, 7\], "
+                                         r"disfa codes AUs \[1, 2, 4, 6, 9, 12, 25, 26\]"):
+        DISFA.labels(index, aus=(6, 7))
+
+
+def test_the_dataset_is_registered_and_named_by_caches(cache):
+    from auzoo.data import get_dataset
+    from auzoo.registry import DATASETS
+
+    assert DATASETS.get("disfa") is type(DISFA) and get_dataset("disfa") == DISFA
+    assert cache.dataset == DISFA and cache.meta["dataset"] == "disfa"
+    assert cache.folds == {k: DISFA.fold_subjects(k) for k in (1, 2, 3)}
+    d = cache.describe(fold=1, bad_frames="drop")
+    assert d["dataset"] == "disfa" and d["checksum"] == cache.checksum
+    assert "Error_LOG" in d["bad_frames_policy"]

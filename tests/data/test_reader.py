@@ -10,7 +10,7 @@ import pytest
 import scipy.io
 
 from auzoo.data.disfa import DisfaFormatError, DisfaRoot, read_label_file, read_landmark_file
-from auzoo.data.protocol import DISFA_LABELLED_AUS, DISFA_SUBJECTS
+from auzoo.data.datasets.disfa import DISFA_LABELLED_AUS, DISFA_SUBJECTS
 from auzoo.data.synth import read_frame_code, subject_truth
 
 from .conftest import FRAMES, HEIGHT, SEED, WIDTH

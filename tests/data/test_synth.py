@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from auzoo.data.protocol import DISFA, DISFA_LABELLED_AUS
+from auzoo.data.datasets.disfa import DISFA, DISFA_LABELLED_AUS
 from auzoo.data.synth import AU_MOTION, au_timeline, draw_frame_code, read_frame_code, synth_disfa
 
 from .conftest import FRAMES

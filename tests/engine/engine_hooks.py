@@ -1,7 +1,6 @@
 """Hooks the engine tests load into ``auzoo train`` subprocesses through a
 config's ``custom_imports`` and ``train.custom_hooks``."""
 import json
-import os
 import time
 from pathlib import Path
 

@@ -79,9 +79,11 @@ def test_mmengine_metric_deduplicates_padded_frames():
     logits = torch.tensor(np.where(Y_PRED == 1, 1.0, -1.0), dtype=torch.float32)
     labels = torch.tensor(Y_TRUE)
     # two "ranks", the second padded with frame 0 again (as a distributed sampler does)
-    metric.process({}, [dict(logits=logits[:4], labels=labels[:4], index=torch.arange(4))])
+    known = torch.ones_like(labels, dtype=torch.bool)
+    metric.process({}, [dict(logits=logits[:4], labels=labels[:4], label_mask=known[:4],
+                             index=torch.arange(4))])
     metric.process({}, [dict(logits=logits[[4, 5, 0]], labels=labels[[4, 5, 0]],
-                             index=torch.tensor([4, 5, 0]))])
+                             label_mask=known[[4, 5, 0]], index=torch.tensor([4, 5, 0]))])
     out = metric.evaluate(size=6)
     assert out["frames"] == 6
     assert out["f1_AU1"] == pytest.approx(100 * 2 / 3)
@@ -101,3 +103,23 @@ def test_f1_agrees_with_scikit_learn():
     y_pred[:, 3] = 0  # an AU nobody shows and nobody predicts: 0, not NaN
     np.testing.assert_allclose(au_f1(y_true, y_pred),
                                f1_score(y_true, y_pred, average=None, zero_division=0.0))
+
+
+def test_not_coded_labels_count_neither_as_present_nor_as_absent():
+    """A frame whose AU is not coded (BP4D's 9) is left out of that AU's counts
+    only: scoring it as 1 or as 0 would change F1 and accuracy."""
+    y_true = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    y_pred = np.array([[1, 1], [1, 1], [0, 1], [0, 0]])
+    mask = np.array([[True, True], [False, True], [True, False], [True, True]])
+    counts = confusion_counts(y_true, y_pred, mask)
+    # AU a: frames 0, 2, 3 -> TP (1,1), FN (1,0), TN (0,0)
+    assert counts[0].tolist() == [1, 0, 1, 1]
+    # AU b: frames 0, 1, 3 -> FP (0,1), TP (1,1), TN (0,0)
+    assert counts[1].tolist() == [1, 1, 0, 1]
+    as_absent = confusion_counts(np.where(mask, y_true, 0), y_pred)
+    as_present = confusion_counts(np.where(mask, y_true, 1), y_pred)
+    assert not np.array_equal(counts, as_absent) and not np.array_equal(counts, as_present)
+    f1 = au_f1(y_true, y_pred, mask)
+    np.testing.assert_allclose(f1, [2 / 3, 2 / 3])
+    base = constant_baseline(y_true, mask)
+    np.testing.assert_allclose(base["f1"], [2 * 2 / (2 * 2 + 1), 2 * 1 / (2 * 1 + 2)])

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import HERE, PYTHON, TINY_CONFIG, cli_env
+from auzoo.engine.records import RunResult
+from engine_support import HERE, PYTHON, TINY_CONFIG, cli_env
 
 EPOCHS = 3
 
@@ -25,7 +26,7 @@ def _config(directory: Path, record: Path = None, sleep: float = 0.0) -> Path:
         hooks.append(f"dict(type='RecordBatchesHook', out={str(record)!r})")
     if sleep:
         hooks.append(f"dict(type='SlowEpochHook', seconds={sleep})")
-    text = TINY_CONFIG + f"\ntrain.update(max_epochs={EPOCHS}, custom_hooks=[{', '.join(hooks)}])\n"
+    text = TINY_CONFIG + f"\ntrain_cfg = dict(max_epochs={EPOCHS})\ncustom_hooks = [{', '.join(hooks)}]\n"
     text += "custom_imports = dict(imports=['engine_hooks'], allow_failed_imports=False)\n"
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "tiny.py"
@@ -82,23 +83,29 @@ def reference(tiny_cache, tmp_path_factory):
     config = _config(base / "cfg", record=base / "batches")
     assert main([str(a) for a in _train_cmd(config, tiny_cache, base / "run")[3:]]) == 0
     return dict(work_dir=base / "run", batches=base / "batches",
-                result=json.loads((base / "run" / "result.json").read_text()))
+                result=RunResult.read(base / "run" / "result.json"))
 
 
-def test_result_and_checkpoint_say_what_they_are(reference):
-    from auzoo.data.protocol import DISFA
+def test_result_and_checkpoint_say_what_they_are(reference, tiny_cache):
+    from auzoo.data import open_cache
     from auzoo.engine.checkpoint import build_from_checkpoint, load_checkpoint
 
     result = reference["result"]
-    train_subjects, test_subjects = DISFA.fold_subjects(1)
-    assert result["train_subjects"] == list(train_subjects)
-    assert result["test_subjects"] == list(test_subjects)
-    assert result["iters"] == EPOCHS * 3 and result["epochs"] == EPOCHS
-    assert 1 <= result["best"]["epoch"] <= EPOCHS
-    assert result["select_on"] == "test" and result["bad_frames"] == "drop"
-    assert set(result["versions"]) >= {"auzoo", "torch", "timm", "mmengine"}
-    assert result["f1_mean"] == pytest.approx(np.mean(list(result["f1"].values())))
-    assert set(result["per_subject_f1"]) == set(test_subjects)
+    prov, training = result.provenance, result.training
+    train_subjects, test_subjects = open_cache(tiny_cache).fold_subjects(1)
+    assert prov.train_subjects == list(train_subjects)
+    assert prov.test_subjects == list(test_subjects)
+    assert prov.dataset == "disfa"
+    assert training.iters == EPOCHS * 3 and training.epochs == EPOCHS
+    assert 1 <= training.best_epoch <= EPOCHS
+    assert prov.select_on == "test" and prov.bad_frames == "drop"
+    assert set(prov.versions) >= {"auzoo", "torch", "timm", "mmengine"}
+    assert prov.precision["eval"] == "fp32" and prov.precision["train"] == "fp32"
+    assert prov.backbone_init["weights"] == "random"
+    assert prov.schedule["optim_wrapper"]["optimizer"]["lr"] == 0.05
+    assert prov.schedule["early_stopping"]["begin"] == 0
+    assert result.scores.f1_mean == pytest.approx(np.mean(list(result.scores.f1.values())))
+    assert set(result.scores.per_subject_f1) == set(test_subjects)
 
     ckpt = reference["work_dir"] / "best.pth"
     plain = torch.load(ckpt, weights_only=True)  # no allow-list needed
@@ -106,7 +113,7 @@ def test_result_and_checkpoint_say_what_they_are(reference):
     assert meta["model"] == "tiny" and meta["fold"] == 1 and meta["img_size"] == 48
     assert meta["train_subjects"] == list(train_subjects)
     assert meta["aus"] == [1, 2, 4, 6, 9, 12, 25, 26]
-    assert meta["best"]["epoch"] == result["best"]["epoch"]
+    assert meta["best"]["epoch"] == training.best_epoch
     assert set(plain["state_dict"]) == set(state)
     # resume state is removed once the run is finished
     assert not list(reference["work_dir"].glob("epoch_*.pth"))
@@ -121,8 +128,7 @@ def test_checkpoint_mismatch_is_named(reference, tmp_path):
     from auzoo.engine.checkpoint import CheckpointError, build_from_checkpoint, load_checkpoint
 
     ckpt = reference["work_dir"] / "best.pth"
-    other = TINY_CONFIG.replace("aus=(1, 2, 4, 6, 9, 12, 25, 26)", "aus=(1, 2, 4, 6, 9, 12, 25)") \
-                       .replace("aus=(12, 25, 26)", "aus=(12, 25)")
+    other = TINY_CONFIG.replace("aus=(1, 2, 4, 6, 9, 12, 25, 26)", "aus=(1, 2, 4, 6, 9, 12, 25)")
     (tmp_path / "seven.py").write_text(other)
     with pytest.raises(CheckpointError, match=r"best\.pth.*AUs"):
         build_from_checkpoint(ckpt, model=str(tmp_path / "seven.py"))
@@ -144,7 +150,7 @@ def test_eval_scores_its_fold_and_refuses_another(reference, tiny_cache, tmp_pat
     assert code == 0 and "F1" in stdout
     import pandas as pd
     scores = pd.read_csv(out).set_index("AU")
-    assert scores.loc["mean", "f1"] == pytest.approx(reference["result"]["f1_mean"], abs=1e-6)
+    assert scores.loc["mean", "f1"] == pytest.approx(reference["result"].scores.f1_mean, abs=1e-6)
 
     code, _, stderr = _cli(capsys, "eval", "--data", tiny_cache, "--fold", "2", "--weights", ckpt,
                            "--device", "cpu")
@@ -180,18 +186,20 @@ def test_resume_after_kill_matches_uninterrupted_run(reference, tiny_cache, tmp_
     resume = _train_cmd(config, tiny_cache, work_dir, "--resume")[3:]
     code, stdout, _ = _cli(capsys, *resume)
     assert code == 0 and "resumed after epoch" in stdout
-    resumed = json.loads((work_dir / "result.json").read_text())
+    resumed = RunResult.read(work_dir / "result.json")
     ref = reference["result"]
-    assert resumed["iters"] == ref["iters"] and resumed["epochs"] == ref["epochs"]
-    assert resumed["best"]["epoch"] == ref["best"]["epoch"]
-    assert resumed["f1"] == pytest.approx(ref["f1"], abs=1e-9)
-    assert resumed["acc"] == pytest.approx(ref["acc"], abs=1e-9)
+    assert resumed.training.iters == ref.training.iters
+    assert resumed.training.epochs == ref.training.epochs
+    assert resumed.training.best_epoch == ref.training.best_epoch
+    assert resumed.scores.f1 == pytest.approx(ref.scores.f1, abs=1e-9)
+    assert resumed.scores.acc == pytest.approx(ref.scores.acc, abs=1e-9)
 
     # resuming a finished run changes nothing; other settings are refused
+    before = (work_dir / "result.json").read_text()
     assert _cli(capsys, *resume)[0] == 0
-    assert json.loads((work_dir / "result.json").read_text()) == resumed
+    assert (work_dir / "result.json").read_text() == before
     code, _, stderr = _cli(capsys, *resume, "--batch-size", "4")
-    assert code == 2 and "other settings" in stderr and "batch_size" in stderr
+    assert code == 2 and "other settings" in stderr and "config_digest" in stderr
 
 
 def test_allow_list_refuses_other_getattr():
@@ -222,9 +230,10 @@ def test_ddp_two_cpu_processes_split_every_batch(reference, tiny_cache, tmp_path
            "-m", "auzoo.cli", "train", str(config), "--data", str(tiny_cache), "--fold", "1",
            "--work-dir", str(tmp_path / "run"), "--device", "cpu"]
     _run(cmd)
-    result = json.loads((tmp_path / "run" / "result.json").read_text())
-    assert result["world_size"] == 2
-    assert result["iters"] == reference["result"]["iters"]  # same steps as one process
+    result = RunResult.read(tmp_path / "run" / "result.json")
+    assert result.provenance.world_size == 2
+    assert result.training.iters == reference["result"].training.iters  # same steps as one process
+    assert not (tmp_path / ".dist_test").exists() and not Path(".dist_test").exists()
 
     ranks = [_records(record, r) for r in (0, 1)]
     single = _records(reference["batches"], 0)
@@ -236,30 +245,30 @@ def test_ddp_two_cpu_processes_split_every_batch(reference, tiny_cache, tmp_path
         assert r0["index"] + r1["index"] == one["index"]
     # and that batch is the sampler's draw for the epoch
     from auzoo.data import open_cache
-    from auzoo.data.dataset import DisfaFrames
-    from auzoo.data.protocol import DISFA
-    frames = DisfaFrames(open_cache(tiny_cache), DISFA.fold_subjects(1)[0])
-    sampler = AUWeightedBatchSampler(frames.labels, batch_size=8, iters_per_epoch=3, seed=0,
-                                     world_size=1, rank=0)
+    from auzoo.data.dataset import AUFrames
+    cache = open_cache(tiny_cache)
+    frames = AUFrames(cache, cache.fold_subjects(1)[0], aus=cache.dataset.aus)
+    sampler = AUWeightedBatchSampler(frames.labels, mask=frames.mask, batch_size=8,
+                                     iters_per_epoch=3, seed=0, world_size=1, rank=0)
     for epoch in range(EPOCHS):
         drawn = [r0["index"] + r1["index"] for r0, r1 in zip(*ranks) if r0["epoch"] == epoch]
         assert drawn == sampler.global_batches(epoch).tolist()
 
 
 def test_select_on_val_holds_out_training_subjects(tiny_cache, tmp_path, capsys):
-    from auzoo.data.protocol import DISFA
+    from auzoo.data import open_cache
 
     config = _config(tmp_path / "cfg")
     code, _, err = _cli(capsys, *_train_cmd(config, tiny_cache, tmp_path / "run")[3:],
                         "--select-on", "val", "--max-epochs", "2")
     assert code == 0, err
-    result = json.loads((tmp_path / "run" / "result.json").read_text())
-    train_all, test = DISFA.fold_subjects(1)
-    assert result["select_on"] == "val" and len(result["val_subjects"]) == 3
-    assert sorted(result["train_subjects"] + result["val_subjects"]) == sorted(train_all)
-    assert result["test_subjects"] == list(test)
-    assert set(result["per_subject_f1"]) == set(test)  # scored on the test fold, not on val
-    assert result["best"]["selected_on"] == "val"
+    result = RunResult.read(tmp_path / "run" / "result.json")
+    prov = result.provenance
+    train_all, test = open_cache(tiny_cache).fold_subjects(1)
+    assert prov.select_on == "val" and len(prov.val_subjects) == 3
+    assert sorted(prov.train_subjects + prov.val_subjects) == sorted(train_all)
+    assert prov.test_subjects == list(test)
+    assert set(result.scores.per_subject_f1) == set(test)  # scored on the test fold, not on val
 
 
 def test_landmarks_reach_models_that_need_them_at_the_training_size(tiny_cache, tmp_path):
@@ -267,6 +276,7 @@ def test_landmarks_reach_models_that_need_them_at_the_training_size(tiny_cache, 
     the frames when --img-size differs from the cache's size (48 -> 32)."""
     from torch import nn
 
+    from auzoo.engine.records import RunSpec
     from auzoo.engine.train import train
     from auzoo.registry import MODELS
 
@@ -274,12 +284,12 @@ def test_landmarks_reach_models_that_need_them_at_the_training_size(tiny_cache, 
 
     class LandmarkProbe(nn.Module):
         requires_landmarks = True
-        aus = (1, 2, 4, 6, 9, 12, 25, 26)
-        loss_groups = [tuple(range(8))]
 
-        def __init__(self):
+        def __init__(self, aus=(1, 2, 4, 6, 9, 12, 25, 26)):
             super().__init__()
-            self.fc = nn.Linear(3 + 2, 8)
+            self.aus = tuple(aus)
+            self.loss_groups = [tuple(range(len(aus)))]
+            self.fc = nn.Linear(3 + 2, len(aus))
 
         def forward(self, images, landmarks=None):
             seen.append((tuple(images.shape), landmarks.detach().clone()))
@@ -288,15 +298,15 @@ def test_landmarks_reach_models_that_need_them_at_the_training_size(tiny_cache, 
 
     MODELS.register_module("LandmarkProbe", module=LandmarkProbe, force=True)
     try:
-        cfg = dict(model=dict(type="LandmarkProbe"), data=dict(protocol="disfa", bad_frames="drop",
-                                                               hflip=True),
-                   img_size=32, name="probe",
-                   train=dict(optimizer=dict(type="SGD", lr=0.01), batch_size=8, iters_per_epoch=2,
-                              max_epochs=1, patience=5, select_on="test"))
-        result = train(cfg, tiny_cache, 1, work_dir=tmp_path / "run", device="cpu")
+        config = tmp_path / "probe.py"
+        config.write_text(TINY_CONFIG + "model = dict(type='LandmarkProbe', _delete_=True)\n"
+                          "img_size = 32\ntrain_cfg = dict(max_epochs=1)\n"
+                          "train_dataloader = dict(sampler=dict(iters_per_epoch=2))\n")
+        result = train(RunSpec(model=str(config), data=str(tiny_cache), fold=1,
+                               work_dir=str(tmp_path / "run"), device="cpu"))
     finally:
         MODELS.unregister("LandmarkProbe")
-    assert result["model"] == "probe" and result["img_size"] == 32
+    assert result.provenance.model == "probe" and result.provenance.img_size == 32
     shapes = {s for s, _ in seen}
     assert (8, 3, 32, 32) in shapes
     points = torch.cat([lm for _, lm in seen])

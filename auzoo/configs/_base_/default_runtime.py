@@ -12,7 +12,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
+    sampler_seed=None,  # the sampler's epoch is set by auzoo's EpochSeedHook, with its seeds
 )
 custom_hooks = []
 precision = dict(train='bf16', eval='fp32')  # on a GPU; a CPU trains and scores in fp32

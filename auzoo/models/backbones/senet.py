@@ -10,7 +10,6 @@ renaming), so a converted file loads strictly.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import List, Optional, Sequence
 
 import torch
@@ -101,6 +100,7 @@ class VGGFace2SENet50(nn.Module):
         self.out_channels: List[int] = [all_channels[i - 1] for i in out_indices]
         self.out_strides: List[int] = [2 ** (i + 1) for i in out_indices]
 
+        self.init_record = {"weights": "random"}  # what auzoo.weights.backbone_init reports
         if weights is not None:
             self.load_weights(weights)
         self._freeze()
@@ -109,23 +109,16 @@ class VGGFace2SENet50(nn.Module):
     def load_weights(self, path) -> None:
         """Load a state dict file strictly (``torch.load(weights_only=True)``);
         errors name the file and the missing / unexpected / mis-shaped keys."""
-        from auzoo.weights import load_state_dict_file
+        from auzoo.weights import init_record, load_state_dict_file, load_state_dict_strict
 
-        path = Path(path)
-        state = load_state_dict_file(path)
-        own = self.state_dict()
-        # The Caffe weights carry no BatchNorm batch counters; they are bookkeeping only.
-        missing = sorted(k for k in own if k not in state and not k.endswith("num_batches_tracked"))
-        unexpected = sorted(k for k in state if k not in own)
-        if missing or unexpected:
-            raise ValueError(
-                f"{path}: keys do not match VGGFace2SENet50 -- missing {len(missing)}: "
-                f"{_preview(missing)}; unexpected {len(unexpected)}: {_preview(unexpected)}")
-        wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(v.shape)})"
-                 for k, v in own.items() if k in state and state[k].shape != v.shape]
-        if wrong:
-            raise ValueError(f"{path}: shapes do not match VGGFace2SENet50: {_preview(wrong)}")
-        self.load_state_dict(state, strict=False)
+        load_state_dict_strict(self, load_state_dict_file(path), str(path))
+        self.init_record = init_record(path)
+
+    @staticmethod
+    def weights_fix() -> str:
+        return ("Convert the VGGFace2 weights once -- auzoo convert-weights senet50_ft_weight.pkl "
+                "senet50_ft.pth -- and pass them: --cfg-options model.backbone.weights=senet50_ft.pth "
+                "(config key model.backbone.weights). ")
 
     # ------------------------------------------------------------ freezing
     def frozen_modules(self) -> List[nn.Module]:
@@ -156,13 +149,6 @@ class VGGFace2SENet50(nn.Module):
             if index == self.out_indices[-1]:
                 break
         return features
-
-
-def _preview(names: Sequence[str], limit: int = 8) -> str:
-    if not names:
-        return "none"
-    shown = ", ".join(names[:limit])
-    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
 __all__ = ["VGGFace2SENet50", "CaffeSEBottleneck", "VGGFACE2_MEAN_BGR"]

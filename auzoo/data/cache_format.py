@@ -1,0 +1,52 @@
+"""The prepared cache's on-disk format: names, version, label encoding.
+
+Shared by the writer (:mod:`auzoo.data.prepare`) and the reader
+(:mod:`auzoo.data.cache`), so that reading a cache never imports the code
+that writes one. The layout::
+
+    CACHE/settings.json                   what the cache is being written with (checked on a rerun)
+    CACHE/meta.json                       written last: its presence marks a finished cache
+    CACHE/index.csv                       one row per frame, every subject
+    CACHE/subjects/<S>/frames.npy         (n, S, S, 3) uint8 RGB aligned faces
+    CACHE/subjects/<S>/landmarks.npy      (n, 66, 2) float32 aligned landmarks, NaN if missing
+    CACHE/subjects/<S>/landmarks_source.npy, matrices.npy, index.csv, done.json
+
+Row k of a subject's arrays is that subject's k-th row of ``index.csv``.
+"""
+from __future__ import annotations
+
+CACHE_FORMAT = "auzoo-cache"
+CACHE_VERSION = 2
+# What the first DISFA-only writer produced; read as a DISFA cache.
+LEGACY_FORMATS = {("auzoo-disfa-cache", 1)}
+
+SUBJECTS_DIR = "subjects"
+DONE = "done.json"
+META = "meta.json"
+INDEX = "index.csv"
+SETTINGS = "settings.json"
+
+FRAMES_FILE = "frames.npy"
+LANDMARKS_FILE = "landmarks.npy"
+SOURCE_LANDMARKS_FILE = "landmarks_source.npy"
+MATRICES_FILE = "matrices.npy"
+
+# Label columns are ``au{N}`` holding uint8 values (0/1 occurrence or 0-5
+# intensity, as the dataset codes them); NOT_CODED marks a frame whose AU was
+# not coded (BP4D's 9, an own CSV's empty cell): it is neither positive nor
+# negative anywhere.
+NOT_CODED = 255
+FLAG_COLUMNS = ("landmarks_missing", "aligned", "bad_landmarks")
+N_LANDMARKS = 66
+
+
+def label_column(au: int) -> str:
+    return f"au{int(au)}"
+
+
+def column_au(name: str) -> int:
+    return int(name[2:])
+
+
+def is_label_column(name: str) -> bool:
+    return name.startswith("au") and name[2:].isdigit()

@@ -1,0 +1,106 @@
+"""The end of a training run: the chosen epoch becomes ``best.pth``, is scored
+on the test subjects (and on other datasets), and ``result.json`` is written."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Dict, Mapping
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.model import is_model_wrapper
+
+from auzoo.engine.checkpoint import (device_name, mmengine_safe_globals, save_checkpoint,
+                                     software_versions)
+from auzoo.engine.evaluate import Predictions, predict_frames, score_other, score_predictions
+from auzoo.engine.records import RESULT_FILE, Provenance, RunResult, RunSpec, Training
+
+
+def _load_best(runner, net) -> Dict[str, Any]:
+    best_path = runner.message_hub.get_info("best_ckpt")
+    if not best_path or not Path(best_path).is_file():
+        raise RuntimeError(f"{runner.work_dir}: training ended without a scored epoch")
+    with mmengine_safe_globals():
+        mm = torch.load(best_path, map_location="cpu", weights_only=True)
+    prefix = "model."
+    net.load_state_dict({k[len(prefix):]: v for k, v in mm["state_dict"].items()
+                         if k.startswith(prefix)})
+    return dict(epoch=int(mm["meta"]["epoch"]),
+                score=float(mm["message_hub"]["runtime_info"].get("best_score", float("nan"))))
+
+
+def _saved_predictions(path: Path, epoch: int, dataset, aus) -> Predictions:
+    """The best epoch's validation predictions of every test frame (saved when
+    the epoch is chosen on the test fold: no need to score it again)."""
+    with np.load(path) as npz:
+        if int(npz["epoch"]) != epoch:
+            raise RuntimeError(f"{path} holds epoch {int(npz['epoch'])}, not the best epoch {epoch}")
+        index = npz["index"]
+        return Predictions(npz["logits"], npz["labels"], npz["label_mask"], index,
+                           dataset.subjects_of(index), tuple(aus))
+
+
+def finish_run(runner, cfg: Config, spec: RunSpec, *, cache, split: Mapping[str, tuple], device,
+               work_dir: Path, schedule: Dict[str, Any], predictions_file: str,
+               best_file: str) -> RunResult:
+    module = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    net = module.model
+    best = _load_best(runner, net)
+    eval_batch = int(cfg.val_dataloader.batch_size)
+    started = time.perf_counter()
+    saved = work_dir / predictions_file
+    if cfg.get("select_on", "test") == "test" and saved.is_file():
+        predictions = _saved_predictions(saved, best["epoch"], runner.val_dataloader.dataset, net.aus)
+    else:
+        predictions = predict_frames(net, cache, split["test"], net.aus, img_size=module.img_size,
+                                     device=device, precision=module.eval_precision,
+                                     channels_last=module.channels_last, batch_size=eval_batch,
+                                     data_cfg=dict(cfg.get("data") or {}))
+    scores = score_predictions(predictions)
+    cross = {str(other): score_other(net, _open(other), img_size=module.img_size, device=device,
+                                     precision=module.eval_precision,
+                                     channels_last=module.channels_last, batch_size=eval_batch,
+                                     data_cfg=dict(cfg.get("data") or {}))
+             for other in spec.test_data}
+    eval_time = time.perf_counter() - started
+
+    data_cfg = dict(cfg.get("data") or {})
+    provenance = Provenance(
+        model=cfg.name, config=cfg.pretty_text, dataset=cache.dataset.name, data=str(spec.data),
+        data_checksum=cache.checksum,
+        protocol=cache.describe(spec.fold, data_cfg.get("bad_frames", "drop"),
+                                data_cfg.get("threshold")),
+        fold=spec.fold, train_subjects=list(split["train"]), val_subjects=list(split["val"]),
+        test_subjects=list(split["test"]), bad_frames=data_cfg.get("bad_frames", "drop"),
+        select_on=cfg.get("select_on", "test"), seed=spec.seed, img_size=module.img_size,
+        schedule=schedule,
+        precision=dict(train=module.train_precision, eval=module.eval_precision,
+                       channels_last=str(module.channels_last), compile=str(cfg.get("compile", False))),
+        backbone_init=dict(getattr(module, "backbone_init", {}) or {}),
+        versions=software_versions(), device=device_name(device),
+        world_size=int(runner.world_size), preset=spec.preset,
+        extra=dict(applied=dict(cfg.get("applied") or {}),
+                   init_from=module.init_from_record if module.init_from_record else None))
+    loop = runner.train_loop
+    timer = next(h for h in runner.hooks if type(h).__name__ == "TrainTimeHook")
+    training = Training(
+        best_epoch=best["epoch"], epochs=int(loop.epoch), iters=int(loop.iter),
+        stopped_early=bool(loop.stop_training), selection_f1_mean=best["score"],
+        train_time=float(timer.total), eval_time=eval_time,
+        params=sum(p.numel() for p in net.parameters()),
+        trainable_params=sum(p.numel() for p in net.parameters() if p.requires_grad),
+        checkpoint=str(work_dir / best_file))
+    result = RunResult(scores=scores, provenance=provenance, training=training, cross=cross)
+    meta = dict(provenance.__dict__, aus=list(net.aus),
+                best=dict(epoch=best["epoch"], selected_on=provenance.select_on,
+                          selection_f1_mean=best["score"], f1_mean=scores.f1_mean,
+                          acc_mean=scores.acc_mean))
+    save_checkpoint(work_dir / best_file, net.state_dict(), meta)
+    result.write(work_dir / RESULT_FILE)
+    return result
+
+
+def _open(path):
+    from auzoo.data import open_cache
+    return open_cache(path)

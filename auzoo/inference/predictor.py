@@ -1,0 +1,254 @@
+"""A loaded checkpoint and face finder, turning inputs into AU tables.
+
+Faces come from :mod:`auzoo.inference.pipeline` (worker processes, in
+order); batches go through :class:`auzoo.engine.inference.Inference`, the
+one inference path validation and ``auzoo eval`` use, so a face is scored
+exactly as a test frame is.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import deque
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+import torch
+
+from auzoo.inference.pipeline import (FaceIds, FacePipeline, FaceStream, Unit, as_is,
+                                      default_workers, lower_priority)
+from auzoo.inference.sources import InputError, Source, collect_sources
+from auzoo.inference.table import Resume, Row, file_key, rows_to_table, write_csv
+from auzoo.vision.faces import FaceDetector, LandmarkPredictor
+from auzoo.vision.video import count_frames
+
+PathLike = Union[str, os.PathLike]
+log = logging.getLogger("auzoo.inference")
+
+
+def load_model(weights: PathLike, model=None, device: Optional[str] = None):
+    """``(model, img_size)`` from an ``auzoo train`` checkpoint, on ``device``, in eval mode.
+
+    The checkpoint's own config builds the model unless ``model`` (a name,
+    a config or a module) is given; either way the checkpoint must fit it.
+    """
+    from auzoo.engine.checkpoint import CheckpointError, build_from_checkpoint
+
+    try:
+        net = build_from_checkpoint(weights, model=model)
+    except RuntimeError as exc:  # load_state_dict: tensors of other shapes
+        detail = "; ".join(line.strip() for line in str(exc).splitlines()[1:4])
+        raise CheckpointError(f"{weights}: the checkpoint does not fit the model ({detail})") from exc
+    meta = getattr(net, "checkpoint_meta", {}) or {}
+    cfg = getattr(net, "cfg", None)
+    img_size = meta.get("img_size") or (cfg.get("img_size") if cfg is not None else None) or 224
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return net.to(device).eval(), int(img_size)
+
+
+def eval_precision(net) -> str:
+    """The precision the model is scored in by ``auzoo eval`` (its config's
+    ``precision.eval``, fp32 by default), so predict matches eval."""
+    cfg = getattr(net, "cfg", None)
+    precision = cfg.get("precision") if cfg is not None else None
+    return (precision or {}).get("eval", "fp32") if isinstance(precision, dict) else "fp32"
+
+
+class Predictor:
+    """A loaded model and face finder, ready to turn inputs into AU tables.
+
+    Build it once and call it on as many inputs as you like (the model and
+    dlib's models load once)::
+
+        predictor = Predictor("work/tranet/fold1/best.pth")
+        table = predictor(["clip.mp4", "photos/"])
+
+    Arguments are those of :func:`auzoo.inference.predict`.
+    """
+
+    def __init__(self, weights: PathLike, model=None, device: Optional[str] = None,
+                 batch_size: int = 32, every: int = 1, detector: str = "hog",
+                 detect_every: int = 10, detect_size: Optional[int] = 640,
+                 face_threshold: float = 0.3, workers: Optional[int] = None,
+                 precision: Optional[str] = None):
+        from auzoo.engine.inference import Inference
+
+        if weights is None:
+            raise ValueError("predict needs weights: a checkpoint written by `auzoo train`")
+        if batch_size < 1 or every < 1 or detect_every < 1:
+            raise ValueError("batch_size, every and detect_every must be >= 1")
+        if workers is not None and workers < 0:
+            raise ValueError(f"workers must be >= 0, not {workers}")
+        self.weights = Path(weights)
+        self.batch_size, self.every = batch_size, every
+        self.net, self.img_size = load_model(weights, model, device)
+        device = next(self.net.parameters()).device
+        self.inference = Inference(self.net, self.img_size,
+                                   precision=precision or eval_precision(self.net),
+                                   channels_last=device.type == "cuda")
+        self.aus = tuple(int(a) for a in self.net.aus)
+        self.workers = default_workers(device) if workers is None else workers
+        face_detector = FaceDetector(detector, max_side=detect_size, threshold=face_threshold)
+        self.faces = FacePipeline(self.img_size, face_detector, LandmarkPredictor(),
+                                  detect_every, every)
+        self.settings = {
+            "weights": str(weights), "weights_key": file_key(self.weights),
+            "model": getattr(self.net, "name", None), "aus": list(self.aus),
+            "img_size": self.img_size, "every": every, "detector": detector,
+            "detect_every": detect_every, "detect_size": detect_size,
+            "face_threshold": face_threshold, "precision": self.inference.precision}
+
+    @property
+    def device(self) -> torch.device:
+        return self.inference.device
+
+    def __call__(self, inputs: Union[PathLike, Iterable[PathLike]], progress: bool = True,
+                 out: Optional[PathLike] = None, overwrite: bool = False) -> pd.DataFrame:
+        out = Path(out) if out is not None else None
+        if out is not None and out.exists() and not overwrite:
+            raise ValueError(f"{out} exists; pass --force (overwrite=True) to replace it")
+        sources, skipped = collect_sources(inputs)
+        resume = Resume(out, self.settings, self.aus) if out is not None else None
+        todo = [i for i, s in enumerate(sources) if resume is None or not resume.finished(s)]
+        if resume is not None and len(todo) < len(sources):
+            log.info("resuming %s: %d of %d files already done", out, len(sources) - len(todo),
+                     len(sources))
+        unreadable: List[str] = []
+        table = rows_to_table(self._run(sources, todo, progress, resume, unreadable), self.aus)
+        if resume is not None and resume.previous is not None and len(resume.previous):
+            order = {s.name: i for i, s in enumerate(sources)}
+            previous = resume.previous[resume.previous["file"].isin(order)]
+            table = pd.concat([previous, table], ignore_index=True)
+            table = table.iloc[np.argsort(table["file"].map(order).to_numpy(), kind="stable")]
+            table = table.reset_index(drop=True)
+        table.attrs.update(self._provenance(sources, skipped, unreadable, table))
+        if out is not None:
+            from auzoo.utils.io import atomic_write, atomic_write_text
+
+            atomic_write(out, lambda tmp: write_csv(table, tmp))
+            atomic_write_text(out.with_name(out.name + ".json"),
+                              json.dumps(table.attrs, indent=1, default=str))
+            resume.finish()
+        return table
+
+    def _loader(self, sources: Sequence[Source], todo: Sequence[int]):
+        cpu = self.device.type == "cpu"
+        return torch.utils.data.DataLoader(
+            FaceStream(self.faces, sources, todo), batch_size=None, collate_fn=as_is,
+            num_workers=self.workers, prefetch_factor=2 if self.workers else None,
+            worker_init_fn=lower_priority if cpu else None,
+            # a forked worker would inherit CUDA's state and the model's threads
+            multiprocessing_context=None if cpu or not self.workers else "forkserver")
+
+    def _run(self, sources, todo, progress: bool, resume: Optional[Resume],
+             unreadable: List[str]) -> List[Row]:
+        from rich.progress import Progress
+
+        results: List[Row] = []
+        per_source: Dict[int, List[Row]] = {}
+        ordered: deque = deque()   # rows (and source ends) in output order
+        waiting: List[Row] = []    # rows with an aligned face, not yet scored
+        emitted = set()
+        ids = FaceIds(self.faces.tracker.min_iou)
+
+        def run_batch() -> None:
+            if waiting:
+                points = np.stack([r.points for r in waiting])
+                probs = self.inference.probabilities(np.stack([r.aligned for r in waiting]), points)
+                for row, p in zip(waiting, probs):
+                    row.probs, row.aligned, row.points = p, None, None
+                waiting.clear()
+
+        def flush() -> None:
+            while ordered and not (isinstance(ordered[0], Row) and ordered[0].waiting):
+                item = ordered.popleft()
+                if isinstance(item, Row):
+                    results.append(item)
+                    per_source.setdefault(item.source, []).append(item)
+                    bar.advance(task, int(item.new_frame))
+                elif resume is not None:  # a source's end
+                    resume.add(sources[item], rows_to_table(per_source.pop(item, []), self.aus))
+
+        with Progress(console=console(), disable=not progress, transient=False) as bar:
+            task = bar.add_task("predict", total=self._total_frames(sources, todo))
+            for unit in self._loader(sources, todo):
+                self._receive(unit, sources, ids, emitted, unreadable, ordered, waiting)
+                if len(waiting) >= self.batch_size:
+                    run_batch()
+                flush()
+            run_batch()
+            flush()
+        return results
+
+    def _receive(self, unit: Unit, sources, ids: FaceIds, emitted: set, unreadable: List[str],
+                 ordered: deque, waiting: List[Row]) -> None:
+        """Queue a unit's rows in output order; report an unreadable input once."""
+        ids(unit)
+        source = sources[unit.source]
+        for rows in unit.frames:
+            emitted.add(unit.source)
+            ordered.extend(rows)
+            waiting.extend(r for r in rows if r.aligned is not None)
+        if unit.error is not None:
+            if len(sources) == 1 and unit.source not in emitted:
+                raise InputError(unit.error)
+            unreadable.append(source.name)
+            log.warning("%s; %s", unit.error,
+                        "later frames skipped" if unit.source in emitted else "skipped")
+            if unit.source not in emitted:
+                ordered.append(Row(unit.source, source.name, None, float("nan")))
+        if unit.last:
+            ordered.append(unit.source)
+
+    def _total_frames(self, sources, todo) -> Optional[int]:
+        total = 0
+        for i in todo:
+            n = 1 if sources[i].kind == "image" else count_frames(sources[i].path)
+            if n is None:
+                return None
+            total += -(-n // self.every)
+        return total
+
+    def _provenance(self, sources, skipped, unreadable, table) -> Dict[str, Any]:
+        from auzoo.engine.checkpoint import device_name, software_versions
+
+        meta = dict(getattr(self.net, "checkpoint_meta", {}) or {})
+        kept = ("model", "fold", "train_subjects", "test_subjects", "bad_frames", "select_on",
+                "data_checksum", "img_size", "best", "versions")
+        frames = table.dropna(subset=["frame"])[["file", "frame"]].drop_duplicates() if len(table) \
+            else table
+        return {
+            "produced_by": "auzoo predict",
+            "weights": self.settings["weights"],
+            "model": self.settings["model"],
+            "aus": self.settings["aus"],
+            "checkpoint": {k: meta.get(k) for k in kept if k in meta},
+            "settings": {k: v for k, v in self.settings.items() if k not in ("weights", "weights_key")},
+            "workers": self.workers,
+            "device": device_name(self.device),
+            "versions": software_versions(),
+            "inputs": [s.name for s in sources],
+            "skipped": [str(p) for p in skipped],
+            "unreadable": list(unreadable),
+            "frames": int(len(frames)),
+            "faces_scored": int(table["success"].sum()) if len(table) else 0,
+        }
+
+
+_CONSOLE = None
+
+
+def console():
+    """The console progress and warnings share (stderr), so a warning prints above the bar."""
+    global _CONSOLE
+    if _CONSOLE is None:
+        from rich.console import Console
+
+        _CONSOLE = Console(stderr=True)
+    return _CONSOLE
+
+
+__all__ = ["Predictor", "console", "eval_precision", "load_model"]

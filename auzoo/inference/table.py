@@ -1,0 +1,147 @@
+"""The table ``auzoo predict`` writes: one row per face per frame, and the
+``OUT.partial`` files that let an interrupted run resume."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from auzoo.utils.io import atomic_write_text
+from auzoo.vision.faces import Face
+
+log = logging.getLogger("auzoo.inference")
+
+FRAME_COLUMNS = ("file", "frame", "timestamp", "face_id", "success",
+                 "face_x", "face_y", "face_w", "face_h", "confidence")
+
+
+def au_columns(aus: Sequence[int]) -> list:
+    """``AU01_prob … AU26_prob`` then ``AU01_c … AU26_c`` (OpenFace's grouping)."""
+    return [f"AU{au:02d}_prob" for au in aus] + [f"AU{au:02d}_c" for au in aus]
+
+
+@dataclass
+class Row:
+    """One output row while it travels through the pipeline."""
+
+    source: int
+    file: str
+    frame: Optional[int]
+    timestamp: float
+    face: Optional[Face] = None
+    aligned: Optional[np.ndarray] = None   # (S, S, 3) uint8 while waiting for the model
+    points: Optional[np.ndarray] = None    # (66, 2) aligned landmarks
+    probs: Optional[np.ndarray] = None
+    new_frame: bool = True                 # first row of its frame (progress counts frames)
+
+    @property
+    def waiting(self) -> bool:
+        return self.aligned is not None and self.probs is None
+
+
+def _nullable(values: np.ndarray, missing: np.ndarray, dtype) -> pd.arrays.IntegerArray:
+    return pd.arrays.IntegerArray(values.astype(dtype), missing.astype(bool))
+
+
+def rows_to_table(rows: Sequence[Row], aus: Sequence[int]) -> pd.DataFrame:
+    n = len(rows)
+    box = np.full((n, 4), np.nan)
+    probs = np.full((n, len(aus)), np.nan, dtype=np.float32)
+    confidence = np.full(n, np.nan)
+    face_id = np.full(n, -1)
+    frame = np.array([-1 if r.frame is None else r.frame for r in rows], dtype=np.int64)
+    for i, row in enumerate(rows):
+        if row.face is not None:
+            box[i] = row.face.box
+            confidence[i] = row.face.confidence
+            face_id[i] = row.face.face_id
+        if row.probs is not None:
+            probs[i] = row.probs
+    scored = ~np.isnan(probs)
+    columns: Dict[str, Any] = {
+        "file": [r.file for r in rows],
+        "frame": _nullable(frame, frame < 0, np.int64),
+        "timestamp": np.array([r.timestamp for r in rows], dtype=np.float64),
+        "face_id": _nullable(face_id, face_id < 0, np.int64),
+        "success": scored.all(axis=1).astype(np.int8) if len(aus) else np.zeros(n, np.int8),
+        "face_x": box[:, 0], "face_y": box[:, 1], "face_w": box[:, 2], "face_h": box[:, 3],
+        "confidence": confidence,
+    }
+    for j, au in enumerate(aus):
+        columns[f"AU{au:02d}_prob"] = probs[:, j]
+    for j, au in enumerate(aus):
+        columns[f"AU{au:02d}_c"] = _nullable(probs[:, j] >= 0.5, ~scored[:, j], np.int8)
+    return pd.DataFrame(columns)
+
+
+_DTYPES = {"file": str, "frame": "Int64", "face_id": "Int64", "success": "int8"}
+
+
+def read_table(path: Path, aus: Sequence[int]) -> pd.DataFrame:
+    dtypes = dict(_DTYPES, **{f"AU{au:02d}_c": "Int8" for au in aus})
+    return pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])
+
+
+def write_csv(df: pd.DataFrame, path, header: bool = True, mode: str = "w") -> None:
+    df.to_csv(path, index=False, header=header, mode=mode, float_format="%.6f",
+              lineterminator="\n")
+
+
+def file_key(path: Path) -> Dict[str, Any]:
+    stat = path.stat()
+    return {"file": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+class Resume:
+    """Finished input files of an interrupted run writing ``out``.
+
+    ``OUT.partial`` holds the rows of finished files, ``OUT.partial.json``
+    the run's settings and which files are finished (with their size and
+    modification time, so a changed input is read again).
+    """
+
+    def __init__(self, out: Path, settings: Dict[str, Any], aus: Sequence[int]):
+        self.out = out
+        self.rows_path = out.with_name(out.name + ".partial")
+        self.state_path = out.with_name(out.name + ".partial.json")
+        self.settings = settings
+        self.aus = aus
+        self.done: Dict[str, Dict[str, Any]] = {}
+        self.previous = None
+        if self.state_path.is_file() and self.rows_path.is_file():
+            state = json.loads(self.state_path.read_text())
+            if state.get("settings") == settings:
+                self.done = {d["file"]: d for d in state.get("done", [])}
+                self.previous = read_table(self.rows_path, aus)
+            else:
+                log.warning("%s: left by a run with other settings; starting over", self.rows_path)
+        if not self.done:
+            self.rows_path.unlink(missing_ok=True)
+            self._save()
+
+    def finished(self, source) -> bool:
+        done = self.done.get(source.name)
+        return done is not None and done == file_key(source.path)
+
+    def add(self, source, table: pd.DataFrame) -> None:
+        new = not self.rows_path.exists()
+        write_csv(table, self.rows_path, header=new, mode="a")
+        self.done[source.name] = file_key(source.path)
+        self._save()
+
+    def _save(self) -> None:
+        atomic_write_text(self.state_path, json.dumps(
+            {"settings": self.settings, "done": list(self.done.values())}, indent=1))
+
+    def finish(self) -> None:
+        self.rows_path.unlink(missing_ok=True)
+        self.state_path.unlink(missing_ok=True)
+
+
+__all__ = ["FRAME_COLUMNS", "Resume", "Row", "au_columns", "file_key", "read_table",
+           "rows_to_table", "write_csv"]

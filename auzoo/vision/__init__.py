@@ -1,0 +1,3 @@
+"""Pixels in, faces and frames out: auzoo's face finding (:mod:`auzoo.vision.faces`,
+dlib) and its one video decoder (:mod:`auzoo.vision.video`, PyAV). Nothing here
+knows about models or datasets."""

@@ -1,0 +1,158 @@
+"""What every benchmark records beside its numbers: the machine, how busy it
+was, and a reference speed measured in the same run.
+
+A figure taken while other jobs share the cores can be several times too
+slow, and nothing in the figure says so. So each benchmark records
+
+* the load average before and after (``os.getloadavg``: 1, 5, 15 minutes);
+* a float32 matrix product's GFLOP/s on the benchmark's device, measured
+  in the same run (on a GPU also bf16, the precision models run in there);
+* CPU model, cores, torch threads, GPU name;
+
+and a model row reports its achieved GFLOP/s as a fraction of that
+reference. A fraction far below what the same model reached on a quiet run
+says the run was disturbed, whatever the load average says.
+
+    from machine import Machine
+    machine = Machine.start(device)   # load before + reference product
+    ... measure ...
+    machine.finish()                  # load after
+    print("\\n".join(machine.lines()))
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+BUSY_LOAD = 1.0  # 1-minute load average at or above which a CPU figure is marked as taken under load
+
+
+def cpu_name() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def load_average() -> Tuple[float, float, float]:
+    try:
+        return tuple(round(x, 2) for x in os.getloadavg())
+    except OSError:  # not on this platform
+        return (float("nan"),) * 3
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_gflops(device: torch.device, dtype: torch.dtype = torch.float32,
+                  n: Optional[int] = None, seconds: float = 0.5) -> float:
+    """Median GFLOP/s of an (n x n) @ (n x n) product over about ``seconds``.
+
+    n defaults to 1024 on a CPU (a few ms per product on a few cores) and
+    8192 on a GPU (large enough to reach the matrix units' rate).
+    """
+    n = n or (8192 if device.type == "cuda" else 1024)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(2):  # warm-up: kernel selection, page faults
+        torch.mm(a, b)
+    synchronize(device)
+    rates: List[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(rates) < 3:
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        synchronize(device)
+        rates.append(2 * n ** 3 / (time.perf_counter() - t0) / 1e9)
+    return round(statistics.median(rates), 1)
+
+
+@dataclass
+class Machine:
+    """The machine a benchmark ran on, how loaded it was, and its reference speed."""
+
+    device: str
+    cpu: str
+    cores: int
+    torch_threads: int
+    torch_version: str
+    gpu: Optional[str] = None
+    load_before: Tuple[float, float, float] = (float("nan"),) * 3
+    load_after: Optional[Tuple[float, float, float]] = None
+    reference_gflops: Dict[str, float] = field(default_factory=dict)  # dtype -> GFLOP/s
+
+    @classmethod
+    def start(cls, device="cpu", reference: bool = True) -> "Machine":
+        device = torch.device(device)
+        machine = cls(device=str(device), cpu=cpu_name(), cores=usable_cores(),
+                      torch_threads=torch.get_num_threads(), torch_version=torch.__version__,
+                      gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+                      load_before=load_average())
+        if reference:
+            machine.reference_gflops["float32"] = matmul_gflops(device, torch.float32)
+            if device.type == "cuda":
+                machine.reference_gflops["bfloat16"] = matmul_gflops(device, torch.bfloat16)
+        return machine
+
+    def finish(self) -> "Machine":
+        self.load_after = load_average()
+        return self
+
+    @property
+    def busy(self) -> bool:
+        """Other work shared the CPU: a CPU figure from this run is not a clean one."""
+        loads = [self.load_before[0]] + ([self.load_after[0]] if self.load_after else [])
+        return self.device.startswith("cpu") and any(x >= BUSY_LOAD for x in loads)
+
+    def fraction(self, achieved_gflops: float, dtype: str = "float32") -> Optional[float]:
+        """Achieved GFLOP/s as a fraction of the reference product in ``dtype``."""
+        ref = self.reference_gflops.get(dtype) or self.reference_gflops.get("float32")
+        return round(achieved_gflops / ref, 3) if ref else None
+
+    def lines(self) -> List[str]:
+        where = f"{self.gpu} ({self.device}), host " if self.gpu else ""
+        lines = [f"machine: {where}{self.cpu}, {self.cores} usable cores, "
+                 f"torch {self.torch_version} with {self.torch_threads} threads, "
+                 f"Python {platform.python_version()}"]
+        after = f", after {fmt_load(self.load_after)}" if self.load_after else ""
+        lines.append(f"load average (1/5/15 min): before {fmt_load(self.load_before)}{after}"
+                     + ("  ** TAKEN UNDER LOAD: other jobs shared the CPU **" if self.busy else ""))
+        if self.reference_gflops:
+            refs = ", ".join(f"{dtype} {g:,.0f} GFLOP/s" for dtype, g in self.reference_gflops.items())
+            lines.append(f"reference (matrix product on {self.device}, same run): {refs}")
+        return lines
+
+    def as_dict(self) -> dict:
+        return dict(asdict(self), busy=self.busy)
+
+
+def fmt_load(load) -> str:
+    return "/".join(f"{x:.2f}" for x in load)
+
+
+def model_gflops(gmacs_per_image: float, images_per_s: float, mode: str) -> float:
+    """Achieved GFLOP/s of a model: 2 FLOPs per multiply-add; a training step
+    counts forward + backward as three forwards (the usual estimate)."""
+    passes = 3 if mode == "train" else 1
+    return 2 * gmacs_per_image * passes * images_per_s
+
+
+__all__ = ["BUSY_LOAD", "Machine", "cpu_name", "load_average", "matmul_gflops", "model_gflops",
+           "synchronize", "usable_cores"]
