@@ -170,3 +170,13 @@ def test_under_torchrun_every_rank_runs_each_cell_and_rank0_writes(models, cache
         work = out / f"cells/alpha/fold{fold}/seed0"
         assert {p.name for p in work.glob("env_rank*.json")} == {"env_rank0.json", "env_rank1.json"}
     assert (out / "results.csv").is_file()
+
+
+def test_a_synthetic_cache_gets_no_difference_rows(models, tmp_path, console):
+    data = tmp_path / "synth_disfa"
+    data.mkdir()
+    out = tmp_path / "out"
+    _bench([models["tranet"]], data=data, out=out, folds="1", console=console)
+    report = (out / "results.md").read_text()
+    assert "TRA-Net, published" in report and "Synthetic data" in report
+    assert "| difference |" not in report
