@@ -82,9 +82,17 @@ def run_cell_job(spec, train_fn: Callable) -> str:
     torch.distributed reads (rank, world size, master address)."""
     import submitit
 
-    if submitit.JobEnvironment().num_tasks > 1:
+    from auzoo.bench.run import unblock_failed_cell
+
+    env = submitit.JobEnvironment()
+    if env.num_tasks > 1:
         submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
-    train_fn(spec)
+    try:
+        train_fn(spec)
+    except Exception:
+        if env.global_rank == 0:  # as a local run does: the next try is not blocked
+            unblock_failed_cell(Path(spec.work_dir))
+        raise
     return str(spec.work_dir)
 
 
