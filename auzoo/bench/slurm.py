@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +138,10 @@ def _executor(folder: Path, params: Dict[str, Any]):
     import submitit
 
     params = dict(params)
-    cluster = params.pop("cluster", None)
+    cluster = params.pop("cluster", "slurm")  # never submitit's quiet fallback to local processes
+    if cluster == "slurm" and shutil.which("sbatch") is None:
+        raise ValueError("--slurm: this machine has no Slurm (no sbatch on PATH); run the command "
+                         "on the cluster's login node, or add cluster=local to run the jobs here")
     executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=cluster)
     executor.update_parameters(**params)
     return executor, executor.cluster

@@ -28,6 +28,16 @@ def test_slurm_options():
         parse_slurm("partition")
 
 
+def test_without_slurm_the_command_says_so(models, caches, tmp_path, console, monkeypatch):
+    from auzoo.bench.main import bench
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
+    with pytest.raises(ValueError, match="no Slurm .*cluster=local"):
+        bench([str(models["alpha"])], data=caches["disfa_cache"], out=tmp_path / "o", folds="1",
+              console=console, train_fn=fake_train, slurm="partition=gpu")
+    assert not (tmp_path / "o" / "slurm" / "jobs.json").exists()
+
+
 @pytest.fixture
 def child_path(monkeypatch):
     """The jobs' processes import the stand-in training from the tests' folder."""
