@@ -137,7 +137,18 @@ def results_frame(results: Sequence[RunResult]) -> pd.DataFrame:
         rows.extend(own)
         rows.extend(mean_rows(name, own, per_seed=len({r["seed"] for r in own}) > 1))
     rows.extend(baseline_rows(results))
-    return pd.DataFrame(rows)
+    return ordered(pd.DataFrame(rows))
+
+
+def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Who, then the scores (each beside its std over seeds), then the provenance."""
+    def scores(kind):
+        aus = [f"{kind}_{au}" for au in au_columns(frame, kind)] + [f"{kind}_mean"]
+        return [c for a in aus for c in (a, f"{a}_std") if c in frame]
+
+    first = [c for c in ("model", "fold", "seed", "n_seeds", "seeds") if c in frame]
+    head = first + scores("f1") + scores("acc")
+    return frame[head + [c for c in frame.columns if c not in set(head)]]
 
 
 def model_means(frame: pd.DataFrame) -> pd.DataFrame:
@@ -177,7 +188,7 @@ def cross_frame(results: Sequence[RunResult]) -> pd.DataFrame:
                         left_out_data_only=own[0]["left_out_data_only"],
                         baseline_f1_mean=float(group["baseline_f1_mean"].mean()))
             out.append(mean)
-    return pd.DataFrame(out)
+    return ordered(pd.DataFrame(out))
 
 
 def published_by_model(results: Sequence[RunResult]) -> Dict[str, Any]:
