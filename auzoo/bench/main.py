@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import pandas as pd
 
 from auzoo.bench import demo, grid
-from auzoo.bench.run import (CellsFailed, Grid, _barrier, _rank, default_train, make_grid,
+from auzoo.bench.run import (CellsFailed, Grid, barrier_all, world_rank, default_train, make_grid,
                              run_cells, start_process_group)
 
 
@@ -77,13 +77,13 @@ def bench(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,
     console = console or Console()
     g = make_grid(models, data=data, out=out, folds=folds, seeds=_seeds(seeds, seed), **grid_options)
     distributed = start_process_group(g.device)
-    rank = _rank() if distributed else 0
+    rank = world_rank() if distributed else 0
     if g.synthetic:
         if rank == 0:
             console.print(demo.synthetic_banner(demo.synthetic_cache()))
             demo.synthetic_disfa(console)
         if distributed:
-            _barrier()
+            barrier_all()
     shard_t = grid.parse_shard(shard)
     cells = g.cells()
     mine = grid.shard_cells(cells, shard_t)

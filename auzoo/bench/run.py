@@ -183,11 +183,11 @@ def start_process_group(device: Optional[str]) -> bool:
     return True
 
 
-def _rank() -> int:
+def world_rank() -> int:
     from mmengine.dist import get_dist_info
     return get_dist_info()[0]
 
 
-def _barrier() -> None:
+def barrier_all() -> None:
     from mmengine.dist import barrier
     barrier()
