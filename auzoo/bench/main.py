@@ -7,8 +7,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import pandas as pd
 
 from auzoo.bench import demo, grid
-from auzoo.bench.run import (CellsFailed, Grid, barrier_all, world_rank, default_train, make_grid,
-                             run_cells, start_process_group)
+from auzoo.bench.run import (CellsFailed, Grid, barrier_all, default_train, make_grid,
+                             run_cells, start_process_group, world_rank)
 
 
 def write_tables(g: Grid, console, quiet: bool = False) -> Dict[Path, pd.DataFrame]:
