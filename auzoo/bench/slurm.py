@@ -114,7 +114,8 @@ class JobRecord:
             try:
                 self.jobs = json.loads(self.path.read_text())
             except ValueError as exc:
-                raise ValueError(f"{self.path}: not a job record ({exc}); remove it to start over") from exc
+                raise ValueError(f"{self.path}: not a job record ({exc}); "
+                                 "remove it to start over") from exc
 
     def save(self) -> None:
         atomic_write_text(self.path, json.dumps(self.jobs, indent=2, sort_keys=True))

@@ -151,7 +151,8 @@ def provenance_section(results: Sequence[RunResult], published: Mapping[str, Any
     lines = ["## Folds", ""]
     for fold, r in sorted(folds.items()):
         p = r.provenance
-        lines.append(f"* fold {fold}: train {' '.join(p.train_subjects)}; test {' '.join(p.test_subjects)}"
+        lines.append(f"* fold {fold}: train {' '.join(p.train_subjects)}; "
+                     f"test {' '.join(p.test_subjects)}"
                      + (f"; epoch chosen on {' '.join(p.val_subjects)}" if p.val_subjects else ""))
     first = results[0].provenance
     lines += ["", "## Provenance", "",

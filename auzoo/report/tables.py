@@ -49,7 +49,8 @@ def run_row(r: RunResult) -> Dict[str, Any]:
         train_subjects=" ".join(p.train_subjects), val_subjects=" ".join(p.val_subjects),
         test_subjects=" ".join(p.test_subjects), bad_frames=p.bad_frames, select_on=p.select_on,
         best_epoch=t.best_epoch if t else None, epochs=t.epochs if t else None,
-        preset=p.preset, demo=json.dumps(p.extra["demo"], sort_keys=True) if p.extra.get("demo") else None,
+        preset=p.preset,
+        demo=json.dumps(p.extra["demo"], sort_keys=True) if p.extra.get("demo") else None,
         backbone_init=(p.backbone_init or {}).get("weights"),
         img_size=p.img_size, batch_size=schedule.get("batch_size"),
         iters_per_epoch=schedule.get("iters_per_epoch"), device=p.device,
@@ -67,7 +68,8 @@ def _same_or_joined(values: pd.Series) -> Any:
     return values[0] if len(values) == 1 else (" | ".join(values) if len(values) else None)
 
 
-SHARED = ("dataset", "bad_frames", "select_on", "preset", "demo", "backbone_init", "img_size", "batch_size",
+SHARED = ("dataset", "bad_frames", "select_on", "preset", "demo", "backbone_init", "img_size",
+          "batch_size",
           "iters_per_epoch", "device", "precision", "world_size", "params", "trainable_params",
           "data_checksum", "versions")
 
@@ -205,7 +207,8 @@ def published_by_model(results: Sequence[RunResult]) -> Dict[str, Any]:
             continue
         cfg = None
         try:
-            cfg = Config.fromstring(r.provenance.config, file_format=".py") if r.provenance.config else None
+            if r.provenance.config:
+                cfg = Config.fromstring(r.provenance.config, file_format=".py")
         except Exception:  # a config text that no longer parses still has its model's rows
             cfg = None
         rows[name] = published_for(name, dataset, cfg)
