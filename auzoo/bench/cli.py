@@ -49,6 +49,7 @@ def bench_cli(args) -> int:
                   seeds=args.seeds, seed=args.seed, out=args.out or "bench_out", shard=args.shard,
                   slurm=args.slurm, wait=args.wait, preset=args.preset, device=args.device,
                   use_all=args.use_all, exclude=args.exclude, cfg_options=args.cfg_options,
+                  allow_random_init=getattr(args, "allow_random_init", False),
                   **options)
     except CellsFailed as exc:
         print(f"auzoo bench: {exc}", file=sys.stderr)

@@ -47,7 +47,8 @@ def _int_list(text, option: str, example: str) -> Tuple[int, ...]:
         try:
             values = tuple(int(v) for v in str(text).split(",") if v.strip())
         except ValueError:
-            raise ValueError(f"{option} {text!r}: expected comma-separated numbers, e.g. {example}") from None
+            raise ValueError(f"{option} {text!r}: expected comma-separated numbers, "
+                             f"e.g. {example}") from None
     if not values or len(set(values)) != len(values):
         raise ValueError(f"{option} {text!r}: give at least one number, each at most once")
     return values

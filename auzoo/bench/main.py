@@ -7,8 +7,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import pandas as pd
 
 from auzoo.bench import demo, grid
-from auzoo.bench.run import (CellsFailed, Grid, _barrier, _rank, default_train, make_grid,
-                             run_cells, start_process_group)
+from auzoo.bench.run import (CellsFailed, Grid, barrier_all, default_train, make_grid,
+                             run_cells, start_process_group, world_rank)
 
 
 def write_tables(g: Grid, console, quiet: bool = False) -> Dict[Path, pd.DataFrame]:
@@ -50,6 +50,20 @@ def _failed(failures: List[str]) -> CellsFailed:
                        "to retry the failed ones: finished cells are kept.")
 
 
+def _on_slurm(g: Grid, todo, slurm: str, *, wait: bool, train_fn: Callable, console):
+    """Submit the missing cells (and wait for them with ``wait``); returns the
+    failures and how many cells are still queued or running."""
+    from auzoo.bench import slurm as slurm_jobs
+
+    jobs, record, outcome = slurm_jobs.submit(g, todo, slurm, train_fn=train_fn, console=console)
+    if wait:
+        local = slurm_jobs.parse_slurm(slurm).get("cluster") == "local"
+        slurm_jobs.wait_for(g, todo, jobs, record, outcome, console=console,
+                            poll_s=1.0 if local else 30.0,
+                            on_land=lambda: write_tables(g, console, quiet=True))
+    return outcome.failures, len(outcome.waiting)
+
+
 def bench(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,3", seeds=None,
           seed: Optional[int] = None, shard=None, slurm: Optional[str] = None, wait: bool = False,
           console=None, train_fn: Optional[Callable] = None, **grid_options: Any
@@ -63,13 +77,13 @@ def bench(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,
     console = console or Console()
     g = make_grid(models, data=data, out=out, folds=folds, seeds=_seeds(seeds, seed), **grid_options)
     distributed = start_process_group(g.device)
-    rank = _rank() if distributed else 0
+    rank = world_rank() if distributed else 0
     if g.synthetic:
         if rank == 0:
             console.print(demo.synthetic_banner(demo.synthetic_cache()))
             demo.synthetic_disfa(console)
         if distributed:
-            _barrier()
+            barrier_all()
     shard_t = grid.parse_shard(shard)
     cells = g.cells()
     mine = grid.shard_cells(cells, shard_t)
@@ -84,19 +98,11 @@ def bench(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,
     if slurm is not None:
         if distributed:
             raise ValueError("--slurm submits the cells as jobs; run it without torchrun")
-        from auzoo.bench import slurm as slurm_jobs
-
-        jobs, record, outcome = slurm_jobs.submit(g, todo, slurm, train_fn=train_fn, console=console)
-        if wait:
-            local = slurm_jobs.parse_slurm(slurm).get("cluster") == "local"
-            slurm_jobs.wait_for(g, todo, jobs, record, outcome, console=console,
-                                poll_s=1.0 if local else 30.0,
-                                on_land=lambda: write_tables(g, console, quiet=True))
-        failures = outcome.failures
-        if outcome.waiting:
+        failures, waiting = _on_slurm(g, todo, slurm, wait=wait, train_fn=train_fn, console=console)
+        if waiting:
             write_tables(g, console, quiet=True)
-            console.print(f"{len(outcome.waiting)} cell(s) queued or running; the tables cover "
-                          "the finished ones. Rerun the same command (or add --wait) to merge the rest.")
+            console.print(f"{waiting} cell(s) queued or running; the tables cover the finished "
+                          "ones. Rerun the same command (or add --wait) to merge the rest.")
             if failures:
                 raise _failed(failures)
             return None

@@ -15,16 +15,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from auzoo.bench import demo, grid
 from auzoo.engine.records import RunSpec
+from auzoo.engine.settings import OPTION_KEYS as ENGINE_OPTION_KEYS
 
 # Command-line options of `auzoo train` and the config keys (mmengine's schema) they set.
-OPTION_KEYS = {
-    "max_epochs": "train_cfg.max_epochs",
-    "iters_per_epoch": "train_dataloader.sampler.iters_per_epoch",
-    "batch_size": "train_dataloader.batch_size",
-    "img_size": "img_size",
-    "select_on": "select_on",
-    "compile": "compile",
-}
+OPTION_KEYS = dict(ENGINE_OPTION_KEYS, compile="compile")
 # The engine's settings file in a work dir; a cell that failed before training
 # leaves one that would refuse the next try's settings.
 SETTINGS_FILE = "run.json"
@@ -48,6 +42,7 @@ class Grid:
     cfg_options: Dict[str, Any] = field(default_factory=dict)
     device: Optional[str] = None
     synthetic: bool = False
+    allow_random_init: bool = False       # train frozen stages without a weight file (recorded)
 
     def out_dir(self, data: str) -> Path:
         """One dataset: OUT itself; several: OUT/CACHE_NAME each."""
@@ -66,7 +61,8 @@ class Grid:
         return RunSpec(model=cell.model, data=cell.data, fold=cell.fold, seed=cell.seed,
                        work_dir=str(cell.work_dir(self.out_dir(cell.data))), preset=self.preset,
                        cfg_options=dict(self.cfg_options), device=self.device, resume=True,
-                       test_data=tuple(self.test_data), label=label or str(cell))
+                       test_data=tuple(self.test_data), allow_random_init=self.allow_random_init,
+                       label=label or str(cell))
 
     def finished(self, cell: grid.Cell) -> bool:
         return grid.is_finished(cell, self.out_dir(cell.data), self.test_data)
@@ -98,7 +94,8 @@ def cfg_options_of(options: Mapping[str, Any], cfg_options: Optional[Mapping] = 
 def make_grid(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,3",
               seeds="0", test_data: Sequence = (), preset: Optional[str] = None,
               device: Optional[str] = None, use_all: bool = False, exclude: Sequence[str] = (),
-              cfg_options: Optional[Mapping] = None, **options: Any) -> Grid:
+              cfg_options: Optional[Mapping] = None, allow_random_init: bool = False,
+              **options: Any) -> Grid:
     """The grid from what ``auzoo bench`` was given (data: None, a cache or several)."""
     if use_all:
         models = list(dict.fromkeys(list(models) + grid.all_models(exclude)))
@@ -116,7 +113,7 @@ def make_grid(models: Sequence[str] = (), *, data=None, out="bench_out", folds="
                 test_data=tuple(_absolute(t) for t in test_data),
                 preset=demo.preset_piece(preset, synthetic),
                 cfg_options=cfg_options_of(options, cfg_options), device=device,
-                synthetic=synthetic)
+                synthetic=synthetic, allow_random_init=allow_random_init)
 
 
 # --------------------------------------------------------------------------
@@ -186,11 +183,11 @@ def start_process_group(device: Optional[str]) -> bool:
     return True
 
 
-def _rank() -> int:
+def world_rank() -> int:
     from mmengine.dist import get_dist_info
     return get_dist_info()[0]
 
 
-def _barrier() -> None:
+def barrier_all() -> None:
     from mmengine.dist import barrier
     barrier()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,9 +83,17 @@ def run_cell_job(spec, train_fn: Callable) -> str:
     torch.distributed reads (rank, world size, master address)."""
     import submitit
 
-    if submitit.JobEnvironment().num_tasks > 1:
+    from auzoo.bench.run import unblock_failed_cell
+
+    env = submitit.JobEnvironment()
+    if env.num_tasks > 1:
         submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
-    train_fn(spec)
+    try:
+        train_fn(spec)
+    except Exception:
+        if env.global_rank == 0:  # as a local run does: the next try is not blocked
+            unblock_failed_cell(Path(spec.work_dir))
+        raise
     return str(spec.work_dir)
 
 
@@ -105,7 +114,8 @@ class JobRecord:
             try:
                 self.jobs = json.loads(self.path.read_text())
             except ValueError as exc:
-                raise ValueError(f"{self.path}: not a job record ({exc}); remove it to start over") from exc
+                raise ValueError(f"{self.path}: not a job record ({exc}); "
+                                 "remove it to start over") from exc
 
     def save(self) -> None:
         atomic_write_text(self.path, json.dumps(self.jobs, indent=2, sort_keys=True))
@@ -129,7 +139,10 @@ def _executor(folder: Path, params: Dict[str, Any]):
     import submitit
 
     params = dict(params)
-    cluster = params.pop("cluster", None)
+    cluster = params.pop("cluster", "slurm")  # never submitit's quiet fallback to local processes
+    if cluster == "slurm" and shutil.which("sbatch") is None:
+        raise ValueError("--slurm: this machine has no Slurm (no sbatch on PATH); run the command "
+                         "on the cluster's login node, or add cluster=local to run the jobs here")
     executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=cluster)
     executor.update_parameters(**params)
     return executor, executor.cluster

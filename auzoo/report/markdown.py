@@ -120,6 +120,30 @@ def comparison_section(comparison: Optional[pd.DataFrame]) -> List[str]:
     return lines + [""]
 
 
+def schedule_summary(schedule: Mapping[str, Any]) -> str:
+    """The schedule in a few words: optimizer, lr, batches, epochs, patience, loss."""
+    optim = (schedule.get("optim_wrapper") or {}).get("optimizer") or {}
+    parts = []
+    if optim:
+        parts.append(f"{optim.get('type', '?')} lr {optim.get('lr', '?')}"
+                     + (f" wd {optim['weight_decay']}" if "weight_decay" in optim else ""))
+    schedulers = [s.get("type", "?") for s in schedule.get("param_scheduler") or []]
+    parts.append(f"lr schedule {' + '.join(schedulers) if schedulers else 'constant'}")
+    if schedule.get("batch_size"):
+        parts.append(f"batch {schedule['batch_size']}")
+    if schedule.get("iters_per_epoch"):
+        parts.append(f"{schedule['iters_per_epoch']} batches an epoch")
+    epochs = (schedule.get("train_cfg") or {}).get("max_epochs")
+    if epochs:
+        parts.append(f"at most {epochs} epochs")
+    stop = schedule.get("early_stopping") or {}
+    if "patience" in stop:
+        parts.append(f"patience {stop['patience']}")
+    if (schedule.get("loss") or {}).get("type"):
+        parts.append(f"loss {schedule['loss']['type']}")
+    return ", ".join(parts)
+
+
 def provenance_section(results: Sequence[RunResult], published: Mapping[str, Any]) -> List[str]:
     folds: Dict[int, RunResult] = {}
     for r in results:
@@ -127,7 +151,8 @@ def provenance_section(results: Sequence[RunResult], published: Mapping[str, Any
     lines = ["## Folds", ""]
     for fold, r in sorted(folds.items()):
         p = r.provenance
-        lines.append(f"* fold {fold}: train {' '.join(p.train_subjects)}; test {' '.join(p.test_subjects)}"
+        lines.append(f"* fold {fold}: train {' '.join(p.train_subjects)}; "
+                     f"test {' '.join(p.test_subjects)}"
                      + (f"; epoch chosen on {' '.join(p.val_subjects)}" if p.val_subjects else ""))
     first = results[0].provenance
     lines += ["", "## Provenance", "",
@@ -142,8 +167,8 @@ def provenance_section(results: Sequence[RunResult], published: Mapping[str, Any
         demo = p.extra.get("demo")
         lines.append(f"* {name}: preset {p.preset or 'none (the config’s schedule)'}"
                      + (f" with its own demo entries {demo}" if demo else "")
-                     + f"; image size {p.img_size}; schedule "
-                     + ", ".join(f"{k} {v}" for k, v in (p.schedule or {}).items()))
+                     + f"; image size {p.img_size}; {schedule_summary(p.schedule or {})}; "
+                     f"backbone weights {p.backbone_init.get('weights', '?')}")
     for name, pub in published.items():
         if pub is not None:
             lines.append(f"* published row beside {name}: {pub.method}, {pub.citation}, {pub.source}"

@@ -49,7 +49,9 @@ def run_row(r: RunResult) -> Dict[str, Any]:
         train_subjects=" ".join(p.train_subjects), val_subjects=" ".join(p.val_subjects),
         test_subjects=" ".join(p.test_subjects), bad_frames=p.bad_frames, select_on=p.select_on,
         best_epoch=t.best_epoch if t else None, epochs=t.epochs if t else None,
-        preset=p.preset, demo=json.dumps(p.extra["demo"], sort_keys=True) if p.extra.get("demo") else None,
+        preset=p.preset,
+        demo=json.dumps(p.extra["demo"], sort_keys=True) if p.extra.get("demo") else None,
+        backbone_init=(p.backbone_init or {}).get("weights"),
         img_size=p.img_size, batch_size=schedule.get("batch_size"),
         iters_per_epoch=schedule.get("iters_per_epoch"), device=p.device,
         precision=" ".join(f"{k}={v}" for k, v in (p.precision or {}).items()),
@@ -66,7 +68,8 @@ def _same_or_joined(values: pd.Series) -> Any:
     return values[0] if len(values) == 1 else (" | ".join(values) if len(values) else None)
 
 
-SHARED = ("dataset", "bad_frames", "select_on", "preset", "demo", "img_size", "batch_size",
+SHARED = ("dataset", "bad_frames", "select_on", "preset", "demo", "backbone_init", "img_size",
+          "batch_size",
           "iters_per_epoch", "device", "precision", "world_size", "params", "trainable_params",
           "data_checksum", "versions")
 
@@ -136,7 +139,18 @@ def results_frame(results: Sequence[RunResult]) -> pd.DataFrame:
         rows.extend(own)
         rows.extend(mean_rows(name, own, per_seed=len({r["seed"] for r in own}) > 1))
     rows.extend(baseline_rows(results))
-    return pd.DataFrame(rows)
+    return ordered(pd.DataFrame(rows))
+
+
+def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Who, then the scores (each beside its std over seeds), then the provenance."""
+    def scores(kind):
+        aus = [f"{kind}_{au}" for au in au_columns(frame, kind)] + [f"{kind}_mean"]
+        return [c for a in aus for c in (a, f"{a}_std") if c in frame]
+
+    first = [c for c in ("model", "fold", "seed", "n_seeds", "seeds") if c in frame]
+    head = first + scores("f1") + scores("acc")
+    return frame[head + [c for c in frame.columns if c not in set(head)]]
 
 
 def model_means(frame: pd.DataFrame) -> pd.DataFrame:
@@ -176,7 +190,7 @@ def cross_frame(results: Sequence[RunResult]) -> pd.DataFrame:
                         left_out_data_only=own[0]["left_out_data_only"],
                         baseline_f1_mean=float(group["baseline_f1_mean"].mean()))
             out.append(mean)
-    return pd.DataFrame(out)
+    return ordered(pd.DataFrame(out))
 
 
 def published_by_model(results: Sequence[RunResult]) -> Dict[str, Any]:
@@ -193,7 +207,8 @@ def published_by_model(results: Sequence[RunResult]) -> Dict[str, Any]:
             continue
         cfg = None
         try:
-            cfg = Config.fromstring(r.provenance.config, file_format=".py") if r.provenance.config else None
+            if r.provenance.config:
+                cfg = Config.fromstring(r.provenance.config, file_format=".py")
         except Exception:  # a config text that no longer parses still has its model's rows
             cfg = None
         rows[name] = published_for(name, dataset, cfg)

@@ -31,6 +31,8 @@ def write_reports(out: Path, results: Sequence[RunResult], *, synthetic: bool,
     out = Path(out)
     if not results:
         raise ValueError(f"{out}: no finished cell to report")
+    # drawn faces, whether the demo made them or the user prepared `auzoo synth` output
+    synthetic = synthetic or any((r.provenance.protocol or {}).get("synthetic") for r in results)
     frame = results_frame(results)
     published = published_by_model(results)
     comparison: Optional[pd.DataFrame] = None

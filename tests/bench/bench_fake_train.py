@@ -81,7 +81,7 @@ def fake_train(spec, progress=None) -> RunResult:
     provenance = Provenance(
         model=name, config=f"published = {name!r}\n" if name == "pinned" else "",
         dataset=dataset, data=str(spec.data), data_checksum="abc123",
-        protocol=dict(aus=list(aus)), fold=spec.fold,
+        protocol=dict(aus=list(aus), synthetic="synth" in Path(spec.data).name), fold=spec.fold,
         train_subjects=[s for f in (1, 2, 3) if f != spec.fold for s in test_subjects(f)],
         val_subjects=[], test_subjects=test_subjects(spec.fold), bad_frames="drop",
         select_on="test", seed=spec.seed, img_size=64,

@@ -61,7 +61,8 @@ def test_shards_then_merge_with_seeds(tiny_cache, tmp_path, console):
     (tmp_path / "tiny.py").write_text(TINY_MODEL.replace("hidden=16", "hidden=24"))
     models = [str(tmp_path / "tranet.py"), str(tmp_path / "tiny.py")]
     out = tmp_path / "out"
-    kw = dict(data=tiny_cache, folds="1,2", seeds="0,1", out=out, device="cpu", console=console)
+    kw = dict(data=tiny_cache, folds="1,2", seeds="0,1", out=out, device="cpu", console=console,
+              allow_random_init=True)
     assert bench(models, shard="1/2", **kw) is None
     assert not (out / "results.csv").exists()
     bench(models, shard="2/2", **kw)

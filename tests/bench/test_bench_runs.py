@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import stat
 
 import pandas as pd
 import pytest
 
 from bench_fake_train import FAIL_ENV, fake_f1, fake_train
+
+HERE = Path(__file__).resolve().parent  # the stand-in training's folder
+ROOT = HERE.parents[1]
 
 
 def _bench(models, **kw):
@@ -143,8 +147,6 @@ def test_under_torchrun_every_rank_runs_each_cell_and_rank0_writes(models, cache
     import subprocess
     import sys
 
-    from conftest import HERE, ROOT
-
     out = tmp_path / "out"
     script = tmp_path / "bench_ddp.py"
     script.write_text(
@@ -168,3 +170,13 @@ def test_under_torchrun_every_rank_runs_each_cell_and_rank0_writes(models, cache
         work = out / f"cells/alpha/fold{fold}/seed0"
         assert {p.name for p in work.glob("env_rank*.json")} == {"env_rank0.json", "env_rank1.json"}
     assert (out / "results.csv").is_file()
+
+
+def test_a_synthetic_cache_gets_no_difference_rows(models, tmp_path, console):
+    data = tmp_path / "synth_disfa"
+    data.mkdir()
+    out = tmp_path / "out"
+    _bench([models["tranet"]], data=data, out=out, folds="1", console=console)
+    report = (out / "results.md").read_text()
+    assert "TRA-Net, published" in report and "Synthetic data" in report
+    assert "| difference |" not in report

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from bench_fake_train import fake_train
 
-from conftest import HERE, ROOT
+HERE = Path(__file__).resolve().parent  # the stand-in training's folder
+ROOT = HERE.parents[1]
 
 
 def test_slurm_options():
@@ -24,6 +26,16 @@ def test_slurm_options():
     assert parse_slurm("cluster=local")["timeout_min"] == 24 * 60
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_slurm("partition")
+
+
+def test_without_slurm_the_command_says_so(models, caches, tmp_path, console, monkeypatch):
+    from auzoo.bench.main import bench
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
+    with pytest.raises(ValueError, match="no Slurm .*cluster=local"):
+        bench([str(models["alpha"])], data=caches["disfa_cache"], out=tmp_path / "o", folds="1",
+              console=console, train_fn=fake_train, slurm="partition=gpu")
+    assert not (tmp_path / "o" / "slurm" / "jobs.json").exists()
 
 
 @pytest.fixture
@@ -96,3 +108,23 @@ def test_a_ddp_cell_runs_one_process_per_task(models, caches, tmp_path, console,
     assert [e["RANK"] for e in envs] == ["0", "1"] and {e["WORLD_SIZE"] for e in envs} == {"2"}
     assert envs[0]["MASTER_ADDR"] and envs[0]["MASTER_PORT"] == envs[1]["MASTER_PORT"]
     assert (work / "result.json").is_file() and (out / "results.csv").is_file()
+
+
+def test_a_failed_job_is_named_and_submitted_again(models, caches, tmp_path, console, child_path,
+                                                   monkeypatch):
+    from auzoo.bench.main import bench
+    from auzoo.bench.run import CellsFailed
+    from bench_fake_train import FAIL_ENV
+
+    out = tmp_path / "out"
+    kw = dict(data=caches["disfa_cache"], out=out, folds="1", console=console,
+              train_fn=fake_train, slurm="cluster=local", wait=True)
+    monkeypatch.setenv(FAIL_ENV, "alpha:1:0")  # the job's process inherits it
+    with pytest.raises(CellsFailed, match=r"alpha fold 1 seed 0: job \d+ ended without a result.*log: "):
+        bench([str(models["alpha"])], **kw)
+    first = json.loads((out / "slurm" / "jobs.json").read_text())
+    assert not (out / "cells/alpha/fold1/seed0/run.json").exists()  # nothing blocks the retry
+    monkeypatch.delenv(FAIL_ENV)
+    assert bench([str(models["alpha"])], **dict(kw, cfg_options={"img_size": 32})) is not None
+    again = json.loads((out / "slurm" / "jobs.json").read_text())
+    assert [e["job_id"] for e in again.values()] != [e["job_id"] for e in first.values()]
