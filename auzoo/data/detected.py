@@ -2,7 +2,7 @@
 
 DISFA's 66 annotated points are in the left camera's pixels; the right camera
 sees the face from elsewhere, so its frames get their landmarks from auzoo's
-own face pipeline (:mod:`auzoo.faces`): dlib's HOG face detector and 68-point
+own face pipeline (:mod:`auzoo.vision.faces`): dlib's HOG face detector and 68-point
 shape predictor, the face tracked between detections, cut to DISFA's 66 points
 (:func:`auzoo.data.align.landmarks68_to_66`). They are then aligned exactly
 like annotated ones.
@@ -19,7 +19,7 @@ from auzoo.vision.faces import FaceDetector, FaceTracker, LandmarkPredictor
 
 # Where a cache's source landmarks come from (``meta.json``: ``landmark_source``).
 ANNOTATED = "annotated"   # DISFA's own files (left camera)
-DLIB_68 = "dlib-68"       # found by auzoo.faces on each frame, 68 -> 66 points
+DLIB_68 = "dlib-68"       # found by auzoo.vision.faces on each frame, 68 -> 66 points
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class DetectorSettings:
     detect_every: int = 10     # frames between detector runs; the tracker follows the face between
     max_side: int = 640        # the detector sees the frame downscaled to this
     upsample: int = 0
-    threshold: float = 0.3     # least detector score (auzoo.faces.FaceDetector)
+    threshold: float = 0.3     # least detector score (auzoo.vision.faces.FaceDetector)
 
 
 class VideoLandmarks:

@@ -25,23 +25,30 @@ def reduced_width(channels: int, reduction: int) -> int:
 class SE(nn.Module):
     """Squeeze-and-excitation (Hu et al.): x * sigmoid(fc2(relu(fc1(avgpool(x))))).
 
-    ``fc1``/``fc2`` are 1x1 convs with bias, the layout of the VGGFace2 SENet
-    weights (whose SE blocks this module also implements).
+    ``residual=True`` returns ``x * gate + x``, the TRA-Net paper's Eq. 3
+    ``O = (S_e ⊗ U) ⊕ U``. ``fc1``/``fc2`` are 1x1 convs with bias, the
+    layout of the VGGFace2 SENet weights (whose SE blocks this module also
+    implements, without the residual: the bottleneck adds its own shortcut).
     """
 
     zero_preserving = True
 
-    def __init__(self, channels: int, reduction: int = 16):
+    def __init__(self, channels: int, reduction: int = 16, residual: bool = False):
         super().__init__()
         hidden = reduced_width(channels, reduction)
         self.fc1 = nn.Conv2d(channels, hidden, 1)
         self.fc2 = nn.Conv2d(hidden, channels, 1)
+        self.residual = residual
 
     def gate(self, x: Tensor, band: Optional[Band] = None) -> Tensor:
         return torch.sigmoid(self.fc2(F.relu(self.fc1(bands.avg_pool(x, band)))))
 
     def forward(self, x: Tensor, band: Optional[Band] = None) -> Tensor:
-        return x * self.gate(x, band)
+        out = x * self.gate(x, band)
+        return out + x if self.residual else out
+
+    def extra_repr(self) -> str:
+        return f"residual={self.residual}"
 
 
 class ChannelGate(nn.Module):
@@ -66,12 +73,12 @@ class SpatialGate(nn.Module):
     """CBAM's spatial attention: [max, mean] over channels -> k x k conv (no
     bias) -> BatchNorm -> sigmoid. BN settings as in the official code."""
 
-    def __init__(self, kernel_size: int = 7):
+    def __init__(self, kernel_size: int = 7, bn_momentum: Optional[float] = 0.01):
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(f"CBAM spatial kernel_size must be odd, got {kernel_size}")
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
-        self.bn = nn.BatchNorm2d(1, eps=1e-5, momentum=0.01)
+        self.bn = nn.BatchNorm2d(1, eps=1e-5, momentum=bn_momentum)
 
     @staticmethod
     def compress(x: Tensor) -> Tensor:
@@ -106,12 +113,12 @@ class CBAM(nn.Module):
 
     def __init__(self, channels: int, reduction: int = 16, kernel_size: int = 7,
                  channel_attention: bool = True, spatial_attention: bool = True,
-                 residual: bool = False):
+                 residual: bool = False, bn_momentum: Optional[float] = 0.01):
         super().__init__()
         if not (channel_attention or spatial_attention):
             raise ValueError("CBAM needs channel_attention or spatial_attention (or both)")
         self.channel = ChannelGate(channels, reduction) if channel_attention else None
-        self.spatial = SpatialGate(kernel_size) if spatial_attention else None
+        self.spatial = SpatialGate(kernel_size, bn_momentum) if spatial_attention else None
         self.residual = residual
 
     def channel_gate(self, x: Tensor, band: Optional[Band] = None) -> Optional[Tensor]:

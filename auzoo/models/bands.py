@@ -85,9 +85,12 @@ def batch_norm(y: Tensor, bn: nn.modules.batchnorm._BatchNorm, full_count: Optio
     if full_count < count:
         raise ValueError(f"full_count {full_count} is smaller than the band's {count} elements")
 
+    # Statistics, and the running buffers they update, in float32 whatever the
+    # input's dtype (bf16 under autocast): as nn.BatchNorm2d keeps them.
+    y32 = y.float()
     dims = (0, 2, 3)
-    mean = y.sum(dims) / full_count
-    centred = y - mean[None, :, None, None]
+    mean = y32.sum(dims) / full_count
+    centred = y32 - mean[None, :, None, None]
     # Each zero outside the band contributes (0 - mean)^2.
     var = (centred.square().sum(dims) + (full_count - count) * mean.square()) / full_count
 
@@ -96,13 +99,13 @@ def batch_norm(y: Tensor, bn: nn.modules.batchnorm._BatchNorm, full_count: Optio
             bn.num_batches_tracked.add_(1)
             factor = (1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum)
             unbiased = var * (full_count / max(full_count - 1, 1))
-            bn.running_mean.lerp_(mean.detach(), factor)
-            bn.running_var.lerp_(unbiased.detach(), factor)
+            bn.running_mean.lerp_(mean.detach().to(bn.running_mean.dtype), factor)
+            bn.running_var.lerp_(unbiased.detach().to(bn.running_var.dtype), factor)
 
     out = centred * torch.rsqrt(var + bn.eps)[None, :, None, None]
     if bn.affine:
-        out = out * bn.weight[None, :, None, None] + bn.bias[None, :, None, None]
-    return out
+        out = out * bn.weight.float()[None, :, None, None] + bn.bias.float()[None, :, None, None]
+    return out.to(y.dtype)
 
 
 __all__ = ["Band", "avg_pool", "max_pool", "batch_norm"]

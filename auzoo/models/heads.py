@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from auzoo.models.pooling import GridAvgPool2d
 from auzoo.registry import HEADS
 
 
@@ -20,7 +21,7 @@ class TwoFCHead(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, pool_size: int = 4,
                  hidden: int = 1024, dropout: float = 0.5):
         super().__init__()
-        self.pool = nn.AdaptiveAvgPool2d(pool_size)
+        self.pool = GridAvgPool2d(pool_size)  # AdaptiveAvgPool2d, deterministic on CUDA too
         self.fc1 = nn.Linear(in_channels * pool_size * pool_size, hidden)
         self.act = nn.ReLU(inplace=True)
         self.drop = nn.Dropout(dropout)

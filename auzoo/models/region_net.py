@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from auzoo.models.au_regions import aus_in_region, resolve_aus
 from auzoo.models.bands import Band
 from auzoo.registry import ATTENTION, BACKBONES, HEADS, MODELS, NECKS, SPLITTERS, build_part
 
@@ -53,13 +54,17 @@ class RegionAUNet(nn.Module):
     """Region-based AU detector assembled from registered parts.
 
     Args:
-        aus: the AUs the model predicts, in output order.
+        aus: the AUs the model predicts, in output order; None: DISFA's eight
+            (:data:`auzoo.models.au_regions.DEFAULT_AUS`; the engine fills in
+            the dataset's AUs before building when a config leaves them None).
         backbone, neck, splitter: part configs ``dict(type=NAME, ...)``; no
             neck means the branches see the backbone's last map.
-        branches: one dict per splitter region: ``aus`` (that branch's AUs;
-            may be left out when there is one branch), ``region`` (optional:
-            the splitter's region name, to match branches by name rather than
-            by order), and optionally its own ``attention`` / ``head``.
+        branches: one dict per region the model uses: ``region`` (the
+            splitter's region name; may be left out to match by order),
+            ``aus`` (optional: the branch's AUs; default the model's AUs that
+            :data:`~auzoo.models.au_regions.AU_REGIONS` puts in that region,
+            or every AU for a single branch), and optionally its own
+            ``attention`` / ``head``. A branch left with no AU is left out.
         attention: every branch's attention blocks, in order (list of part
             configs; default none), unless the branch names its own.
         head: every branch's head (part config), unless the branch names its own.
@@ -69,13 +74,11 @@ class RegionAUNet(nn.Module):
 
     requires_landmarks = False
 
-    def __init__(self, aus: Sequence[int], backbone: Dict, splitter: Dict, branches: Sequence[Dict],
-                 neck: Optional[Dict] = None, attention: Sequence[Dict] = (), head: Optional[Dict] = None,
-                 band_only: bool = True):
+    def __init__(self, aus: Optional[Sequence[int]], backbone: Dict, splitter: Dict,
+                 branches: Sequence[Dict], neck: Optional[Dict] = None, attention: Sequence[Dict] = (),
+                 head: Optional[Dict] = None, band_only: bool = True):
         super().__init__()
-        self.aus: Tuple[int, ...] = tuple(int(au) for au in aus)
-        if len(set(self.aus)) != len(self.aus):
-            raise ValueError(f"model aus {self.aus} name an AU twice")
+        self.aus: Tuple[int, ...] = resolve_aus(aus)
         self.backbone = build_part(BACKBONES, backbone)
         self.neck = None
         channels = self.backbone.out_channels[-1]
@@ -85,14 +88,13 @@ class RegionAUNet(nn.Module):
         self.splitter = build_part(SPLITTERS, splitter)
         self.band_only = band_only
 
-        branch_cfgs = self._match_regions(list(branches))
         self.branches = nn.ModuleList()
-        for region, cfg in zip(self.splitter.names, branch_cfgs):
-            cfg = dict(cfg)
-            unknown = set(cfg) - {"aus", "region", "attention", "head"}
-            if unknown:
-                raise ValueError(f"branch '{region}': unknown keys {sorted(unknown)}")
-            branch_aus = tuple(int(au) for au in cfg.get("aus") or self.aus)
+        self.branch_regions: List[int] = []  # the splitter output each branch reads
+        for region_index, cfg in self._match_regions(list(branches)):
+            region = self.splitter.names[region_index]
+            branch_aus = self._branch_aus(region, cfg, single=len(branches) == 1)
+            if not branch_aus:
+                continue  # no AU of this model occurs in this region
             blocks = nn.ModuleList(build_part(ATTENTION, block, channels=channels)
                                    for block in cfg.get("attention", attention) or ())
             head_cfg = cfg.get("head", head)
@@ -100,8 +102,27 @@ class RegionAUNet(nn.Module):
                 raise ValueError(f"branch '{region}' has no head: give the model or the branch a head")
             branch_head = build_part(HEADS, head_cfg, in_channels=channels, num_classes=len(branch_aus))
             self.branches.append(RegionBranch(region, branch_aus, blocks, branch_head))
+            self.branch_regions.append(region_index)
 
         predicted = [au for branch in self.branches for au in branch.aus]
+        self._check_coverage(predicted)
+        self.loss_groups: List[Tuple[int, ...]] = [
+            tuple(self.aus.index(au) for au in branch.aus) for branch in self.branches]
+        # Concatenated branch logits -> model.aus order.
+        self.register_buffer("_order", torch.tensor([predicted.index(au) for au in self.aus]),
+                             persistent=False)
+
+    def _branch_aus(self, region: str, cfg: Dict, single: bool) -> Tuple[int, ...]:
+        unknown = set(cfg) - {"aus", "region", "attention", "head"}
+        if unknown:
+            raise ValueError(f"branch '{region}': unknown keys {sorted(unknown)}")
+        if cfg.get("aus") is not None:
+            return tuple(int(au) for au in cfg["aus"])
+        if single:
+            return self.aus
+        return aus_in_region(self.aus, region)
+
+    def _check_coverage(self, predicted: List[int]) -> None:
         twice = sorted({au for au in predicted if predicted.count(au) > 1})
         missing = [au for au in self.aus if au not in predicted]
         extra = sorted(set(predicted) - set(self.aus))
@@ -112,26 +133,22 @@ class RegionAUNet(nn.Module):
                     f"predicted twice: {twice}" if twice else "",
                     f"predicted by no branch: {missing}" if missing else "",
                     f"not in the model's aus {self.aus}: {extra}" if extra else "") if msg))
-        self.loss_groups: List[Tuple[int, ...]] = [
-            tuple(self.aus.index(au) for au in branch.aus) for branch in self.branches]
-        # Concatenated branch logits -> model.aus order.
-        self.register_buffer("_order", torch.tensor([predicted.index(au) for au in self.aus]),
-                             persistent=False)
 
-    def _match_regions(self, branches: List[Dict]) -> List[Dict]:
+    def _match_regions(self, branches: List[Dict]) -> List[Tuple[int, Dict]]:
+        """``(splitter output index, branch config)`` per branch, in the splitter's order."""
         names = list(self.splitter.names)
-        if len(branches) != len(names):
-            raise ValueError(f"{type(self.splitter).__name__} makes {len(names)} regions {tuple(names)} "
-                             f"but the config has {len(branches)} branches")
-        if len(branches) > 1 and any(not b.get("aus") for b in branches):
-            raise ValueError("with several branches each branch must list its aus")
         named = [b.get("region") for b in branches]
         if not any(named):
-            return branches
-        if sorted(map(str, named)) != sorted(names):
-            raise ValueError(f"branch regions {named} do not match the splitter's regions {tuple(names)}")
+            if len(branches) != len(names):
+                raise ValueError(f"{type(self.splitter).__name__} makes {len(names)} regions "
+                                 f"{tuple(names)} but the config has {len(branches)} branches "
+                                 "(name each branch's region to use only some)")
+            return list(enumerate(branches))
+        if not all(named) or len(set(named)) != len(named) or not set(named) <= set(names):
+            raise ValueError(f"branch regions {named} must be distinct names among the splitter's "
+                             f"regions {tuple(names)}")
         by_name = {b["region"]: b for b in branches}
-        return [by_name[name] for name in names]
+        return [(i, by_name[name]) for i, name in enumerate(names) if name in by_name]
 
     def features(self, images: Tensor) -> Tensor:
         """The map the splitter divides: the neck's output, or the backbone's last map."""
@@ -147,7 +164,7 @@ class RegionAUNet(nn.Module):
         band_rows = self.splitter.bands(height) if hasattr(self.splitter, "bands") else None
         regions = None
         logits = []
-        for index, branch in enumerate(self.branches):
+        for index, branch in zip(self.branch_regions, self.branches):
             if self.band_only and band_rows is not None and branch.zero_preserving:
                 band = Band(*band_rows[index], height)
                 if not band.is_full:

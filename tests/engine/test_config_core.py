@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from auzoo.engine.records import RunResult, RunSpec
-from conftest import HERE, TINY_CONFIG
+from engine_support import HERE, TINY_CONFIG
 
 PLUGIN_DIR = HERE / "plugin_parts"
 

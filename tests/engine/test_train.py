@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from auzoo.engine.records import RunResult
-from conftest import HERE, PYTHON, TINY_CONFIG, cli_env
+from engine_support import HERE, PYTHON, TINY_CONFIG, cli_env
 
 EPOCHS = 3
 

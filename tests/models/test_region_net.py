@@ -23,6 +23,7 @@ EXPECTED = {
     "tranet_residual":   (True, ("upper", "middle", "lower"), 3, dict(channel=True, spatial=True, residual=True)),
     "senet50_hm":        (True, ("upper", "middle", "lower"), 0, None),
     "senet50_cbam":      (True, ("face",), 3, dict(channel=True, spatial=True, residual=False)),
+    "senet50_decoder":   (True, ("face",), 0, None),
     "senet50":           (False, ("face",), 0, None),
     "resnet50":          (False, ("face",), 0, None),
 }
@@ -46,7 +47,12 @@ def test_config_builds_and_trains(name, images):
     model = auzoo.build_model(name)
     has_neck, regions, n_cbam, switches = EXPECTED[name]
     assert model.name == name and model.aus == DISFA_AUS and model.requires_landmarks is False
+    assert load_config(name).model.aus is None  # the dataset's AUs; DISFA's without data
     assert (model.neck is not None) == has_neck
+    if has_neck:  # the decoder's SE is the paper's Eq. 3, with its residual
+        assert all(step.se.residual for step in model.neck.blocks)
+    head = model.branches[0].head
+    assert head.pool.output_size == ((4, 4) if has_neck else (1, 1))
     assert tuple(b.region for b in model.branches) == regions == tuple(model.splitter.names)
     for branch in model.branches:
         assert len(branch.attention) == n_cbam
@@ -119,7 +125,8 @@ def test_logits_come_back_in_model_au_order():
                       for i, au in enumerate(branch.aus)}
     for j, au in enumerate(model.aus):
         torch.testing.assert_close(logits[:, j], per_branch[au])
-    assert model.loss_groups == [(2, 7, 4), (5, 1), (3, 6, 0)]
+    # each branch lists its AUs in the model's order
+    assert model.loss_groups == [(2, 4, 7), (1, 5), (0, 3, 6)]
 
 
 def test_branches_match_regions_by_name():
@@ -141,7 +148,8 @@ def test_branches_match_regions_by_name():
     ([dict(aus=(1, 2, 4)), dict(aus=(6, 9, 17)), dict(aus=(12, 25, 26))], "not in the model's aus.*17"),
     ([dict(aus=(1, 2, 4, 6, 9)), dict(aus=(12, 25, 26))], "3 regions.*2 branches"),
     ([dict(region="upper", aus=(1, 2, 4)), dict(region="nose", aus=(6, 9)),
-      dict(region="lower", aus=(12, 25, 26))], "do not match the splitter's regions"),
+      dict(region="lower", aus=(12, 25, 26))], "must be distinct names among the splitter's regions"),
+    ([dict(region="upper"), dict(region="upper")], "must be distinct names"),
 ])
 def test_bad_branch_configs_are_refused(branches, message):
     with pytest.raises(ValueError, match=message):

@@ -12,7 +12,8 @@ from auzoo.registry import NECKS
 
 class DecoderStep(nn.Module):
     """One step up: 3x3 conv at the coarse resolution, upsample to the skip's
-    size, add the skip, BN + ReLU, SE.
+    size, add the skip, BN + ReLU, SE (``x * gate``, or with ``se_residual``
+    the paper's Eq. 3, ``x * gate + x``).
 
     The conv runs *before* upsampling, on a quarter of the pixels; it is the
     only conv of the step, as the paper's decoder has "only one convolutional
@@ -20,7 +21,7 @@ class DecoderStep(nn.Module):
     """
 
     def __init__(self, in_channels: int, skip_channels: int, out_channels: int,
-                 se_reduction: int = 16, upsample: str = "nearest"):
+                 se_reduction: int = 16, upsample: str = "nearest", se_residual: bool = False):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
         # A skip whose width differs from the step's is matched by a 1x1 conv.
@@ -28,7 +29,7 @@ class DecoderStep(nn.Module):
                      else nn.Conv2d(skip_channels, out_channels, 1, bias=False))
         self.bn = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.se = SE(out_channels, se_reduction)
+        self.se = SE(out_channels, se_reduction, residual=se_residual)
         self.upsample = upsample
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
@@ -50,10 +51,12 @@ class TRADecoder(nn.Module):
         out_channels: width of the last step; default the skip stage's width.
         upsample: ``F.interpolate`` mode; nearest keeps each coarse row inside
             the two fine rows it covers, so region boundaries stay aligned.
+        se_residual: each step's SE returns ``x * gate + x`` (the paper's
+            Eq. 3) rather than ``x * gate``.
     """
 
     def __init__(self, in_channels: Sequence[int], steps: int = 2, out_channels: Optional[int] = None,
-                 se_reduction: int = 16, upsample: str = "nearest"):
+                 se_reduction: int = 16, upsample: str = "nearest", se_residual: bool = False):
         super().__init__()
         in_channels = list(in_channels)
         if not 1 <= steps < len(in_channels):
@@ -66,7 +69,8 @@ class TRADecoder(nn.Module):
         channels = in_channels[-1]
         self.blocks = nn.ModuleList()
         for skip_channels, width in zip(in_channels[-1 - steps:-1][::-1], widths):
-            self.blocks.append(DecoderStep(channels, skip_channels, width, se_reduction, upsample))
+            self.blocks.append(DecoderStep(channels, skip_channels, width, se_reduction, upsample,
+                                           se_residual))
             channels = width
         self.out_channels = channels
 

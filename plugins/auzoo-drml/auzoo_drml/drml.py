@@ -40,9 +40,9 @@ import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch import nn
 
+from auzoo.models.au_regions import resolve_aus
+from auzoo.models.pooling import GridAvgPool2d
 from auzoo.registry import MODELS
-
-DISFA_AUS = (1, 2, 4, 6, 9, 12, 25, 26)
 
 # conv1 takes 10 pixels, the max-pool halves, the four convs after it take
 # 7 + 7 + 5 + 4: (S - 10) / 2 - 23 >= 1.
@@ -111,7 +111,8 @@ class DRML(nn.Module):
     """Deep Region and Multi-label Learning (Zhao et al., CVPR 2016).
 
     Args:
-        aus: the AUs predicted, in the dataset's order.
+        aus: the AUs predicted, in output order; None: DISFA's eight (the
+            engine fills in the dataset's AUs when a config leaves them None).
         grid: patches of the region layer (rows, columns); the paper's 8×8.
         pooled_size: side of the map the last conv output is average-pooled to
             before FC 4096.
@@ -120,12 +121,10 @@ class DRML(nn.Module):
 
     requires_landmarks = False
 
-    def __init__(self, aus: Sequence[int] = DISFA_AUS, grid: Tuple[int, int] = (8, 8),
+    def __init__(self, aus: Optional[Sequence[int]] = None, grid: Tuple[int, int] = (8, 8),
                  pooled_size: int = 16, dropout: float = 0.5):
         super().__init__()
-        self.aus = tuple(int(au) for au in aus)
-        if not self.aus:
-            raise ValueError("DRML needs at least one AU")
+        self.aus = resolve_aus(aus)  # None: DISFA's eight
         self.loss_groups = [tuple(range(len(self.aus)))]
         self.register_buffer("mean", torch.tensor(IMAGENET_DEFAULT_MEAN).view(1, 3, 1, 1),
                              persistent=False)
@@ -142,7 +141,7 @@ class DRML(nn.Module):
             _conv_relu(16, 16, 6),
             _conv_relu(16, 16, 5),
         )
-        self.pool = nn.AdaptiveAvgPool2d(pooled_size)
+        self.pool = GridAvgPool2d(pooled_size)  # AdaptiveAvgPool2d, deterministic on CUDA too
         self.classifier = nn.Sequential(
             nn.Flatten(),
             nn.Linear(16 * pooled_size * pooled_size, 4096),
