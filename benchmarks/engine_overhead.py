@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -46,7 +47,7 @@ def training_frames(cache_dir: Path, max_frames: int = 4096) -> torch.Tensor:
 
     cache = open_cache(cache_dir)
     train_subjects = cache.fold_subjects(1)[0]
-    frames = [torch.from_numpy(cache.frames(s)[:]) for s in train_subjects]
+    frames = [torch.from_numpy(np.array(cache.frames(s))) for s in train_subjects]  # a copy: the cache is read-only
     return torch.cat(frames)[:max_frames]
 
 
