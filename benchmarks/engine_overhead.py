@@ -22,6 +22,7 @@ most 3 ms per iteration more than the plain one.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -86,8 +87,9 @@ def auzoo_loop(cache: Path, scratch: Path, *, batch: int, iters: int, epochs: in
     clock.unlink(missing_ok=True)
     config = auzoo_cli.clocked_config(scratch / "tiny_overhead.py", "auzoo::resnet50", clock, TINY)
     options = auzoo_cli.train_options(epochs=epochs, iters=iters, batch=batch, img_size=img_size)
-    cmd = auzoo_cli.train_cmd(str(config), cache, scratch / "overhead_run", device=str(device),
-                              options=options)
+    work = scratch / "overhead_run"
+    shutil.rmtree(work, ignore_errors=True)  # a fresh run, not a resumed one
+    cmd = auzoo_cli.train_cmd(str(config), cache, work, device=str(device), options=options)
     ran = auzoo_cli.run(cmd, scratch / "commands.log")
     if ran["rc"] != 0:
         raise RuntimeError(f"auzoo train failed ({ran['rc']}):\n"

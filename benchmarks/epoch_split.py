@@ -18,6 +18,7 @@ and the size of what the run leaves in its work folder (checkpoints).
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -64,6 +65,7 @@ def main(argv=None) -> int:
     base, body = ("auzoo::resnet50", TINY) if args.model == "tiny" else (f"auzoo::{args.model}", "")
     config = auzoo_cli.clocked_config(scratch / "split.py", base, clock, body)
     work = scratch / "split_run"
+    shutil.rmtree(work, ignore_errors=True)  # a fresh run, not a resumed one
     options = auzoo_cli.train_options(epochs=args.epochs, iters=args.iters, batch=args.batch_size,
                                       img_size=args.img_size)
     cmd = auzoo_cli.train_cmd(str(config), Path(data["cache"]), work, device=args.device,

@@ -263,3 +263,14 @@ def test_cli_names_each_unreadable_input_once(photos, tiny_ckpt, tmp_path, capsy
     assert err.count("broken_clip.mp4") == 1, err
     assert "not a readable video" in err and "UserWarning" not in err
     assert "1 unreadable files" in err
+
+
+def test_auzoo_predict_stays_a_plain_function():
+    import importlib
+    import inspect
+
+    importlib.import_module("auzoo.inference")
+    assert inspect.isfunction(auzoo.predict)
+    assert auzoo.predict.__module__ == "auzoo"
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("auzoo.predict")
