@@ -102,8 +102,17 @@ def synthetic_cache(scratch: Path, log: Path, *, frames: int, width: int, height
 
 
 def read_result(work_dir: Path) -> dict:
+    """The run's ``result.json`` as one flat dict: its scores, training record and
+    provenance side by side (``{}`` when the run wrote none)."""
     path = work_dir / "result.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    record = json.loads(path.read_text())
+    flat = dict(record)
+    for section in ("provenance", "training", "scores"):  # later sections win
+        if isinstance(record.get(section), dict):
+            flat.update(record[section])
+    return flat
 
 
 def tail(path: Path, lines: int = 60) -> str:

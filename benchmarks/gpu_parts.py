@@ -80,7 +80,8 @@ def train_part(model: str, device: torch.device, settings: dict, scratch: Path, 
             images_per_s=round(t["batch"] * t["iters"] * len(train_s) / sum(train_s), 1)
             if train_s else round(t["batch"] / statistics.median(steady), 1),
             median_iter_ms=round(1000 * statistics.median(steady), 2))
-    for key in ("f1_mean", "acc_mean", "precision", "channels_last", "best", "frames"):
+    for key in ("f1_mean", "acc_mean", "precision", "best_epoch", "frames", "train_time",
+                "eval_time"):
         if key in result:
             row[key] = result[key]
     if "baseline_f1" in result:

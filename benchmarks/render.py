@@ -20,8 +20,8 @@ def _train_lines(t: dict) -> list:
     if t.get("f1_mean") is not None:
         lines += [f"Mean F1 {t['f1_mean']:.1f} against always-present "
                   f"{t.get('baseline_f1_mean', '?')} on {t.get('frames', '?')} test frames "
-                  f"(synthetic data, {t['epochs']} epochs of {t['iters_per_epoch']}); "
-                  f"precision {t.get('precision')}.", ""]
+                  f"(synthetic data, {t['epochs']} epochs of {t['iters_per_epoch']}, best epoch "
+                  f"{t.get('best_epoch', '?')}); precision {t.get('precision')}.", ""]
     if t.get("epoch_split"):
         lines += ["| epoch | training s | hooks after training s | scoring s | "
                   "hooks after scoring s (checkpoint) |", "|---:|---:|---:|---:|---:|"]
