@@ -53,8 +53,8 @@ def clocked_config(path: Path, base: str, clock: Path, body: str = "") -> Path:
         f"_base_ = ['{base}']\n"
         "custom_imports = dict(imports=['run_clock'], allow_failed_imports=False)\n"
         f"custom_hooks = [\n"
-        f"    dict(type='RunClock', out='{clock}', role='first', priority='VERY_HIGH'),\n"
-        f"    dict(type='RunClock', out='{clock}', role='last', priority='VERY_LOW')]\n"
+        f"    dict(type='RunClock', out='{clock}', role='first', priority='HIGHEST'),\n"
+        f"    dict(type='RunClock', out='{clock}', role='last', priority='LOWEST')]\n"
         + body)
     return path
 

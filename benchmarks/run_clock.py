@@ -5,8 +5,14 @@ A benchmark names this module in its config (``custom_imports``) and adds two
 runs after them (``priority``)::
 
     custom_imports = dict(imports=['run_clock'], allow_failed_imports=False)
-    custom_hooks = [dict(type='RunClock', out='clock.jsonl', role='first', priority='VERY_HIGH'),
-                    dict(type='RunClock', out='clock.jsonl', role='last', priority='VERY_LOW')]
+    custom_hooks = [dict(type='RunClock', out='clock.jsonl', role='first', priority='HIGHEST'),
+                    dict(type='RunClock', out='clock.jsonl', role='last', priority='LOWEST')]
+
+Among hooks of one priority mmengine runs the first registered first, and a
+config's ``custom_hooks`` are registered after auzoo's own, so the 'LOWEST'
+clock runs after auzoo's checkpoint hook, itself 'LOWEST'. (The 'HIGHEST'
+clock runs after any other 'HIGHEST' hook; auzoo and mmengine's defaults
+have none.)
 
 Each writes one JSON line per event (``{"role", "event", "epoch", "iter", "t"}``,
 ``t`` from ``time.perf_counter``). The timestamps between the two clocks of one
