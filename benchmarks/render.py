@@ -34,6 +34,20 @@ def _train_lines(t: dict) -> list:
     return lines
 
 
+def _goals(parts: dict) -> list:
+    """The goals, read off the rows that measure them (not the best row of any size)."""
+    lines = []
+    train = parts.get("train", {})
+    if "images_per_s" in train and train.get("batch") == 64:
+        lines.append(f"* goal training >= 3,000 images/s at the protocol's batch of 64, end to end: "
+                     f"{train['images_per_s']:,.0f}")
+    infer = [r for name in ("eager", "compiled") for r in parts.get(name) or [] if r["mode"] == "infer"]
+    for r in infer:
+        lines.append(f"* goal inference >= 10,000 images/s ({'compiled' if r['compile'] else 'eager'}, "
+                     f"batch {r['batch_size']}): {r['samples_per_sec']:,.0f}")
+    return lines + [""] if lines else []
+
+
 def render_report(data: dict) -> str:
     parts = data.get("parts", {})
     setup = parts.get("setup", {})
@@ -50,6 +64,7 @@ def render_report(data: dict) -> str:
     for name, title in (("eager", "Model alone, eager"), ("compiled", "Model alone, torch.compile")):
         if parts.get(name):
             lines += [f"## {title}", ""] + _throughput_table(parts[name]) + [""]
+    lines += _goals(parts)
     if data.get("skipped"):
         lines += ["Skipped: " + "; ".join(data["skipped"]), ""]
     for name, error in data.get("failed", {}).items():
