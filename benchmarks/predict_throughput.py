@@ -92,13 +92,25 @@ def main(argv=None) -> int:
                         "one process (default: auzoo predict's choice here, then 0 or 1)")
     p.add_argument("--out", help="also write the report to this file")
     args = p.parse_args(argv)
-
-    from auzoo.inference import Predictor, Source
-    from auzoo.vision.video import iter_frames
-
     if args.threads:
         torch.set_num_threads(args.threads)
     machine = Machine.start(args.device)
+    m = measure(args)
+    machine.finish()
+    report = "\n".join(report_lines(args, m, machine, argv))
+    print(report)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(report + "\n")
+    return 0
+
+
+def measure(args) -> dict:
+    """Decode alone, faces alone, then the model alone and the pipeline variants
+    in alternation (so that load from other processes hits all alike)."""
+    from auzoo.inference import Predictor, Source
+    from auzoo.vision.video import iter_frames
+
     width, height = (int(v) for v in args.size.lower().split("x"))
     work = Path(tempfile.mkdtemp(prefix="auzoo-predict-bench-"))
     video = make_video(work / "face.mp4", args.frames, width, height, args.fps)
@@ -106,11 +118,10 @@ def main(argv=None) -> int:
     predictor = Predictor(ckpt, device=args.device, batch_size=args.batch_size,
                           detect_every=args.detect_every)
     inference = predictor.inference
-    cuda = inference.device.type == "cuda"
     chosen = predictor.workers  # what auzoo predict does on this machine
     variants = args.workers or [chosen, 0 if chosen else 1]
 
-    # Decode alone, then faces alone (single-threaded): where the pipeline's CPU time goes.
+    # Single-threaded decode, and decode + faces: where the pipeline's CPU time goes.
     decode_s, n_frames = timed(lambda: sum(1 for _ in iter_frames(video)))
     faces_s, units = timed(lambda: list(predictor.faces.video(0, Source(video, "video"),
                                                              lambda chunk: True)))
@@ -123,7 +134,7 @@ def main(argv=None) -> int:
     def model_alone():
         for i in range(0, len(aligned), args.batch_size):
             inference.probabilities(aligned[i:i + args.batch_size], points[i:i + args.batch_size])
-        if cuda:
+        if inference.device.type == "cuda":
             torch.cuda.synchronize()
 
     def pipeline(workers):
@@ -131,56 +142,55 @@ def main(argv=None) -> int:
         table = predictor(video, progress=False)
         assert len(table) == n_frames, (len(table), n_frames)
 
-    # Alternate the variants in every repeat, so that load from other processes hits all alike.
     model_alone()  # warm-up (allocator, oneDNN / cuDNN kernel choice)
-    model_times = []
-    pipeline_times = {w: [] for w in variants}
+    model_times, pipeline_times = [], {w: [] for w in variants}
     for _ in range(args.repeats):
         model_times.append(timed(model_alone)[0])
         for w in variants:
             pipeline_times[w].append(timed(lambda: pipeline(w))[0])
-    model_fps = len(aligned) / statistics.median(model_times)
-    pipeline_fps = {w: n_frames / statistics.median(t) for w, t in pipeline_times.items()}
-    ratio = pipeline_fps[variants[0]] / model_fps
-    # Also per repeat (model and pipeline run back to back): less sensitive to load changes.
-    paired = [(m / len(aligned)) / (p / n_frames)
-              for m, p in zip(model_times, pipeline_times[variants[0]])]
+    return dict(predictor=predictor, chosen=chosen, variants=variants, size=(width, height),
+                n_frames=n_frames, n_faces=len(aligned), decode_s=decode_s, faces_s=faces_s,
+                model_times=model_times, pipeline_times=pipeline_times)
 
+
+def report_lines(args, m: dict, machine: Machine, argv) -> list:
     from auzoo.engine.checkpoint import device_name
 
-    machine.finish()
+    inference, n_frames, n_faces = m["predictor"].inference, m["n_frames"], m["n_faces"]
+    model_fps = n_faces / statistics.median(m["model_times"])
+    first = m["variants"][0]
+    ratio = n_frames / statistics.median(m["pipeline_times"][first]) / model_fps
+    # Also per repeat (model and pipeline run back to back): less sensitive to load changes.
+    paired = [(t_model / n_faces) / (t_pipe / n_frames)
+              for t_model, t_pipe in zip(m["model_times"], m["pipeline_times"][first])]
     lines = [
         "auzoo predict throughput: end-to-end vs the model alone (same run)",
         *machine.lines(),
         f"device: {device_name(inference.device)}",
-        f"model: {args.model} at {predictor.img_size}px, batch {args.batch_size}, "
+        f"model: {args.model} at {m['predictor'].img_size}px, batch {args.batch_size}, "
         f"{inference.precision}" + (", channels_last" if inference.channels_last else ""),
-        f"video: {n_frames} frames {width}x{height} mp4v at {args.fps:g} fps, one face "
-        f"({len(aligned)} found); detect every {args.detect_every} frames on <= 640 px",
+        f"video: {n_frames} frames {m['size'][0]}x{m['size'][1]} mp4v at {args.fps:g} fps, one "
+        f"face ({n_faces} found); detect every {args.detect_every} frames on <= 640 px",
         f"command: python benchmarks/predict_throughput.py {' '.join(argv or sys.argv[1:])}".rstrip(),
         "",
-        f"decode alone               {n_frames / decode_s:9.1f} frames/s",
-        f"faces alone (1 thread)     {n_frames / faces_s:9.1f} frames/s  "
+        f"decode alone               {n_frames / m['decode_s']:9.1f} frames/s",
+        f"faces alone (1 thread)     {n_frames / m['faces_s']:9.1f} frames/s  "
         "(decode + detect/track + 68 landmarks + align)",
         f"model alone                {model_fps:9.1f} frames/s  "
-        f"(runs: {', '.join(f'{t:.2f}s' for t in model_times)})",
+        f"(runs: {', '.join(f'{t:.2f}s' for t in m['model_times'])})",
     ]
-    for w, fps in pipeline_fps.items():
+    for w, times in m["pipeline_times"].items():
+        fps = n_frames / statistics.median(times)
         label = (f"{w} worker process{'es' if w > 1 else ''}" if w else "one process") \
-            + (" *" if w == chosen else "")
+            + (" *" if w == m["chosen"] else "")
         lines.append(f"pipeline, {label:17s}{fps:7.1f} frames/s  ({fps / model_fps:.2f}x the model; "
-                     f"runs: {', '.join(f'{t:.2f}s' for t in pipeline_times[w])})")
-    lines.append(f"(* what auzoo predict chooses here: workers={chosen}, "
+                     f"runs: {', '.join(f'{t:.2f}s' for t in times)})")
+    lines.append(f"(* what auzoo predict chooses here: workers={m['chosen']}, "
                  f"{torch.get_num_threads()} torch threads on {os.cpu_count()} cores)")
-    lines.append(f"goal: pipeline (workers={variants[0]}) >= 0.85x the model alone: "
+    lines.append(f"goal: pipeline (workers={first}) >= 0.85x the model alone: "
                  f"{ratio:.2f}, {'met' if ratio >= 0.85 else 'NOT met'} (per repeat: "
                  f"{', '.join(f'{r:.2f}' for r in paired)})")
-    report = "\n".join(lines)
-    print(report)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(report + "\n")
-    return 0
+    return lines
 
 
 if __name__ == "__main__":
