@@ -52,7 +52,8 @@ def train_part(model: str, device: torch.device, settings: dict, scratch: Path, 
     clock = scratch / "clock.jsonl"
     clock.unlink(missing_ok=True)
     base, body = settings.get("train_config") or (f"auzoo::{model}", "")
-    config = auzoo_cli.clocked_config(scratch / "clocked.py", base, clock, body)
+    name = base.split("::")[-1] + ("_tiny" if body else "")  # the run records the file's name
+    config = auzoo_cli.clocked_config(scratch / f"{name}.py", base, clock, body)
     t = settings["train"]
     work = scratch / "train"
     shutil.rmtree(work, ignore_errors=True)  # a fresh run, not a resumed one
