@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import Machine  # noqa: E402
+from machine import Machine, model_gflops  # noqa: E402
 
 
 def make_video(path: Path, frames: int, width: int, height: int, fps: float) -> Path:
@@ -153,6 +153,16 @@ def measure(args) -> dict:
                 model_times=model_times, pipeline_times=pipeline_times)
 
 
+def achieved(m: dict, fps: float, machine: Machine) -> str:
+    """The model's achieved GFLOP/s and its fraction of the reference product."""
+    from auzoo.models.summary import count_flops
+
+    inference = m["predictor"].inference
+    gflops = model_gflops(count_flops(inference.model, inference.img_size) / 2e9, fps, "infer")
+    dtype = "bfloat16" if inference.precision == "bf16" else "float32"
+    return f"{gflops:.1f} GFLOP/s = {machine.fraction(gflops, dtype)} of the reference"
+
+
 def report_lines(args, m: dict, machine: Machine, argv) -> list:
     from auzoo.engine.checkpoint import device_name
 
@@ -177,7 +187,7 @@ def report_lines(args, m: dict, machine: Machine, argv) -> list:
         f"faces alone (1 thread)     {n_frames / m['faces_s']:9.1f} frames/s  "
         "(decode + detect/track + 68 landmarks + align)",
         f"model alone                {model_fps:9.1f} frames/s  "
-        f"(runs: {', '.join(f'{t:.2f}s' for t in m['model_times'])})",
+        f"(runs: {', '.join(f'{t:.2f}s' for t in m['model_times'])}; {achieved(m, model_fps, machine)})",
     ]
     for w, times in m["pipeline_times"].items():
         fps = n_frames / statistics.median(times)
