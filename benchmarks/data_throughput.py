@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -25,13 +24,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from auzoo.data.align import align_face
-from auzoo.data.dataset import DisfaFrames, make_loader
+from auzoo.data.dataset import AUFrames, make_loader
 from auzoo.data.disfa import DisfaRoot
-from auzoo.data.prepare import prepare_disfa
+from auzoo.data.prepare.disfa import prepare_disfa
 from auzoo.data.synth import synth_disfa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import Machine  # noqa: E402
 
 
 def timed(fn):
@@ -60,13 +61,10 @@ def main(argv=None) -> int:
         lines.append(text)
 
     say(f"auzoo data throughput  {time.strftime('%Y-%m-%d %H:%M')}")
-    say(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
-        f"torch {torch.__version__}, OpenCV {cv2.__version__}, numpy {np.__version__}")
-    try:
-        load = os.getloadavg()
-        say(f"load average at start: {load[0]:.1f} (other work on the machine slows every figure)")
-    except OSError:
-        pass
+    machine = Machine.start("cpu")
+    for line in machine.lines():
+        say(line)
+    say(f"OpenCV {cv2.__version__}, numpy {np.__version__}")
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         tmp = Path(tmp)
         n = args.subjects * args.frames
@@ -97,7 +95,7 @@ def main(argv=None) -> int:
 
         say(f"\ncached loader: batches of 64 at {args.size}x{args.size}, random flip, "
             f"AU-weighted sampler, torch DataLoader")
-        dataset = DisfaFrames(tmp / "cache1", DisfaRoot(tmp / "disfa").subjects, hflip=True)
+        dataset = AUFrames(tmp / "cache1", DisfaRoot(tmp / "disfa").subjects, hflip=True)
         for num_workers in (0, 1, 2):
             loader = make_loader(dataset, batch_size=64, iters_per_epoch=args.batches,
                                  num_workers=num_workers)
@@ -112,6 +110,8 @@ def main(argv=None) -> int:
             say(f"  num_workers={num_workers}: {images / sec:8.0f} images/s "
                 f"({images} images in {sec:.2f} s)")
             del loader
+    machine.finish()
+    say(machine.lines()[1])
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text("\n".join(lines) + "\n")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,9 @@ import cv2
 import matplotlib
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import Machine, model_gflops  # noqa: E402
 
 
 def make_video(path: Path, frames: int, width: int, height: int, fps: float) -> Path:
@@ -67,16 +69,6 @@ def make_checkpoint(path: Path, model: str, img_size: int) -> Path:
         config=net.cfg.pretty_text, model=net.name, aus=list(net.aus), img_size=img_size))
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def timed(fn):
     start = time.perf_counter()
     result = fn()
@@ -96,30 +88,44 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, one per core)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs of each (median reported)")
     p.add_argument("--workers", type=int, nargs="+",
-                   help="pipeline variants to time: 1 = faces in a worker process, 0 = all in "
-                        "one process (default: auzoo predict's choice here, then the other)")
+                   help="pipeline variants to time: N = faces in N worker processes, 0 = all in "
+                        "one process (default: auzoo predict's choice here, then 0 or 1)")
     p.add_argument("--out", help="also write the report to this file")
     args = p.parse_args(argv)
-
-    from auzoo.predict import Predictor, Source, iter_video
-
     if args.threads:
         torch.set_num_threads(args.threads)
-    load_start = os.getloadavg()[0]
+    machine = Machine.start(args.device)
+    m = measure(args)
+    machine.finish()
+    report = "\n".join(report_lines(args, m, machine, argv))
+    print(report)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(report + "\n")
+    return 0
+
+
+def measure(args) -> dict:
+    """Decode alone, faces alone, then the model alone and the pipeline variants
+    in alternation (so that load from other processes hits all alike)."""
+    from auzoo.inference import Predictor, Source
+    from auzoo.vision.video import iter_frames
+
     width, height = (int(v) for v in args.size.lower().split("x"))
     work = Path(tempfile.mkdtemp(prefix="auzoo-predict-bench-"))
     video = make_video(work / "face.mp4", args.frames, width, height, args.fps)
     ckpt = make_checkpoint(work / "model.pth", args.model, args.img_size)
     predictor = Predictor(ckpt, device=args.device, batch_size=args.batch_size,
                           detect_every=args.detect_every)
-    runner = predictor.runner
+    inference = predictor.inference
     chosen = predictor.workers  # what auzoo predict does on this machine
-    variants = args.workers or [chosen, 1 - chosen]
+    variants = args.workers or [chosen, 0 if chosen else 1]
 
-    # Decode alone, then faces alone (single-threaded): where the pipeline's CPU time goes.
-    decode_s, n_frames = timed(lambda: sum(1 for _ in iter_video(video)))
-    faces_s, frames = timed(lambda: list(predictor.faces(0, Source(video, "video"))))
-    rows = [row for frame in frames for row in frame]
+    # Single-threaded decode, and decode + faces: where the pipeline's CPU time goes.
+    decode_s, n_frames = timed(lambda: sum(1 for _ in iter_frames(video)))
+    faces_s, units = timed(lambda: list(predictor.faces.video(0, Source(video, "video"),
+                                                             lambda chunk: True)))
+    rows = [row for unit in units for frame in unit.frames for row in frame]
     aligned = np.stack([r.aligned for r in rows if r.aligned is not None])
     points = np.stack([r.points for r in rows if r.points is not None])
     if len(aligned) != n_frames:
@@ -127,8 +133,8 @@ def main(argv=None) -> int:
 
     def model_alone():
         for i in range(0, len(aligned), args.batch_size):
-            runner(aligned[i:i + args.batch_size], points[i:i + args.batch_size])
-        if runner.cuda:
+            inference.probabilities(aligned[i:i + args.batch_size], points[i:i + args.batch_size])
+        if inference.device.type == "cuda":
             torch.cuda.synchronize()
 
     def pipeline(workers):
@@ -136,57 +142,65 @@ def main(argv=None) -> int:
         table = predictor(video, progress=False)
         assert len(table) == n_frames, (len(table), n_frames)
 
-    # Alternate the variants in every repeat, so that load from other processes hits all alike.
     model_alone()  # warm-up (allocator, oneDNN / cuDNN kernel choice)
-    model_times = []
-    pipeline_times = {w: [] for w in variants}
+    model_times, pipeline_times = [], {w: [] for w in variants}
     for _ in range(args.repeats):
         model_times.append(timed(model_alone)[0])
         for w in variants:
             pipeline_times[w].append(timed(lambda: pipeline(w))[0])
-    model_fps = len(aligned) / statistics.median(model_times)
-    pipeline_fps = {w: n_frames / statistics.median(t) for w, t in pipeline_times.items()}
-    ratio = pipeline_fps[variants[0]] / model_fps
-    # Also per repeat (model and pipeline run back to back): less sensitive to load changes.
-    paired = [(m / len(aligned)) / (p / n_frames)
-              for m, p in zip(model_times, pipeline_times[variants[0]])]
+    return dict(predictor=predictor, chosen=chosen, variants=variants, size=(width, height),
+                n_frames=n_frames, n_faces=len(aligned), decode_s=decode_s, faces_s=faces_s,
+                model_times=model_times, pipeline_times=pipeline_times)
 
+
+def achieved(m: dict, fps: float, machine: Machine) -> str:
+    """The model's achieved GFLOP/s and its fraction of the reference product."""
+    from auzoo.models.summary import count_flops
+
+    inference = m["predictor"].inference
+    gflops = model_gflops(count_flops(inference.model, inference.img_size) / 2e9, fps, "infer")
+    dtype = "bfloat16" if inference.precision == "bf16" else "float32"
+    return f"{gflops:.1f} GFLOP/s = {machine.fraction(gflops, dtype)} of the reference"
+
+
+def report_lines(args, m: dict, machine: Machine, argv) -> list:
     from auzoo.engine.checkpoint import device_name
 
+    inference, n_frames, n_faces = m["predictor"].inference, m["n_frames"], m["n_faces"]
+    model_fps = n_faces / statistics.median(m["model_times"])
+    first = m["variants"][0]
+    ratio = n_frames / statistics.median(m["pipeline_times"][first]) / model_fps
+    # Also per repeat (model and pipeline run back to back): less sensitive to load changes.
+    paired = [(t_model / n_faces) / (t_pipe / n_frames)
+              for t_model, t_pipe in zip(m["model_times"], m["pipeline_times"][first])]
     lines = [
         "auzoo predict throughput: end-to-end vs the model alone (same run)",
-        f"machine: {cpu_name()}, {os.cpu_count()} CPU cores visible, "
-        f"torch {torch.__version__} with {torch.get_num_threads()} threads, "
-        f"load average at start {load_start:.2f}",
-        f"device: {device_name(runner.device)}",
-        f"model: {args.model} at {predictor.img_size}px, batch {args.batch_size}"
-        + (", bf16 autocast + channels_last" if runner.cuda else ", float32"),
-        f"video: {n_frames} frames {width}x{height} mp4v at {args.fps:g} fps, one face "
-        f"({len(aligned)} found); detect every {args.detect_every} frames on <= 640 px",
+        *machine.lines(),
+        f"device: {device_name(inference.device)}",
+        f"model: {args.model} at {m['predictor'].img_size}px, batch {args.batch_size}, "
+        f"{inference.precision}" + (", channels_last" if inference.channels_last else ""),
+        f"video: {n_frames} frames {m['size'][0]}x{m['size'][1]} mp4v at {args.fps:g} fps, one "
+        f"face ({n_faces} found); detect every {args.detect_every} frames on <= 640 px",
         f"command: python benchmarks/predict_throughput.py {' '.join(argv or sys.argv[1:])}".rstrip(),
         "",
-        f"decode alone               {n_frames / decode_s:9.1f} frames/s",
-        f"faces alone (1 thread)     {n_frames / faces_s:9.1f} frames/s  "
+        f"decode alone               {n_frames / m['decode_s']:9.1f} frames/s",
+        f"faces alone (1 thread)     {n_frames / m['faces_s']:9.1f} frames/s  "
         "(decode + detect/track + 68 landmarks + align)",
         f"model alone                {model_fps:9.1f} frames/s  "
-        f"(runs: {', '.join(f'{t:.2f}s' for t in model_times)})",
+        f"(runs: {', '.join(f'{t:.2f}s' for t in m['model_times'])}; {achieved(m, model_fps, machine)})",
     ]
-    for w, fps in pipeline_fps.items():
-        label = ("worker process" if w else "one process") + (" *" if w == chosen else "")
+    for w, times in m["pipeline_times"].items():
+        fps = n_frames / statistics.median(times)
+        label = (f"{w} worker process{'es' if w > 1 else ''}" if w else "one process") \
+            + (" *" if w == m["chosen"] else "")
         lines.append(f"pipeline, {label:17s}{fps:7.1f} frames/s  ({fps / model_fps:.2f}x the model; "
-                     f"runs: {', '.join(f'{t:.2f}s' for t in pipeline_times[w])})")
-    lines.append(f"(* what auzoo predict chooses here: workers={chosen}, "
+                     f"runs: {', '.join(f'{t:.2f}s' for t in times)})")
+    lines.append(f"(* what auzoo predict chooses here: workers={m['chosen']}, "
                  f"{torch.get_num_threads()} torch threads on {os.cpu_count()} cores)")
-    lines.append(f"goal: pipeline (workers={variants[0]}) >= 0.85x the model alone: "
+    lines.append(f"goal: pipeline (workers={first}) >= 0.85x the model alone: "
                  f"{ratio:.2f}, {'met' if ratio >= 0.85 else 'NOT met'} (per repeat: "
                  f"{', '.join(f'{r:.2f}' for r in paired)})")
-    lines.append(f"load average at the end {os.getloadavg()[0]:.2f}")
-    report = "\n".join(lines)
-    print(report)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(report + "\n")
-    return 0
+    return lines
 
 
 if __name__ == "__main__":

@@ -49,9 +49,11 @@ def load_model(weights: PathLike, model=None, device: Optional[str] = None):
     return net.to(device).eval(), int(img_size)
 
 
-def eval_precision(net) -> str:
-    """The precision the model is scored in by ``auzoo eval`` (its config's
-    ``precision.eval``, fp32 by default), so predict matches eval."""
+def eval_precision(net, device: torch.device) -> str:
+    """The precision ``auzoo eval`` scores the model in, so predict matches it:
+    the config's ``precision.eval`` on a GPU (fp32 by default), fp32 on a CPU."""
+    if device.type != "cuda":
+        return "fp32"
     cfg = getattr(net, "cfg", None)
     precision = cfg.get("precision") if cfg is not None else None
     return (precision or {}).get("eval", "fp32") if isinstance(precision, dict) else "fp32"
@@ -87,7 +89,7 @@ class Predictor:
         self.net, self.img_size = load_model(weights, model, device)
         device = next(self.net.parameters()).device
         self.inference = Inference(self.net, self.img_size,
-                                   precision=precision or eval_precision(self.net),
+                                   precision=precision or eval_precision(self.net, device),
                                    channels_last=device.type == "cuda")
         self.aus = tuple(int(a) for a in self.net.aus)
         self.workers = default_workers(device) if workers is None else workers

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -20,6 +21,18 @@ def bench_modules():
         import throughput
 
         yield machine, throughput
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def gpu_bench():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import gpu_bench
+        import run_clock
+
+        yield gpu_bench, run_clock
     finally:
         sys.path.remove(str(BENCHMARKS))
 
@@ -60,3 +73,74 @@ def test_reference_matmul_is_measured(bench_modules):
     import torch
 
     assert machine.matmul_gflops(torch.device("cpu"), n=256, seconds=0.05) > 0
+
+
+def test_only_missing_packages_are_installed_offline_without_dependencies(gpu_bench, tmp_path,
+                                                                          monkeypatch):
+    bench, _ = gpu_bench
+    for name in ("mmengine-0.10.7-py3-none-any.whl", "addict-2.4.0-py3-none-any.whl",
+                 "av-18.1.0-cp311-abi3-manylinux_2_28_x86_64.whl"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setattr(bench, "missing_modules", lambda modules: ["mmengine", "av"])
+    monkeypatch.setattr(bench, "SITE", tmp_path / "site")
+    calls = []
+    monkeypatch.setattr(bench.subprocess, "run", lambda cmd, check: calls.append(cmd))
+    monkeypatch.setattr(bench.sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", "")
+    done = bench.install_wheels(tmp_path)
+    (cmd,) = calls
+    assert "--no-deps" in cmd and "--no-index" in cmd and "--target" in cmd
+    assert [Path(c).name.split("-")[0] for c in cmd if c.endswith(".whl")] == \
+        ["mmengine", "av"]  # not addict: it is there
+    assert done["installed"] == ["mmengine-0.10.7-py3-none-any.whl",
+                                 "av-18.1.0-cp311-abi3-manylinux_2_28_x86_64.whl"]
+    monkeypatch.setattr(bench, "missing_modules", lambda modules: ["yapf", "av"])
+    with pytest.raises(SystemExit, match="yapf"):
+        bench.install_wheels(tmp_path)
+    (tmp_path / "av-18.1.0-cp311-abi3-manylinux_2_28_x86_64.whl").unlink()
+    monkeypatch.setattr(bench, "missing_modules", lambda modules: ["av"])
+    assert bench.install_wheels(tmp_path) == dict(installed=[], not_installed=["av"])  # optional
+
+
+def test_each_part_is_saved_and_a_failure_keeps_the_others(gpu_bench, tmp_path):
+    bench, _ = gpu_bench
+    report = bench.Report(tmp_path, smoke=True)
+    bench.run_part(report, "first", lambda: {"images_per_s": 1.0}, budget_s=1e9, needs_s=0)
+    saved = json.loads((tmp_path / "gpu_bench.json").read_text())
+    assert saved["parts"]["first"] == {"images_per_s": 1.0}
+
+    def broken():
+        raise RuntimeError("no GPU kernel for this")
+
+    bench.run_part(report, "second", broken, budget_s=1e9, needs_s=0)
+    bench.run_part(report, "third", lambda: 3, budget_s=bench.elapsed() + 10, needs_s=60)
+    saved = json.loads((tmp_path / "gpu_bench.json").read_text())
+    assert saved["parts"] == {"first": {"images_per_s": 1.0}}
+    assert "no GPU kernel" in saved["failed"]["second"]
+    assert saved["skipped"][0].startswith("third")
+    assert "FAILED second" in (tmp_path / "gpu_bench.md").read_text()
+
+
+def test_run_clock_splits_epochs(gpu_bench):
+    _, clock = gpu_bench
+    records = []
+
+    def mark(role, event, epoch, t):
+        records.append(dict(role=role, event=event, epoch=epoch, iter=0, t=t))
+
+    for e, t0 in ((1, 0.0), (2, 100.0)):
+        mark("first", "before_train_epoch", e, t0)
+        for k in range(1, 4):
+            mark("last", "after_train_iter", e, t0 + 2.0 * k)      # 3 iterations of 2 s
+        mark("first", "after_train_epoch", e, t0 + 6.5)
+        mark("last", "after_train_epoch", e, t0 + 6.75)
+        mark("first", "before_val_epoch", e, t0 + 7.0)
+        mark("first", "after_val_epoch", e, t0 + 17.0)              # 10 s scoring
+        mark("last", "after_val_epoch", e, t0 + 20.0)               # 3 s saving
+    assert clock.iteration_times(records) == {1: [2.0, 2.0, 2.0], 2: [2.0, 2.0, 2.0]}
+    split = clock.epoch_split(records)
+    assert [s["epoch"] for s in split] == [1, 2]
+    for s in split:
+        assert s["train_s"] == pytest.approx(6.0) and s["eval_s"] == pytest.approx(10.0)
+        assert s["after_train_hooks_s"] == pytest.approx(0.25)
+        assert s["after_val_hooks_s"] == pytest.approx(3.0)

@@ -263,3 +263,34 @@ def test_cli_names_each_unreadable_input_once(photos, tiny_ckpt, tmp_path, capsy
     assert err.count("broken_clip.mp4") == 1, err
     assert "not a readable video" in err and "UserWarning" not in err
     assert "1 unreadable files" in err
+
+
+def test_auzoo_predict_stays_a_plain_function():
+    import importlib
+    import inspect
+
+    importlib.import_module("auzoo.inference")
+    assert inspect.isfunction(auzoo.predict)
+    assert auzoo.predict.__module__ == "auzoo"
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("auzoo.predict")
+
+
+def test_faces_are_scored_in_the_precision_eval_uses(tiny_ckpt, photos):
+    import torch
+    from mmengine.config import Config
+
+    from auzoo.inference import Predictor
+    from auzoo.inference.predictor import eval_precision
+
+    class Net:
+        cfg = Config(dict(precision=dict(train="bf16", eval="bf16")))
+
+    assert eval_precision(Net(), torch.device("cuda")) == "bf16"   # the config's, on a GPU
+    assert eval_precision(Net(), torch.device("cpu")) == "fp32"    # a CPU scores in fp32
+    assert eval_precision(object(), torch.device("cuda")) == "fp32"
+    assert Predictor(tiny_ckpt, device="cpu", workers=0).inference.precision == "fp32"
+    chosen = Predictor(tiny_ckpt, device="cpu", workers=0, precision="bf16")
+    assert chosen.inference.precision == "bf16" and chosen.settings["precision"] == "bf16"
+    df = chosen(photos["astronaut"], progress=False)
+    assert df.attrs["settings"]["precision"] == "bf16" and (df["success"] == 1).all()

@@ -71,3 +71,28 @@ def test_a_face_that_comes_back_in_a_later_chunk_gets_a_new_id(photos, tiny_ckpt
     monkeypatch.setattr(pipeline, "CHUNK_MIN_FRAMES", 3)  # chunks: frames 0-2, 3-5, 6-8
     df = auzoo.predict(video, weights=tiny_ckpt, detect_every=3, progress=False, workers=0)
     assert df["face_id"].fillna(-1).tolist() == [0, 0, 0, -1, -1, -1, 1, 1, 1]
+
+
+def test_face_stream_workers_start_under_spawn(photos, tiny_ckpt, tmp_path):
+    """Beside a GPU the workers start from a fork server (a forked worker would inherit
+    CUDA's state): everything they get must pickle, as under spawn."""
+    import torch
+
+    from auzoo.inference import Predictor, collect_sources
+
+    predictor = Predictor(tiny_ckpt, device="cpu", workers=0)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG nope")
+    sources, _ = collect_sources([photos["astronaut"], broken, photos["grace_hopper"]])
+    stream = pipeline.FaceStream(predictor.faces, sources, [0, 1, 2])
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, collate_fn=pipeline.as_is,
+                                         num_workers=2, multiprocessing_context="spawn")
+    spawned = list(loader)
+    inline = list(stream)
+    assert [(u.source, u.chunk, u.error is None) for u in spawned] == \
+        [(u.source, u.chunk, u.error is None) for u in inline] == [(0, 0, True), (1, 0, False),
+                                                                    (2, 0, True)]
+    for a, b in zip(spawned, inline):
+        for ra, rb in zip(sum(a.frames, []), sum(b.frames, [])):
+            np.testing.assert_array_equal(ra.aligned, rb.aligned)
+            assert ra.face.box == rb.face.box
