@@ -1,9 +1,10 @@
 """Parameter counts against the note's table (computed from the official layer shapes).
 
-The full ResNet-50 and Swin-B models are built once each, without weights;
-the heads for the other AU count (DISFA 8, BP4D 12) are built from the parts.
+The full ResNet-50 and Swin-B models are built once each, without weights (on
+the meta device: shapes only, no initialisation); the heads for both AU
+counts (DISFA 8, BP4D 12) are built from the registered parts.
 """
-import pytest
+import torch
 
 import auzoo
 from auzoo import registry
@@ -29,9 +30,10 @@ def _heads(in_channels, n, graph):
     parts = [dict(type="TokenReduction", in_channels=in_channels, channels=512),
              dict(type="AUFeatureGenerator", num_aus=n, channels=512),
              dict(graph, num_aus=n, channels=512)]
-    total = sum(count(registry.build_part(registry.NECKS, p)) for p in parts)
-    return total + count(registry.build_part(registry.HEADS, dict(type="CosineAUClassifier",
-                                                                  num_aus=n, channels=512)))
+    with torch.device("meta"):
+        total = sum(count(registry.build_part(registry.NECKS, p)) for p in parts)
+        return total + count(registry.build_part(registry.HEADS, dict(type="CosineAUClassifier",
+                                                                      num_aus=n, channels=512)))
 
 
 def _check(model, row, in_channels):
@@ -44,16 +46,19 @@ def _check(model, row, in_channels):
 
 
 def test_resnet50_counts_match_the_table():
-    model = auzoo.build_model("megraphau_r50")
+    with torch.device("meta"):
+        model = auzoo.build_model("megraphau_r50")
     assert model.aus == DISFA_AUS
     _check(model, TABLE["resnet50"], 2048)
-    mefl = registry.build_part(registry.NECKS, dict(type="MEFL", num_aus=len(BP4D_AUS), channels=512))
+    with torch.device("meta"):
+        mefl = registry.build_part(registry.NECKS, dict(type="MEFL", num_aus=len(BP4D_AUS), channels=512))
     got = dict(reduction=count(model.reduction), afg=count(model.afg) // 8 * 12, gem=count(mefl.gem),
                gcn=count(mefl.gcn), s=512 * 12, edge_head=count(mefl.edge_head))
     assert got == R50_BP4D_STAGE2
 
 
 def test_swin_b_counts_match_the_table():
-    model = auzoo.build_model("megraphau_swinb")
+    with torch.device("meta"):
+        model = auzoo.build_model("megraphau_swinb")
     assert model.backbone.body.patch_embed.proj.out_channels == 128  # embed 128: Swin-B
     _check(model, TABLE["swin_base"], 1024)
