@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Dict
 
-import torch
 from torch import Tensor, nn
 
 from auzoo.registry import NECKS

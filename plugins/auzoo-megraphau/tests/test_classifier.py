@@ -32,9 +32,8 @@ def test_probabilities_are_cosines_in_unit_range_and_logits_agree():
     # ReLU(s): negative entries of s are ignored.
     with torch.no_grad():
         clf.weight[0, :8] = -5.0
-    assert torch.allclose(clf.probabilities(nodes)[1:, 0],
-                          torch.nn.functional.cosine_similarity(nodes[1:, 0], torch.relu(clf.weight[0]), dim=-1),
-                          atol=1e-6)
+    cos = torch.nn.functional.cosine_similarity(nodes[1:, 0], torch.relu(clf.weight[0]), dim=-1)
+    assert torch.allclose(clf.probabilities(nodes)[1:, 0], cos, atol=1e-6)
 
 
 @pytest.mark.parametrize("t", [1e-2, 1e-3, 1e-4, 1e-5])

@@ -50,7 +50,8 @@ def test_gem_edge_e_is_start_j_attending_to_end_i():
                 r = gem.arm(display[:, j], display[:, i])  # Y = F_j (start), Z = F_i (end)
                 r = gem.proj(r)
                 bn = gem.bn
-                r = (r - bn.running_mean[e]) / torch.sqrt(bn.running_var[e] + bn.eps) * bn.weight[e] + bn.bias[e]
+                r = (r - bn.running_mean[e]) / torch.sqrt(bn.running_var[e] + bn.eps)
+                r = r * bn.weight[e] + bn.bias[e]
                 assert torch.allclose(edges[:, e], r.mean(dim=1), atol=1e-5), (i, j)
     assert edges.shape == (2, n * n, c)
     # Swapping the roles changes the edge: (i, j) and (j, i) differ.

@@ -68,17 +68,19 @@ def test_official_checkpoint_loads_every_tensor_in_its_place(tmp_path, stage, na
     model = _model(name)
     load_official_checkpoint(model, path)
     got = model.state_dict()
-    assert torch.equal(got["classifier.weight"], official["module.head.sc"])
-    assert torch.equal(got["backbone.body.layer4.1.conv2.weight"], official["module.backbone.layer4.1.conv2.weight"])
-    assert torch.equal(got["afg.generators.2.bn.running_var"], official["module.head.class_linears.2.bn.running_var"])
+    pairs = {"classifier.weight": "head.sc",
+             "backbone.body.layer4.1.conv2.weight": "backbone.layer4.1.conv2.weight",
+             "afg.generators.2.bn.running_var": "head.class_linears.2.bn.running_var"}
     if stage == 1:
-        assert torch.equal(got["graph.neighbour.weight"], official["module.head.gnn.V.weight"])
-        assert torch.equal(got["graph.self_loop.bias"], official["module.head.gnn.U.bias"])
+        pairs.update({"graph.neighbour.weight": "head.gnn.V.weight",
+                      "graph.self_loop.bias": "head.gnn.U.bias"})
     else:
-        assert torch.equal(got["graph.gcn.1.start_in.weight"], official["module.head.gnn.B2.weight"])
-        assert torch.equal(got["graph.gcn.0.bn_edge.running_mean"], official["module.head.gnn.bne1.running_mean"])
-        assert torch.equal(got["graph.gem.arm.query.bias"], official["module.head.edge_extractor.ARM.linear_q.bias"])
-        assert torch.equal(got["graph.edge_head.weight"], official["module.head.edge_fc.weight"])
+        pairs.update({"graph.gcn.1.start_in.weight": "head.gnn.B2.weight",
+                      "graph.gcn.0.bn_edge.running_mean": "head.gnn.bne1.running_mean",
+                      "graph.gem.arm.query.bias": "head.edge_extractor.ARM.linear_q.bias",
+                      "graph.edge_head.weight": "head.edge_fc.weight"})
+    for ours, theirs in pairs.items():
+        assert torch.equal(got[ours], official[f"module.{theirs}"]), ours
 
 
 def test_a_checkpoint_of_the_other_stage_or_size_is_refused_with_its_keys(tmp_path):
