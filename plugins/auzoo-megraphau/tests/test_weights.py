@@ -45,3 +45,32 @@ def test_pickled_objects_are_not_unpickled(tmp_path):
         read_state_dict(path)
     with pytest.raises(FileNotFoundError, match="nothing.pth"):
         read_state_dict(tmp_path / "nothing.pth")
+
+
+class _TinyNHWCBackbone(nn.Module):
+    """A stand-in for timm's Swin feature net: one (B, H, W, C) map, NHWC."""
+
+    output_fmt = "NHWC"
+
+    def __init__(self, pretrained_file=None, width=16):
+        super().__init__()
+        self.out_channels = [width]
+        self.proj = nn.Conv2d(3, width, kernel_size=8, stride=8)
+
+    def forward(self, x):
+        return [self.proj(x).permute(0, 2, 3, 1)]
+
+
+def test_the_model_reads_swins_final_norm_from_the_backbone_file(tmp_path):
+    from auzoo_megraphau import MEGraphAU
+
+    path = tmp_path / "swin_tiny.pth"
+    torch.save({"model": {"norm.weight": torch.full((16,), 2.0), "norm.bias": torch.ones(16)}}, path)
+    model = MEGraphAU(backbone=dict(type=_TinyNHWCBackbone, pretrained_file=str(path)), aus=(1, 2, 4),
+                      channels=8, token_norm=True)
+    assert model.nhwc and torch.equal(model.token_norm.weight.data, torch.full((16,), 2.0))
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 3)
+    torch.save({"model": {"head.weight": torch.ones(2, 16)}}, path)
+    with pytest.raises(ValueError, match="swin_tiny.pth"):
+        MEGraphAU(backbone=dict(type=_TinyNHWCBackbone, pretrained_file=str(path)), aus=(1, 2, 4),
+                  channels=8, token_norm=True)
