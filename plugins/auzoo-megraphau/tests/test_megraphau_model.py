@@ -7,7 +7,7 @@ import auzoo
 from auzoo_megraphau import BP4D_AUS, DISFA_AUS
 from auzoo_megraphau.losses import MEGraphAULoss, WeightedAsymmetricLoss
 
-# The structure at a small size (the note's widths are pinned by test_param_counts).
+# The structure at a small size (the note's widths are pinned by test_megraphau_param_counts).
 SMALL = {"backbone.model_name": "resnet10t", "channels": 64}
 SWIN_TINY = {"backbone.model_name": "swin_tiny_patch4_window7_224", "backbone.img_size": 64,
              "backbone.drop_path_rate": 0.0, "channels": 64}
