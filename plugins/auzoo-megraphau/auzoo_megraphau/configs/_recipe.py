@@ -1,0 +1,31 @@
+# ME-GraphAU's training recipe (official code defaults and README commands),
+# shared by both stages and both backbones; the stage configs set the model,
+# the loss and the learning rate.
+_base_ = [
+    'auzoo::_base_/default_runtime.py',
+    'auzoo::_base_/data/au_frames.py',
+    'auzoo::_base_/schedules/paper.py',
+]
+
+data = dict(bad_frames='keep')  # ME-GraphAU trains and scores on every DISFA frame
+img_size = 224                  # 224 crops of 256 px aligned faces
+
+# Batch 64. An epoch of the official code is one pass over the training fold:
+# about 87,000 DISFA frames / 64 = 1360 batches (BP4D: about 1530).
+train_dataloader = dict(batch_size=64, sampler=dict(iters_per_epoch=1360))
+
+# AdamW on every parameter, no warm-up; the stage configs set lr.
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=5e-4, _delete_=True))
+# Cosine from the initial rate to 0 over the 20 epochs, updated every iteration.
+param_scheduler = [
+    dict(type='CosineAnnealingLR', by_epoch=True, convert_to_iter_based=True,
+         begin=0, end=20, T_max=20, eta_min=0.0),
+]
+train_cfg = dict(by_epoch=True, max_epochs=20, val_interval=1, val_begin=1)
+
+# The official code picks its epoch on the test fold; here it is picked on
+# training subjects held out for validation, and the test fold is scored once.
+select_on = 'val'
+val_subjects = 3
+early_stopping = dict(patience=20, min_delta=0.0)  # no early stop within the 20 epochs

@@ -1,0 +1,26 @@
+# ME-GraphAU stage 1 (ANFL) with Swin-B (patch 4, window 7, 224 px): the
+# tokens after Swin's final LayerNorm. Weights from a local file (the
+# official swin_base_patch4_window7_224.pth or timm's), which also gives the
+# final norm:
+#   --cfg-options model.backbone.pretrained_file=swin_base_patch4_window7_224.pth
+_base_ = ['./megraphau_r50_stage1.py']
+
+model = dict(
+    channels=512,  # 1024 / 2
+    backbone=dict(_delete_=True, type='TimmBackbone', model_name='swin_base_patch4_window7_224',
+                  pretrained_file=None, out_indices=(3,), drop_path_rate=0.5),
+    token_norm=True,  # Swin's final norm, which timm's feature extractor leaves out
+)
+optim_wrapper = dict(optimizer=dict(lr=1e-4))  # README stage-1 commands
+
+# Synthetic demo at 64 px: Swin is built for that size (its windows shrink to
+# the 2 x 2 map of the last stage), without drop-path (a regulariser that only
+# slows 80 steps down), and with AdamW at 3e-4: a transformer from random
+# weights without warm-up is unstable at the CNN preset's 1e-3.
+demo = {
+    'model.backbone.img_size': 64,
+    'model.backbone.drop_path_rate': 0.0,
+    'optim_wrapper.optimizer.lr': 3e-4,
+    'param_scheduler.0.T_max': 4,
+    'param_scheduler.0.end': 4,
+}
