@@ -8,9 +8,9 @@
 # decoder, in a config file of your own:
 #   _base_ = ['auzoo::jaa_lite']
 #   model = dict(backbone=dict(out_indices=None), neck=dict(type='TRADecoder', steps=2))
+# A light model after JAA-Net, not JAA-Net: it has no published row (the full
+# JAA-Net and its published rows are the auzoo-jaanet plugin's `jaanet`).
 _base_ = ['auzoo::resnet50']
-
-published = 'JAA'  # the published row this model is set beside (JAA-Net)
 
 model = dict(
     _delete_=True,
