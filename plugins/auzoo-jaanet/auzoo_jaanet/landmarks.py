@@ -85,7 +85,8 @@ def jaa_points(landmarks66: Tensor) -> Tensor:
 
 def eye_centres(points49: Tensor) -> Tuple[Tensor, Tensor]:
     """Mean of each eye's six points, (N, 2) each (NaN if any is missing)."""
-    return points49[:, list(IMAGE_LEFT_EYE)].mean(dim=1), points49[:, list(IMAGE_RIGHT_EYE)].mean(dim=1)
+    left = points49[:, list(IMAGE_LEFT_EYE)].mean(dim=1)
+    return left, points49[:, list(IMAGE_RIGHT_EYE)].mean(dim=1)
 
 
 def au_centres(points49: Tensor, aus: Sequence[int]) -> Tensor:

@@ -5,7 +5,7 @@ import auzoo
 from auzoo import registry
 from auzoo.report.published import published_for
 from auzoo_jaanet.jaanet import BP4D_AUS, DISFA_AUS, JAANet
-from auzoo_jaanet.landmarks import au_centres, initial_attention, jaa_points
+from auzoo_jaanet.landmarks import initial_attention
 from auzoo_jaanet.region import PatchwiseConv
 
 
