@@ -45,6 +45,12 @@ MIN_INPUT_SIZE = 32  # three 2×2 pools in the trunks after the region layers' t
 REFINE_SHRINK = 8    # four unpadded 3×3 convs
 
 
+def _full_precision(like: Tensor):
+    """No autocast: a 176 px coordinate in bf16 is only good to half a pixel, and the
+    logit is a difference of two outputs."""
+    return torch.autocast(device_type=like.device.type, enabled=False)
+
+
 def _conv_bn_relu(in_channels: int, out_channels: int, groups: int, padding: int = 1):
     return [nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=padding, groups=groups),
             nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
@@ -154,7 +160,8 @@ class JAANet(nn.Module):
         feat = self.region((images - 0.5) / 0.5)[-1]  # the authors' [-1, 1] input
 
         align = self.align_trunk(feat).flatten(1)
-        points = self.align_head(align).view(n, NUM_POINTS, 2) * (size / self.align_frame)
+        with _full_precision(images):
+            points = self.align_head(align.float()).view(n, NUM_POINTS, 2) * (size / self.align_frame)
 
         map_side = feat.shape[-1] + REFINE_SHRINK
         initial = initial_attention(au_centres(points.detach(), self.aus), size, map_side,
@@ -168,7 +175,9 @@ class JAANet(nn.Module):
         local = local.mean(dim=1) if self.local_reduce == "mean" else local.sum(dim=1)
 
         glob = self.global_trunk(feat).flatten(1)
-        out = self.classifier(torch.cat([align, glob, local], dim=1)).view(n, 2, len(self.aus))
+        with _full_precision(images):
+            features = torch.cat([align, glob, local], dim=1).float()
+            out = self.classifier(features).view(n, 2, len(self.aus))
         return dict(logits=out[:, 1] - out[:, 0], landmarks=points, attention_init=initial,
                     attention_logits=refined_logits)
 

@@ -149,3 +149,11 @@ def test_published_rows_belong_to_jaanet_only():
         for dataset in ("disfa", "bp4d"):
             row = published_for(model, dataset)
             assert row is None or row.method != "JAA-Net"
+
+
+def test_heads_run_in_full_precision_under_autocast(disfa_model):
+    model = disfa_model.eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model.forward_train(torch.rand(1, 3, 64, 64))
+    assert out["attention_logits"].dtype == torch.bfloat16  # the trunks do run in bf16
+    assert out["logits"].dtype == torch.float32 and out["landmarks"].dtype == torch.float32
