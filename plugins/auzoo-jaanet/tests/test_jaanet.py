@@ -157,3 +157,19 @@ def test_heads_run_in_full_precision_under_autocast(disfa_model):
         out = model.forward_train(torch.rand(1, 3, 64, 64))
     assert out["attention_logits"].dtype == torch.bfloat16  # the trunks do run in bf16
     assert out["logits"].dtype == torch.float32 and out["landmarks"].dtype == torch.float32
+
+
+def test_demo_entry_keeps_the_recipes_optimiser():
+    from mmengine.config import Config
+
+    from auzoo.config import config_path, load_config
+
+    cfg = load_config("jaanet")
+    cfg.merge_from_dict(Config.fromfile(str(config_path("_base_/presets/cpu_demo.py"))).to_dict())
+    assert cfg.optim_wrapper.optimizer.type == "AdamW"  # the preset's ...
+    cfg.merge_from_dict(dict(cfg.demo))
+    # ... replaced by JAA-Net's SGD, which learns from random weights in the demo's budget
+    assert cfg.optim_wrapper.optimizer == dict(type="SGD", lr=0.01, momentum=0.9, nesterov=True,
+                                               weight_decay=5e-4)
+    assert cfg.optim_wrapper.paramwise_cfg.custom_keys.attention_refine.lr_mult == 2.0
+    assert cfg.img_size == 64
