@@ -150,7 +150,8 @@ class JAANet(nn.Module):
             raise ValueError(f"JAANet needs square inputs of at least {MIN_INPUT_SIZE} px, "
                              f"got {height}×{width}")
 
-    def forward_train(self, images: Tensor, landmarks: Optional[Tensor] = None) -> Dict[str, Tensor]:
+    def forward_train(self, images: Tensor,
+                      landmarks: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Everything the loss needs: ``logits`` (N, A); ``landmarks`` (N, 49, 2) predicted,
         in input pixels; ``attention_init`` (N, A, L, L) and ``attention_logits``
         (N, A, S/4, S/4), the refined maps before their sigmoid. ``landmarks``
@@ -161,7 +162,8 @@ class JAANet(nn.Module):
 
         align = self.align_trunk(feat).flatten(1)
         with _full_precision(images):
-            points = self.align_head(align.float()).view(n, NUM_POINTS, 2) * (size / self.align_frame)
+            points = self.align_head(align.float()).view(n, NUM_POINTS, 2)
+        points = points * (size / self.align_frame)
 
         map_side = feat.shape[-1] + REFINE_SHRINK
         initial = initial_attention(au_centres(points.detach(), self.aus), size, map_side,

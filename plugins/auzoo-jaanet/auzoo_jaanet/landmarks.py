@@ -92,7 +92,8 @@ def eye_centres(points49: Tensor) -> Tuple[Tensor, Tensor]:
 def au_centres(points49: Tensor, aus: Sequence[int]) -> Tensor:
     """AU centres (N, A, 2, 2): sample, AU, which of the pair, (x, y), in the points' pixels."""
     if points49.ndim != 3 or tuple(points49.shape[1:]) != (NUM_POINTS, 2):
-        raise ValueError(f"expected JAA-Net points (N, {NUM_POINTS}, 2), got {tuple(points49.shape)}")
+        raise ValueError(f"expected JAA-Net points (N, {NUM_POINTS}, 2), "
+                         f"got {tuple(points49.shape)}")
     aus = check_aus(aus)
     pairs = torch.tensor([AU_CENTRE_RULES[au].points for au in aus], device=points49.device)
     shifts = torch.tensor([AU_CENTRE_RULES[au].shift for au in aus], dtype=points49.dtype,

@@ -118,7 +118,9 @@ class JAANetLoss(nn.Module):
         super().__init__()
         if dice not in ("batch", "sample"):
             raise ValueError(f"dice must be 'batch' or 'sample', got {dice!r}")
-        self.au_weight, self.align_weight, self.refine_weight = au_weight, align_weight, refine_weight
+        self.au_weight = au_weight
+        self.align_weight = align_weight
+        self.refine_weight = refine_weight
         self.dice, self.smooth = dice, smooth
         self.class_weights: Optional[Tensor] = None
 
