@@ -172,4 +172,5 @@ def test_demo_entry_keeps_the_recipes_optimiser():
     assert cfg.optim_wrapper.optimizer == dict(type="SGD", lr=0.01, momentum=0.9, nesterov=True,
                                                weight_decay=5e-4)
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys.attention_refine.lr_mult == 2.0
+    assert cfg.param_scheduler == []  # a constant rate over the demo's 80 steps
     assert cfg.img_size == 64

@@ -50,9 +50,12 @@ data = dict(hflip=True)  # JAA-Net's only augmentation besides its random crops
 # keeps JAA-Net's own optimiser. The preset's AdamW at lr 1e-3 moves every one
 # of the classifier's 12,000 weights per unit by about the learning rate in
 # its first step, all over non-negative (ReLU) features: the logits jump to
-# about -50 and the demo ends below always-present. SGD at the recipe's rate
-# learns there (fold 1: mean F1 about 50 against 30 for always-present).
+# about -50 and the demo ends below always-present. And it keeps the rate
+# constant: the recipe's cut every 2 epochs (25,000 steps on real data) would
+# come after 40 of the demo's 80 steps. Fold 1, seed 0: mean F1 51.5 against
+# 30.1 for always-present (42.2 with the cuts).
 demo = {
     'optim_wrapper.optimizer': dict(_delete_=True, type='SGD', lr=0.01, momentum=0.9,
                                     nesterov=True, weight_decay=5e-4),
+    'param_scheduler': [],
 }
