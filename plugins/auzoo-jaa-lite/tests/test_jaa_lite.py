@@ -3,6 +3,7 @@ import torch
 
 import auzoo
 from auzoo import registry
+from auzoo.report.published import published_for
 from auzoo_jaa_lite.au_centres import AU_CENTRE_RULES, au_attention_maps, au_centres
 from auzoo_jaa_lite.jaa_lite import JAALite
 
@@ -140,7 +141,10 @@ def test_jaa_lite_config_builds_through_the_registry(jaa_lite_plugin_loaded):
         "plugin jaa_lite (auzoo-jaa-lite ")
     model = auzoo.build_model("jaa_lite", **{"backbone.model_name": "test_resnet", "width": 8})
     assert isinstance(model, JAALite) and model.name == "jaa_lite"
-    assert model.cfg.published == "JAA"
+    # a light model after JAA-Net has no published row, and JAA-Net's is not set beside it
+    assert "published" not in model.cfg
+    assert published_for("jaa_lite", "disfa", model.cfg) is None
+    assert published_for("jaa_lite", "bp4d", model.cfg) is None
     assert model.neck is None and model.backbone.out_strides == [16]
     model.eval()
     with torch.no_grad():
