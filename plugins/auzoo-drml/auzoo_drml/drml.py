@@ -152,6 +152,22 @@ class DRML(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(2048, len(self.aus)),
         )
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """He initialisation (fan-in, ReLU) for every conv and FC layer, zero biases.
+
+        DRML trains from scratch through seven ReLU layers without
+        normalisation; PyTorch's default init (uniform, gain 1/sqrt(3) per
+        layer) shrinks the signal about 50-fold by the logits, so the network
+        starts out, and stays, at the label prior ("absent" everywhere).
+        """
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+        last = self.classifier[-1]
+        nn.init.normal_(last.weight, std=0.001)  # logits start near 0: p = 0.5 for every AU
 
     def forward(self, images: torch.Tensor,
                 landmarks: Optional[torch.Tensor] = None) -> torch.Tensor:
