@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import auzoo
-from auzoo import registry
+from auzoo import plugin_loader, registry
 from auzoo.cli import main
 
 DIST = "auzoo-scratch-plugin"
@@ -93,7 +93,7 @@ def plugin_env(tmp_path, monkeypatch):
              for key, reg in registry.PART_REGISTRIES.items()}
     configs = (dict(registry.CONFIGS), dict(registry.CONFIG_PROVIDERS),
                dict(registry.AMBIGUOUS_CONFIGS))
-    plugins = registry._plugins
+    plugins = plugin_loader._plugins
     modules = set(sys.modules)
     monkeypatch.delenv(registry.DISABLE_PLUGINS_ENV, raising=False)
     monkeypatch.setenv("COLUMNS", "250")  # rich tables, one row per line
@@ -110,7 +110,7 @@ def plugin_env(tmp_path, monkeypatch):
     for live, saved in zip((registry.CONFIGS, registry.CONFIG_PROVIDERS,
                             registry.AMBIGUOUS_CONFIGS), configs):
         live.clear(), live.update(saved)
-    registry._plugins = plugins
+    plugin_loader._plugins = plugins
     for name in set(sys.modules) - modules:
         if name.startswith("auzoo_scratch"):
             del sys.modules[name]

@@ -298,6 +298,24 @@ def test_load_state_dict_strict_lists_every_kind_of_mismatch():
     assert torch.equal(module[0].bias, before)  # nothing loaded
 
 
+def test_load_state_dict_strict_under_prefixes():
+    from auzoo.weights import WeightsMismatchError, load_state_dict_strict
+
+    model = torch.nn.ModuleDict(dict(backbone=torch.nn.Linear(2, 3), head=torch.nn.Linear(3, 1)))
+    other = torch.nn.ModuleDict(dict(backbone=torch.nn.Linear(2, 3), head=torch.nn.Linear(3, 4)))
+    head_before = model.head.weight.clone()
+    load_state_dict_strict(model, other.state_dict(), "stage1.pth", prefixes=["backbone."])
+    assert torch.equal(model.backbone.weight, other.backbone.weight)
+    assert torch.equal(model.head.weight, head_before)  # outside the prefix: untouched
+    partial = {"backbone.weight": other.backbone.weight}
+    with pytest.raises(WeightsMismatchError, match="stage1.pth.*missing from the file 1: backbone.bias"):
+        load_state_dict_strict(model, partial, "stage1.pth", prefixes=["backbone."])
+    with pytest.raises(WeightsMismatchError, match="other shapes.*head.weight"):
+        load_state_dict_strict(model, other.state_dict(), "stage1.pth", prefixes=["head."])
+    with pytest.raises(WeightsMismatchError, match="no keys under neck."):
+        load_state_dict_strict(model, other.state_dict(), "stage1.pth", prefixes=["neck."])
+
+
 def test_backbone_init_records_file_and_checksum(tmp_path):
     import hashlib
 

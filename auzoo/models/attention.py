@@ -113,13 +113,30 @@ class CBAM(nn.Module):
 
     def __init__(self, channels: int, reduction: int = 16, kernel_size: int = 7,
                  channel_attention: bool = True, spatial_attention: bool = True,
-                 residual: bool = False, bn_momentum: Optional[float] = 0.01):
+                 residual: bool = False, bn_momentum: Optional[float] = 0.01,
+                 gate_bias_init: Optional[float] = None):
         super().__init__()
         if not (channel_attention or spatial_attention):
             raise ValueError("CBAM needs channel_attention or spatial_attention (or both)")
         self.channel = ChannelGate(channels, reduction) if channel_attention else None
         self.spatial = SpatialGate(kernel_size, bn_momentum) if spatial_attention else None
         self.residual = residual
+        self.gate_bias_init = gate_bias_init
+        if gate_bias_init is not None:
+            self.open_gates(gate_bias_init)
+
+    @torch.no_grad()
+    def open_gates(self, logit: float) -> None:
+        """Start both gates at sigmoid(``logit``) on average instead of about 0.5.
+
+        Only the biases before the sigmoids change: the channel MLP's last
+        layer (it runs on the average- and the max-pooled descriptor, and the
+        two are summed, hence half each) and the spatial BatchNorm's shift.
+        """
+        if self.channel is not None:
+            self.channel.mlp[-1].bias.fill_(logit / 2)
+        if self.spatial is not None:
+            self.spatial.bn.bias.fill_(logit)
 
     def channel_gate(self, x: Tensor, band: Optional[Band] = None) -> Optional[Tensor]:
         """The (N, C, 1, 1) channel gate of ``x``, or None if switched off."""
@@ -138,7 +155,7 @@ class CBAM(nn.Module):
         return x + out if self.residual else out
 
     def extra_repr(self) -> str:
-        return f"residual={self.residual}"
+        return f"residual={self.residual}, gate_bias_init={self.gate_bias_init}"
 
 
 __all__ = ["SE", "CBAM", "ChannelGate", "SpatialGate"]

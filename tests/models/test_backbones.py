@@ -205,6 +205,8 @@ def test_timm_backbone_loads_flattened_stages(tmp_path):
 def test_timm_backbone_old_key_names_the_new_one(tmp_path):
     with pytest.raises(TypeError, match="'pretrained_file' is now called 'weights'"):
         TimmBackbone("test_resnet", pretrained_file=str(tmp_path / "x.pth"))
+    # an old config that leaves it None names no file: nothing to refuse
+    assert TimmBackbone("test_resnet", pretrained_file=None).init_record == {"weights": "random"}
 
 
 def test_timm_backbone_frozen_stages():

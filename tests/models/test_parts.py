@@ -197,3 +197,38 @@ def test_decoder_odd_sizes_and_other_backbones():
     assert wider(feats).shape == (1, 64, 7, 7) and wider.out_channels == 64
     with pytest.raises(ValueError, match="feature levels"):
         TRADecoder([512, 2048], steps=2)
+
+
+def test_decoder_se_offers_both_forms():
+    x = torch.randn(2, 16, 5, 6)
+    plain, residual = SE(16, 4).eval(), SE(16, 4, residual=True).eval()
+    residual.load_state_dict(plain.state_dict())
+    gate = plain.gate(x)
+    torch.testing.assert_close(plain(x), gate * x)              # O = S ⊗ U
+    torch.testing.assert_close(residual(x), gate * x + x)       # O = (S ⊗ U) ⊕ U, the paper's Eq. 3
+    decoder = TRADecoder(SENET_CHANNELS, se_residual=True)
+    assert all(step.se.residual for step in decoder.blocks)
+    assert not any(step.se.residual for step in TRADecoder(SENET_CHANNELS).blocks)
+    # the same weights, the two forms: different maps
+    other = TRADecoder(SENET_CHANNELS).eval()
+    other.load_state_dict(decoder.state_dict())
+    feats = feature_maps(SENET_CHANNELS, 64)
+    assert not torch.allclose(decoder.eval()(feats), other(feats))
+
+
+def test_open_gates_start_near_the_given_logit():
+    torch.manual_seed(0)
+    x = torch.rand(4, 32, 8, 8)
+    shut, opened = CBAM(32, reduction=4).train(), CBAM(32, reduction=4, gate_bias_init=3.0).train()
+    assert opened.channel.mlp[-1].bias.eq(1.5).all() and opened.spatial.bn.bias.eq(3.0).all()
+    assert 0.3 < shut.channel_gate(x).mean() < 0.7
+    assert opened.channel_gate(x).mean() > 0.9 and opened.spatial_gate(x).mean() > 0.9
+    # three blocks without residual: gates near 0.5 shrink the map about 64-fold, open ones keep most of it
+    def through_three(make):
+        blocks = [make() for _ in range(3)]
+        y = x
+        for block in blocks:
+            y = block(y)
+        return float(y.detach().abs().mean() / x.abs().mean())
+    assert through_three(lambda: CBAM(32, reduction=4)) < 0.05
+    assert through_three(lambda: CBAM(32, reduction=4, gate_bias_init=3.0)) > 0.6

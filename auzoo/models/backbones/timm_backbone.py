@@ -32,7 +32,7 @@ class TimmBackbone(nn.Module):
     def __init__(self, model_name: str, weights: Optional[str] = None,
                  out_indices: Optional[Sequence[int]] = None, frozen_stages: int = 0, **kwargs):
         super().__init__()
-        if "pretrained_file" in kwargs:
+        if kwargs.pop("pretrained_file", None) is not None:
             raise TypeError("TimmBackbone: 'pretrained_file' is now called 'weights' "
                             "(model.backbone.weights=FILE), as for every auzoo backbone")
         if not timm.is_model(model_name):

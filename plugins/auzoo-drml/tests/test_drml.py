@@ -124,3 +124,24 @@ def test_drml_config_builds_through_the_registry(drml_plugin_loaded):
     model.eval()
     with torch.no_grad():
         assert model(torch.rand(1, 3, cfg.img_size, cfg.img_size)).shape == (1, 8)
+
+
+def test_drml_init_keeps_the_signal_to_the_logits():
+    # PyTorch's default init shrinks the signal ~50-fold through DRML's seven
+    # ReLU layers, and the model never leaves the label prior (F1 0 in the demo).
+    torch.manual_seed(0)
+    model = DRML(pooled_size=4).train()
+    sizes = {}
+    for name in ("conv1", "features", "classifier.4"):
+        model.get_submodule(name).register_forward_hook(
+            lambda m, i, o, name=name: sizes.__setitem__(name, float(o.detach().std())))
+    x = torch.rand(8, 3, 64, 64)
+    model(x)
+    assert sizes["features"] > 0.3 * sizes["conv1"]
+    assert sizes["classifier.4"] > 0.3 * sizes["conv1"]
+    # two different faces give visibly different logits
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+    assert float(logits.std(0).mean()) > 1e-3
+    assert model.aus == (1, 2, 4, 6, 9, 12, 25, 26)  # aus=None: DISFA's

@@ -11,8 +11,10 @@ img_size = 170
 model = dict(
     _delete_=True,
     type='DRML',
-    aus=(1, 2, 4, 6, 9, 12, 25, 26),
+    aus=None,  # None: the dataset's AUs (without data: DISFA's 1, 2, 4, 6, 9, 12, 25, 26)
     grid=(8, 8),
     pooled_size=16,
     dropout=0.5,
 )
+# DRML has no backbone to freeze: nothing of the built-in demo entry applies.
+demo = dict(_delete_=True)
