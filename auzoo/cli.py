@@ -370,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detect-size", type=int, default=640,
                    help="longest side of the downscaled frame faces are detected on (0: full size)")
     p.add_argument("--face-threshold", type=float, default=0.3, help="least detector score kept")
+    p.add_argument("--workers", type=int,
+                   help="face-finding worker processes (default: every core but one beside a GPU; "
+                        "the cores the model's threads leave free on a CPU)")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("convert-weights",

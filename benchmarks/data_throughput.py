@@ -5,7 +5,7 @@
 1. writes a synthetic DISFA at DISFA's 1024x768 (MJPG .avi, timed too);
 2. times its stages one by one (decode, landmark files, alignment) and
    ``prepare_disfa`` as a whole, with 1 worker and with 2;
-3. times the training loader as training uses it: ``DisfaFrames`` with random
+3. times the training loader as training uses it: ``AUFrames`` with random
    flips, ``AUWeightedBatchSampler`` batches of 64 at 224x224, through a torch
    DataLoader, with 0, 1 and 2 worker processes (one warm-up epoch first, so
    the page cache holds the frames, as it does after the first epoch).

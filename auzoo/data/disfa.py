@@ -27,7 +27,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
-import cv2
 import numpy as np
 import scipy.io
 
@@ -126,26 +125,24 @@ def read_landmark_file(path: Path) -> np.ndarray:
 
 
 def iter_video(path: Path, limit: Optional[int] = None, rgb: bool = True) -> Iterator[np.ndarray]:
-    """Decode a video frame by frame: (H, W, 3) uint8, RGB (or OpenCV's BGR).
+    """Decode a video frame by frame (auzoo's one decoder, :mod:`auzoo.vision.video`):
+    (H, W, 3) uint8, RGB (or OpenCV's BGR).
 
     Stops after ``limit`` frames. An unreadable video raises DisfaFormatError.
     """
+    from auzoo.vision.video import VideoError, iter_frames
+
     path = Path(path)
-    cap = cv2.VideoCapture(str(path))
+    count = 0
     try:
-        if not cap.isOpened():
-            raise DisfaFormatError(f"{path}: cannot open video")
-        count = 0
-        while limit is None or count < limit:
-            ok, frame = cap.read()
-            if not ok:
-                break
+        for _, _, image in iter_frames(path, limit=limit, format="rgb24" if rgb else "bgr24",
+                                       threads=1):
             count += 1
-            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb else frame
-        if count == 0 and limit != 0:
-            raise DisfaFormatError(f"{path}: no frame could be decoded")
-    finally:
-        cap.release()
+            yield image
+    except VideoError as exc:
+        raise DisfaFormatError(f"{path}: cannot decode the video ({exc})") from None
+    if count == 0 and limit != 0:
+        raise DisfaFormatError(f"{path}: no frame could be decoded")
 
 
 # ------------------------------------------------------------------ one subject

@@ -10,7 +10,7 @@ AU are in docs/models.md.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 UPPER, MIDDLE, LOWER = "upper", "middle", "lower"
 

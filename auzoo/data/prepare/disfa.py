@@ -120,12 +120,10 @@ def _detection_record(detect: VideoLandmarks) -> dict:
 
 
 def _reported_frame_count(video: Path) -> Optional[int]:
-    cap = cv2.VideoCapture(str(video))
-    try:
-        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    finally:
-        cap.release()
-    return n if n > 0 else None
+    from auzoo.vision.video import count_frames
+
+    n = count_frames(video)
+    return n if n else None
 
 
 @dataclass(frozen=True)

@@ -32,27 +32,31 @@ TOTAL_KEYS = ("rows", "frames", "missing_files", "no_face", "landmarks_unusable"
 
 
 class VideoFrames:
-    """Frames of one video by number, decoded forward (reopened to go back)."""
+    """Frames of one video by number (BGR), decoded forward with auzoo's one
+    decoder (:mod:`auzoo.vision.video`), reopened to go back."""
 
     def __init__(self, path: Path):
-        self.path, self.cap, self.next = path, None, 0
+        self.path, self.frames, self.next = path, None, 0
 
     def get(self, frame: int) -> Optional[np.ndarray]:
-        if self.cap is None or frame < self.next:
+        from auzoo.vision.video import VideoError, iter_frames
+
+        if self.frames is None or frame < self.next:
             self.close()
-            self.cap, self.next = cv2.VideoCapture(str(self.path)), 0
-        while self.next < frame:
-            if not self.cap.grab():
-                return None
-            self.next += 1
-        ok, bgr = self.cap.read()
-        self.next += 1
-        return bgr if ok else None
+            self.frames, self.next = iter_frames(self.path, format="bgr24", threads=1), 0
+        try:
+            for index, _, bgr in self.frames:
+                self.next = index + 1
+                if index == frame:
+                    return bgr
+        except VideoError:  # unreadable: counted by the caller like a frame past the end
+            self.close()
+        return None
 
     def close(self) -> None:
-        if self.cap is not None:
-            self.cap.release()
-            self.cap = None
+        if self.frames is not None:
+            self.frames.close()
+            self.frames = None
 
 
 @dataclass
