@@ -140,7 +140,8 @@ def test_plugin_registers_a_part_that_its_config_uses(plugin_env):
     assert model(torch.rand(2, 3, 16, 16)).shape == (2, 3)
     # the config inherits the built-in's data protocol and schedule
     builtin = auzoo.load_config("tranet")
-    assert model.cfg.train == builtin.train and model.cfg.data == builtin.data
+    assert model.cfg.optim_wrapper == builtin.optim_wrapper and model.cfg.data == builtin.data
+    assert model.cfg.train_cfg == builtin.train_cfg
     assert model.cfg.img_size == builtin.img_size
     assert "backbone" not in model.cfg.model
 

@@ -102,7 +102,7 @@ def test_user_config_inherits_a_builtin_by_name(tmp_path):
     cfg = load_config(user)
     base = load_config("tranet")
     assert cfg.model.type == base.model.type
-    assert cfg.train == base.train
+    assert cfg.optim_wrapper == base.optim_wrapper and cfg.train_cfg == base.train_cfg
     assert cfg.model.backbone.frozen_stages == 3
     assert cfg.model.backbone.type == base.model.backbone.type
     assert cfg.model.branches == base.model.branches

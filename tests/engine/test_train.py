@@ -301,7 +301,7 @@ def test_landmarks_reach_models_that_need_them_at_the_training_size(tiny_cache, 
         config = tmp_path / "probe.py"
         config.write_text(TINY_CONFIG + "model = dict(type='LandmarkProbe')\n"
                           "img_size = 32\ntrain_cfg = dict(max_epochs=1)\n"
-                          "train_dataloader = dict(sampler=dict(iters_per_epoch=2))\n")
+                          "train_dataloader = dict(batch_size=8, sampler=dict(iters_per_epoch=2))\n")
         result = train(RunSpec(model=str(config), data=str(tiny_cache), fold=1,
                                work_dir=str(tmp_path / "run"), device="cpu"))
     finally:

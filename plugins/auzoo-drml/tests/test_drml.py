@@ -119,7 +119,7 @@ def test_drml_config_builds_through_the_registry(drml_plugin_loaded):
     assert model.aus == (1, 2, 4, 6, 9, 12, 25, 26)
     cfg = model.cfg
     assert cfg.img_size == 170
-    assert "train" in cfg and "data" in cfg  # inherited from the built-in config
+    assert "optim_wrapper" in cfg and "data" in cfg  # inherited from the built-in config
     assert "backbone" not in cfg.model  # the built-in model section is replaced, not merged
     model.eval()
     with torch.no_grad():
