@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
@@ -116,7 +117,11 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     rc = runner_config(cfg, data=str(spec.data), aus=aus, split=split, seed=spec.seed,
                        work_dir=work_dir, device=dev, launcher=launcher, resume=resume,
                        predictions_file=PREDICTIONS_FILE, init_from=init_from)
-    runner = AuzooRunner.from_cfg(rc)
+    with warnings.catch_warnings():
+        # mmengine says when it switches the start method to the config's
+        # forkserver; that switch is the point (docs/training.md), not news
+        warnings.filterwarnings("ignore", message="Multi-processing start method")
+        runner = AuzooRunner.from_cfg(rc)
     from auzoo.engine.hooks import ProgressHook
     runner.register_hook(ProgressHook(spec.label or f"{cfg.name} fold {spec.fold}",
                                       progress=progress), priority="BELOW_NORMAL")

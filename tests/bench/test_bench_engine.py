@@ -1,12 +1,9 @@
 """`auzoo bench` end to end with the real engine: a tiny model on a tiny
 synthetic DISFA, sharded then merged, two seeds, the tables.
 
-It runs once the engine takes a RunSpec (``train(spec, progress=None)``);
-until then it is skipped.
 """
 from __future__ import annotations
 
-import inspect
 import json
 
 import pandas as pd
@@ -29,15 +26,6 @@ train_dataloader = dict(batch_size=8, sampler=dict(iters_per_epoch=3))
 val_dataloader = dict(batch_size=256)
 train_cfg = dict(max_epochs=2)
 '''
-
-
-def _engine_takes_a_runspec() -> bool:
-    from auzoo.engine.train import train
-    return list(inspect.signature(train).parameters)[:1] == ["spec"]
-
-
-pytestmark = pytest.mark.skipif(not _engine_takes_a_runspec(),
-                                reason="the engine's train(spec: RunSpec) has not landed yet")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,146 @@
+"""The ``auzoo`` command. Each subcommand's options are declared here; the work
+is done by the module that owns it (imported only when the command runs, so
+``auzoo list`` stays quick)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+
+from auzoo.cli.commands import (_cmd_bench, _cmd_convert, _cmd_eval, _cmd_list,  # noqa: F401
+                                _cmd_predict, _cmd_prepare, _cmd_show, _cmd_synth, _cmd_train,
+                                print_result)
+from auzoo.cli.options import _add_cfg_options, _add_train_options, _train_cfg_options  # noqa: F401
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from auzoo import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="auzoo", description="A pluggable model zoo for facial action unit detection.")
+    parser.add_argument("--version", action="version", version=f"auzoo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("list", help="what is registered, and where it came from")
+    p.add_argument("what", nargs="?", default="models", 
+                   choices=("models", "parts", "plugins", "published", "all"))
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("show", help="resolved config, parameter count and GFLOPs of a model")
+    p.add_argument("model", help="model name or config file")
+    p.add_argument("--img-size", type=int, help="input size for the GFLOPs count (default: the config's)")
+    _add_cfg_options(p)
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("synth", help="write a synthetic dataset in a real dataset's layout")
+    p.add_argument("dataset", choices=("disfa", "bp4d"))
+    p.add_argument("out", help="output folder (the dataset root)")
+    p.add_argument("--subjects", type=int,
+                   help="how many subject ids (DISFA: of 27, default 27; BP4D: of 41, default 3)")
+    p.add_argument("--frames", type=int,
+                   help="frames per subject (DISFA, default 300) or coded frames per sequence "
+                        "(BP4D, default 24)")
+    p.add_argument("--tasks", type=int, default=8, help="BP4D: tasks per subject (T1..)")
+    p.add_argument("--layout", choices=("full", "fera"), default="full",
+                   help="BP4D: the full release's folders or the FERA 2015 copy's")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, help="frame width (DISFA: 1024, BP4D: 1040)")
+    p.add_argument("--height", type=int, help="frame height (DISFA: 768, BP4D: 1392)")
+    p.add_argument("--workers", type=int, help="DISFA: subjects drawn in parallel (default: CPU count)")
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("prepare", help="decode, align and index a dataset once (resumable)")
+    p.add_argument("dataset", choices=("disfa", "bp4d", "frames"))
+    p.add_argument("root", help="the dataset's root folder (frames: the labels CSV)")
+    p.add_argument("--out", required=True, help="cache folder to write")
+    p.add_argument("--workers", type=int, default=1, help="subjects prepared in parallel")
+    p.add_argument("--camera", choices=("left", "right"), default="left", help="DISFA: camera")
+    p.add_argument("--landmarks", help="BP4D: folder of JAA-Net 49-point lists (default: dlib)")
+    p.add_argument("--folds", type=int,
+                   help="frames: K subject-exclusive folds balanced by frames (default 3; "
+                        "ignored when the CSV has a fold column)")
+    p.add_argument("--threshold", type=int,
+                   help="frames: positive = value >= threshold (default 1: 0/1 labels)")
+    p.add_argument("--size", type=int, default=224, help="aligned face size in pixels")
+    p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser("train", help="train one model on one fold (the paper's protocol)")
+    p.add_argument("model", help="model name or config file")
+    p.add_argument("--data", required=True, help="prepared cache folder")
+    p.add_argument("--fold", type=int, required=True, help="fold number of the cache's dataset")
+    p.add_argument("--work-dir", help="where checkpoints and logs go")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --work-dir")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-data", action="append", metavar="CACHE",
+                   help="also score the chosen model on every subject of this other dataset")
+    p.add_argument("--preset", help="a preset of configs/_base_/presets (e.g. cpu_demo)")
+    _add_train_options(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="score one checkpoint on one fold, or on another dataset")
+    p.add_argument("model", nargs="?", help="model name or config file (default: the checkpoint's own)")
+    p.add_argument("--data", required=True, help="prepared cache folder")
+    p.add_argument("--fold", type=int,
+                   help="fold to score (default: the checkpoint's; not used on another dataset)")
+    p.add_argument("--weights", required=True, help="checkpoint written by auzoo train")
+    p.add_argument("--device")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--out", help="also write the per-AU scores to this CSV")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("bench", help="train and score every model on every fold (and seed, and "
+                                     "dataset); write tables beside the published ones")
+    from auzoo.bench.cli import add_arguments as add_bench_arguments
+
+    add_bench_arguments(p)
+    _add_train_options(p)
+    p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("predict", help="AU table for images, folders and videos")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image files, video files, folders of them")
+    p.add_argument("--model", help="model name or config file (default: the checkpoint's own)")
+    p.add_argument("--weights", required=True, help="checkpoint written by auzoo train")
+    p.add_argument("--out", help="CSV file to write (default: print)")
+    p.add_argument("--batch-size", type=int, default=32, help="faces per model call")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
+    p.add_argument("--every", type=int, default=1, help="use every N-th video frame")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--detector", choices=("hog", "cnn"), default="hog",
+                   help="dlib face detector: HOG (fast) or the MMOD CNN (slow on a CPU)")
+    p.add_argument("--detect-every", type=int, default=10,
+                   help="in videos, detect faces every N used frames and track them in between")
+    p.add_argument("--detect-size", type=int, default=640,
+                   help="longest side of the downscaled frame faces are detected on (0: full size)")
+    p.add_argument("--face-threshold", type=float, default=0.3, help="least detector score kept")
+    p.add_argument("--workers", type=int,
+                   help="face-finding worker processes (default: every core but one beside a GPU; "
+                        "the cores the model's threads leave free on a CPU)")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("convert-weights",
+                       help="VGGFace2 SENet-50 pickle -> state dict for the VGGFace2SENet50 backbone")
+    p.add_argument("src", metavar="IN", help="senet50_ft_weight.pkl or senet50_scratch_weight.pkl")
+    p.add_argument("dst", metavar="OUT", help="output .pth file")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(func=_cmd_convert)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        if "AUZOO_DEBUG" in __import__("os").environ:
+            raise
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"auzoo {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from auzoo.cli import main
+
+sys.exit(main())

@@ -1,0 +1,231 @@
+"""What each subcommand does: the work is done by the module that owns it
+(imported only when the command runs, so ``auzoo list`` stays quick); this
+module prints."""
+from __future__ import annotations
+
+from auzoo.cli.options import _train_cfg_options
+
+
+# ----------------------------------------------------------------- list / show
+
+def _cmd_list(args) -> int:
+    from auzoo import registry
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    what = args.what
+    if what in ("models", "all"):
+        registry.ensure_loaded()
+        table = Table(title="models")
+        table.add_column("name")
+        table.add_column("provided by")
+        table.add_column("config")
+        for name in sorted(registry.CONFIGS):
+            prov = registry.CONFIG_PROVIDERS[name]
+            table.add_row(name, prov.name, prov.where)
+        for name, provs in sorted(registry.AMBIGUOUS_CONFIGS.items()):
+            table.add_row(f"[red]{name}[/]", "[red]refused: ambiguous[/]",
+                          "; ".join(str(p) for p in provs))
+        console.print(table)
+    if what in ("parts", "all"):
+        for kind, entries in registry.registered_parts().items():
+            table = Table(title=kind)
+            table.add_column("name")
+            table.add_column("provided by")
+            table.add_column("defined at")
+            for name, prov in entries.items():
+                table.add_row(name, prov.name, prov.where)
+            for name, provs in sorted(registry.PART_REGISTRIES[kind].ambiguous.items()):
+                table.add_row(f"[red]{name}[/]", "[red]refused: ambiguous[/]",
+                              "; ".join(str(p) for p in provs))
+            console.print(table)
+    if what in ("published", "all"):
+        _list_published(console)
+    if what in ("plugins", "all"):
+        plugins = registry.load_plugins()
+        table = Table(title=f"plugins (entry-point group '{registry.PLUGIN_GROUP}')")
+        for col in ("name", "distribution", "version", "status", "entry point", "registered / error"):
+            table.add_column(col, overflow="fold")
+        for p in plugins:
+            detail = p.error if p.error else ", ".join(p.registered)
+            if p.conflicts:
+                detail += "".join(f"\n[red]conflict:[/] {c}" for c in p.conflicts)
+            style = {"loaded": "green", "failed": "red"}.get(p.status, "yellow")
+            status = f"[{style}]{p.status}[/]" + (" [red](with conflicts)[/]" if p.conflicts else "")
+            table.add_row(p.name, p.distribution, p.version, status, p.value, detail)
+        if not plugins:
+            console.print("no plugins installed")
+        else:
+            console.print(table)
+        if registry.plugins_disabled():
+            console.print(f"plugin loading is off ({registry.DISABLE_PLUGINS_ENV} is set)")
+    return 0
+
+
+def _list_published(console) -> None:
+    from rich.table import Table
+
+    from auzoo.report.published import methods_table, published_rows
+
+    rows = methods_table(published_rows())
+    if not rows:
+        console.print("no published rows registered")
+        return
+    table = Table(title="published results (each set beside the auzoo models it lists)")
+    columns = ("method", "dataset", "models", "avg", "aus", "table", "provided_by")
+    for col in columns:
+        table.add_column(col.replace("_", " "), overflow="fold",
+                         justify="right" if col in ("avg", "aus") else "left")
+    for row in rows:
+        table.add_row(*(str(row[col]) for col in columns))
+    console.print(table)
+    for citation in dict.fromkeys(row["citation"] for row in rows):
+        console.print(f"  {citation}")
+
+
+def _cmd_show(args) -> int:
+    from auzoo.models.summary import show_model
+
+    show_model(args.model, args.cfg_options, img_size=args.img_size)
+    return 0
+
+
+# ------------------------------------------------------------- data: synth / prepare
+
+def _cmd_synth(args) -> int:
+    if args.dataset == "bp4d":
+        from auzoo.data.synth.bp4d import synth_bp4d
+
+        synth_bp4d(args.out, subjects=args.subjects or 3, frames=args.frames or 24,
+                   tasks=args.tasks, seed=args.seed, width=args.width or 1040,
+                   height=args.height or 1392, layout=args.layout)
+        return 0
+    from auzoo.data.synth import synth_disfa
+
+    synth_disfa(args.out, subjects=args.subjects or 27, frames=args.frames or 300, seed=args.seed,
+                width=args.width or 1024, height=args.height or 768, workers=args.workers)
+    return 0
+
+
+def _cmd_prepare(args) -> int:
+    from auzoo.data import prepare
+
+    if args.dataset == "disfa":
+        prepare.prepare_disfa(args.root, args.out, workers=args.workers, camera=args.camera,
+                              size=args.size)
+    elif args.dataset == "bp4d":
+        prepare.prepare_bp4d(args.root, args.out, workers=args.workers, size=args.size,
+                             landmarks=args.landmarks)
+    else:
+        prepare.prepare_frames(args.root, args.out, workers=args.workers, size=args.size,
+                               folds=args.folds, threshold=args.threshold)
+    return 0
+
+
+# ------------------------------------------------------------- train / eval / bench
+
+
+def _cmd_train(args) -> int:
+    from mmengine.dist import get_rank
+
+    from auzoo.engine.records import RunSpec
+    from auzoo.engine.train import distributed_session, train
+
+    spec = RunSpec(model=args.model, data=args.data, fold=args.fold, seed=args.seed,
+                   work_dir=args.work_dir, cfg_options=_train_cfg_options(args),
+                   device=args.device, resume=args.resume, test_data=tuple(args.test_data or ()),
+                   allow_random_init=args.allow_random_init, preset=args.preset)
+    with distributed_session():
+        result = train(spec)
+        if get_rank() == 0:
+            print_result(result)
+    return 0
+
+
+def _scores_table(title: str, scores, baseline: bool = True):
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("")
+    names = list(scores.f1)
+    for au in names:
+        table.add_column(au, justify="right")
+    table.add_column("mean", justify="right")
+    table.add_row("F1", *(f"{scores.f1[a]:.1f}" for a in names), f"{scores.f1_mean:.1f}")
+    table.add_row("accuracy", *(f"{scores.acc[a]:.1f}" for a in names), f"{scores.acc_mean:.1f}")
+    if baseline and scores.baseline_f1:
+        table.add_row("F1 always present", *(f"{scores.baseline_f1[a]:.1f}" for a in names),
+                      f"{scores.baseline_f1_mean:.1f}", style="dim")
+    return table
+
+
+def print_result(result) -> None:
+    """A run's test scores (and scores on other datasets) as rich tables."""
+    from rich.console import Console
+
+    from auzoo.engine.records import AUScores
+
+    console = Console()
+    p, t = result.provenance, result.training
+    console.print(_scores_table(f"{p.model} fold {p.fold} on {p.dataset}: test subjects "
+                                f"{', '.join(p.test_subjects)} ({result.scores.frames} frames)",
+                                result.scores))
+    for data, other in result.cross.items():
+        left = other["left_out"]
+        console.print(_scores_table(f"{p.model} on {other['dataset']} ({data}), every subject, "
+                                    f"shared AUs; left out: model-only {left['model_only']}, "
+                                    f"data-only {left['data_only']}",
+                                    AUScores.from_dict(other["scores"])))
+    if t is not None:
+        console.print(f"best epoch {t.best_epoch} of {t.epochs} (chosen on {p.select_on}); "
+                      f"backbone {p.backbone_init.get('weights', '?')}; checkpoint {t.checkpoint}")
+
+
+def _cmd_eval(args) -> int:
+    from rich.console import Console
+
+    from auzoo.engine.evaluate import evaluate_checkpoint
+
+    out = evaluate_checkpoint(args.weights, args.data, fold=args.fold, model=args.model,
+                              device=args.device, batch_size=args.batch_size)
+    scores, meta = out["scores"], out["meta"]
+    if out["mode"] == "cross":
+        left = out["left_out"]
+        title = (f"{meta.get('model')} (trained on {meta.get('dataset', 'disfa')}) on "
+                 f"{out['dataset']}: every subject ({scores.frames} frames), shared AUs; "
+                 f"left out: model-only {left['model_only']}, data-only {left['data_only']}")
+    else:
+        title = (f"{meta.get('model')} fold {out['fold']} on {out['dataset']}: test subjects "
+                 f"{', '.join(out['subjects'])} ({scores.frames} frames)")
+    if getattr(args, "out", None):
+        import pandas as pd
+        from pathlib import Path
+        rows = [dict(AU=au, f1=scores.f1[au], accuracy=scores.acc[au], **scores.counts[au])
+                for au in scores.f1]
+        rows.append(dict(AU="mean", f1=scores.f1_mean, accuracy=scores.acc_mean))
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows).to_csv(args.out, index=False)
+    Console().print(_scores_table(title, scores))
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from auzoo.bench import bench_cli
+
+    return bench_cli(args)
+
+
+# ------------------------------------------------------------- predict / weights
+
+def _cmd_predict(args) -> int:
+    from auzoo.inference import predict_cli
+
+    return predict_cli(args)
+
+
+def _cmd_convert(args) -> int:
+    from auzoo.weights import convert_cli
+
+    return convert_cli(args)

@@ -1,0 +1,41 @@
+"""Options that several subcommands share, and the flags that are config keys."""
+from __future__ import annotations
+
+import argparse
+
+from mmengine.config import DictAction
+
+
+def _add_cfg_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+                   metavar="KEY=VALUE",
+                   help="override config entries, e.g. model.neck.out_channels=256 train.max_epochs=5")
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-epochs", type=int, help="stop after this many epochs at most")
+    p.add_argument("--iters-per-epoch", type=int, help="batches per epoch (paper: 100)")
+    p.add_argument("--batch-size", type=int, help="batch size (paper: 64)")
+    p.add_argument("--img-size", type=int, help="input size; the cache is resized if it differs")
+    p.add_argument("--select-on", choices=("test", "val"),
+                   help="choose the epoch on the test fold (the paper) or on held-out training subjects")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
+    p.add_argument("--compile", action="store_const", const=True, default=None,
+                   help="torch.compile the training step (worth it on a GPU for long runs)")
+    p.add_argument("--allow-random-init", action="store_true",
+                   help="train a backbone with frozen stages from random weights (recorded); "
+                        "without it auzoo refuses, since frozen random layers never learn")
+    _add_cfg_options(p)
+
+
+def _train_cfg_options(args) -> dict:
+    """``--cfg-options`` plus the flags that are config keys."""
+    from auzoo.engine.settings import OPTION_KEYS
+
+    options = dict(args.cfg_options or {})
+    for flag, key in OPTION_KEYS.items():
+        if getattr(args, flag, None) is not None:
+            options[key] = getattr(args, flag)
+    if getattr(args, "compile", None):
+        options["compile"] = True
+    return options
