@@ -227,3 +227,22 @@ def test_wrong_images_are_refused():
     for bad in (torch.rand(3, 64, 64), torch.rand(1, 64, 64, 3), torch.randint(0, 255, (1, 3, 64, 64))):
         with pytest.raises(ValueError, match="RGB float images"):
             model(bad)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_paper_configs_refuse_random_frozen_stages_but_the_demo_trains_every_stage(name):
+    from auzoo.weights import RandomFrozenInitError, check_frozen_init
+
+    cfg = load_config(name)
+    assert cfg.allow_random_init is False
+    assert cfg.demo["model.backbone.frozen_stages"] == 0
+    if name in ("senet50_hm", "senet50_decoder"):  # no gates before the FC layers: a gentler demo lr
+        assert cfg.demo["optim_wrapper.optimizer.lr"] == 3e-4
+    cfg.model.backbone.update(type="TimmBackbone", model_name="test_resnet", out_indices=(1, 2, 3, 4))
+    cfg.model.backbone.pop("weights", None)
+    cfg.model.backbone.frozen_stages = 2
+    with pytest.raises(RandomFrozenInitError):
+        check_frozen_init(auzoo.build_model(cfg), allow_random_init=cfg.allow_random_init)
+    demo = auzoo.build_model(cfg, **{k[len("model."):]: v for k, v in cfg.demo.items()
+                                      if k.startswith("model.")})
+    check_frozen_init(demo, allow_random_init=False)
