@@ -55,27 +55,16 @@ def load_first_stage(model: nn.Module, init_from: dict) -> dict:
     two-stage recipe that silently skipped a renamed layer would train stage 2
     from random weights without a word."""
     from auzoo.engine.checkpoint import CheckpointError, load_checkpoint
+    from auzoo.weights import WeightsMismatchError, load_state_dict_strict
 
     path = init_from["checkpoint"]
     _, state = load_checkpoint(path)
     prefixes = tuple(init_from["keys"])
-    own = model.state_dict()
-    taken = {k: v for k, v in state.items() if k.startswith(prefixes)}
-    wanted = [k for k in own if k.startswith(prefixes)]
-    missing = [k for k in wanted if k not in taken]
-    unexpected = [k for k in taken if k not in own]
-    reshaped = [f"{k} {tuple(taken[k].shape)} vs {tuple(own[k].shape)}" for k in taken
-                if k in own and taken[k].shape != own[k].shape]
-    empty = [p for p in prefixes if not any(k.startswith(p) for k in own)]
-    if missing or unexpected or reshaped or empty:
-        parts = [f"{what}: {', '.join(items[:6])}{' …' if len(items) > 6 else ''}"
-                 for what, items in (("not in the first stage", missing),
-                                     ("not in this model", unexpected),
-                                     ("other shapes (first stage vs model)", reshaped),
-                                     ("prefixes matching nothing in this model", empty)) if items]
-        raise CheckpointError(f"{path}: init_from keys {list(prefixes)} do not fit the model; "
-                              + "; ".join(parts))
-    model.load_state_dict(taken, strict=False)
+    try:
+        load_state_dict_strict(model, state, f"{path} (init_from, first stage)", prefixes=prefixes)
+    except WeightsMismatchError as exc:
+        raise CheckpointError(str(exc)) from None
+    taken = [k for k in state if k.startswith(prefixes)]
     return dict(checkpoint=str(path), config=init_from.get("config"), keys=list(prefixes),
                 tensors=len(taken))
 

@@ -100,6 +100,7 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     work_dir = Path(spec.work_dir or default_work_dir(cfg.name, spec.fold, spec.seed)).resolve()
     cache = open_cache(spec.data)
     aus = model_aus(cfg, cache.dataset)
+    cfg.model.aus = aus  # concrete in the saved config, so the checkpoint rebuilds the same model
     split = fold_split(cfg, cache, spec.fold, spec.seed)
     _check_batch(cfg, launcher)
     settings = dict(model=cfg.name, config_digest=_digest(cfg.to_dict()), fold=spec.fold,

@@ -236,3 +236,34 @@ def test_deterministic_sets_the_cublas_workspace(tiny_cache, tmp_path, monkeypat
                        predictions_file="p.npz")
     assert rc.randomness.deterministic is True
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+
+
+def test_a_two_stage_recipe_trains_stage_one_first_and_takes_its_weights(tiny_cache, tmp_path):
+    from auzoo.engine.checkpoint import CheckpointError, load_checkpoint
+
+    first = _write(tmp_path, "first", "")
+    second = _write(tmp_path, "second", f"init_from = dict(config={str(first)!r}, "
+                                        "keys=['backbone.'])\n")
+    result = _train(second, tiny_cache, tmp_path)
+    stage_dir = tmp_path / "run-second" / "init_from" / "first"
+    stage_one = RunResult.read(stage_dir / "result.json")
+    assert stage_one.provenance.fold == 1 and stage_one.provenance.seed == 0
+    record = result.provenance.extra["init_from"]
+    assert record["keys"] == ["backbone."] and record["tensors"] > 0
+    assert record["checkpoint"] == stage_one.training.checkpoint
+    # the first stage's backbone is where stage two started: with lr 0 they stay equal
+    frozen = _write(tmp_path, "second_lr0", f"init_from = dict(config={str(first)!r}, "
+                                            "keys=['backbone.'])\n"
+                                            "optim_wrapper = dict(optimizer=dict(lr=0.0, "
+                                            "momentum=0.0, weight_decay=0.0))\n")
+    out = _train(frozen, tiny_cache, tmp_path)
+    _, s1 = load_checkpoint(RunResult.read(tmp_path / "run-second_lr0" / "init_from" / "first"
+                                           / "result.json").training.checkpoint)
+    _, s2 = load_checkpoint(out.training.checkpoint)
+    weights = [k for k in s1 if k.startswith("backbone.") and "running" not in k
+               and "num_batches" not in k]
+    assert weights and all(torch.equal(s1[k], s2[k]) for k in weights)
+    # a prefix that matches nothing in the model is an error that names it
+    wrong = _write(tmp_path, "wrong", f"init_from = dict(config={str(first)!r}, keys=['backbone_x.'])\n")
+    with pytest.raises(CheckpointError, match="backbone_x"):
+        _train(wrong, tiny_cache, tmp_path)
