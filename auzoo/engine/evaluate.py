@@ -87,8 +87,10 @@ def score_predictions(p: Predictions) -> AUScores:
 
 
 def shared_aus(model_aus: Sequence[int], dataset) -> Dict[str, Any]:
-    """AUs a model and another dataset share, and what each side leaves out."""
-    coded = set(dataset.coded_aus)
+    """AUs a model and another dataset's protocol share, and what each side
+    leaves out. The protocol's AUs, not every column the data carries: BP4D's
+    files hold more AU columns than its 12, coded only in parts of it."""
+    coded = set(dataset.aus)
     shared = [a for a in model_aus if a in coded]
     return dict(shared_aus=shared,
                 left_out=dict(model_only=[a for a in model_aus if a not in coded],
@@ -104,7 +106,7 @@ def score_other(model, cache, *, img_size: int, device, precision: str = "fp32",
     share = shared_aus(model_aus, cache.dataset)
     if not share["shared_aus"]:
         raise ValueError(f"{cache.root}: the model predicts AUs {model_aus} and "
-                         f"{cache.dataset.name} codes {tuple(cache.dataset.coded_aus)}: none shared")
+                         f"{cache.dataset.name} scores {tuple(cache.dataset.aus)}: none shared")
     columns = [model_aus.index(a) for a in share["shared_aus"]]
     data_cfg = dict(data_cfg or {}, bad_frames=_default_policy(cache.dataset))
     predictions = predict_frames(model, cache, cache.subjects, share["shared_aus"],
@@ -149,7 +151,8 @@ def evaluate_checkpoint(weights, data, *, fold: Optional[int] = None, model=None
     if not same_dataset:
         other = score_other(net, cache, img_size=img_size, device=dev, precision=precision,
                             channels_last=channels_last, batch_size=batch_size)
-        return dict(mode="cross", meta=meta, **other, scores=AUScores.from_dict(other["scores"]))
+        other["scores"] = AUScores.from_dict(other["scores"])
+        return dict(mode="cross", meta=meta, **other)
     fold = int(fold if fold is not None else meta.get("fold"))
     _, test = cache.fold_subjects(fold)
     seen = sorted(set(test) & trained_on)

@@ -59,6 +59,8 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray,
     known = _known(y_true, mask)
     counts = np.zeros((y_true.shape[1], 4), dtype=np.int64)
     for j in range(y_true.shape[1]):
+        if not known[:, j].any():
+            continue  # not coded on any of these frames: nothing to count
         counts[j] = confusion_matrix(y_true[:, j], y_pred[:, j], labels=[0, 1],
                                      sample_weight=known[:, j].astype(np.int64)).ravel()
     return counts
