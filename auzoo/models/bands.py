@@ -69,6 +69,13 @@ def max_pool(x: Tensor, band: Optional[Band] = None) -> Tensor:
     return peak.clamp_min(0.0)  # the zeros outside the band take part in the max
 
 
+def _synced(bn: nn.Module) -> bool:
+    """A SyncBatchNorm (``sync_bn='torch'``) in a process group of several."""
+    import torch.distributed as dist
+    return (isinstance(bn, nn.SyncBatchNorm) and dist.is_available() and dist.is_initialized()
+            and dist.get_world_size() > 1)
+
+
 def batch_norm(y: Tensor, bn: nn.modules.batchnorm._BatchNorm, full_count: Optional[int] = None) -> Tensor:
     """``bn(y_full)`` restricted to ``y``, where ``y_full`` equals ``y`` on some
     rows and is exactly zero elsewhere, ``full_count`` being the number of
@@ -89,10 +96,23 @@ def batch_norm(y: Tensor, bn: nn.modules.batchnorm._BatchNorm, full_count: Optio
     # input's dtype (bf16 under autocast): as nn.BatchNorm2d keeps them.
     y32 = y.float()
     dims = (0, 2, 3)
-    mean = y32.sum(dims) / full_count
-    centred = y32 - mean[None, :, None, None]
-    # Each zero outside the band contributes (0 - mean)^2.
-    var = (centred.square().sum(dims) + (full_count - count) * mean.square()) / full_count
+    if _synced(bn):
+        # SyncBatchNorm: the statistics of the whole distributed batch. The
+        # zeros outside the band add to the count only, so sums suffice.
+        from torch.distributed.nn.functional import all_reduce
+
+        sums = all_reduce(torch.cat([y32.sum(dims), y32.square().sum(dims),
+                                     y32.new_tensor([float(full_count)])]))
+        channels = y.shape[1]
+        full_count = int(round(float(sums[-1])))
+        mean = sums[:channels] / full_count
+        var = (sums[channels:2 * channels] / full_count - mean.square()).clamp_min(0.0)
+        centred = y32 - mean[None, :, None, None]
+    else:
+        mean = y32.sum(dims) / full_count
+        centred = y32 - mean[None, :, None, None]
+        # Each zero outside the band contributes (0 - mean)^2.
+        var = (centred.square().sum(dims) + (full_count - count) * mean.square()) / full_count
 
     if bn.training and bn.track_running_stats:
         with torch.no_grad():

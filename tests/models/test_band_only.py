@@ -155,3 +155,37 @@ def test_band_only_model_equals_full_map_model(name, backbone, size):
     full_state = full_model.state_dict()
     for key, value in band_model.state_dict().items():
         torch.testing.assert_close(value, full_state[key], **TOL, msg=key)
+
+
+def _band_bn_worker(rank, world, path, results):
+    import torch.distributed as dist
+    from torch import nn
+
+    from auzoo.models.bands import batch_norm
+    dist.init_process_group("gloo", init_method=f"file://{path}", rank=rank, world_size=world)
+    torch.manual_seed(0)
+    full = torch.zeros(4, 3, 6, 5)
+    full[:, :, 1:4] = torch.randn(4, 3, 3, 5)
+    mine = full[rank * 2:(rank + 1) * 2]
+    bn = nn.SyncBatchNorm(3).train()
+    out = batch_norm(mine[:, :, 1:4].clone(), bn, full_count=2 * 6 * 5)
+    results[rank] = out.detach()
+    dist.destroy_process_group()
+
+
+def test_band_batch_norm_under_syncbn_uses_the_whole_distributed_batch(tmp_path):
+    """Two gloo processes each hold half the batch: with SyncBatchNorm the band
+    statistics are those of the full batch, as one process computes them."""
+    import torch.multiprocessing as mp
+    from torch import nn
+
+    from auzoo.models.bands import batch_norm
+
+    results = mp.Manager().dict()
+    mp.spawn(_band_bn_worker, args=(2, str(tmp_path / "rdzv"), results), nprocs=2, join=True)
+    torch.manual_seed(0)
+    full = torch.zeros(4, 3, 6, 5)
+    full[:, :, 1:4] = torch.randn(4, 3, 3, 5)
+    expected = nn.BatchNorm2d(3).train()(full)[:, :, 1:4]
+    got = torch.cat([results[0], results[1]])
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
