@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from auzoo.engine.records import AUScores, RunResult, RunSpec
+from auzoo.engine.records import AUScores, RunSpec
 from engine_support import TINY_CONFIG
 
 SHARED = [1, 2, 4, 6, 12]  # DISFA's 8 AUs that BP4D codes too

@@ -179,7 +179,6 @@ def test_band_batch_norm_under_syncbn_uses_the_whole_distributed_batch(tmp_path)
     import torch.multiprocessing as mp
     from torch import nn
 
-    from auzoo.models.bands import batch_norm
 
     results = mp.Manager().dict()
     mp.spawn(_band_bn_worker, args=(2, str(tmp_path / "rdzv"), results), nprocs=2, join=True)
