@@ -136,12 +136,12 @@ def evaluate_checkpoint(weights, data, *, fold: Optional[int] = None, model=None
     import warnings
 
     from auzoo.data import open_cache
-    from auzoo.engine.checkpoint import CheckpointError, build_from_checkpoint, load_checkpoint
+    from auzoo.engine.checkpoint import CheckpointError, build_from_checkpoint
     from auzoo.engine.runner import resolve_device
 
-    meta, _ = load_checkpoint(weights)
+    net = build_from_checkpoint(weights, model=model)  # the file is read once
+    meta = net.checkpoint_meta
     cache = open_cache(data)
-    net = build_from_checkpoint(weights, model=model)
     dev = resolve_device(device)
     img_size = int(meta["img_size"])
     channels_last = dev.type == "cuda"  # model and inputs alike (Inference)
