@@ -157,12 +157,16 @@ class Predictor:
         ids = FaceIds(self.faces.tracker.min_iou)
 
         def run_batch() -> None:
-            if waiting:
-                points = np.stack([r.points for r in waiting])
-                probs = self.inference.probabilities(np.stack([r.aligned for r in waiting]), points)
-                for row, p in zip(waiting, probs):
+            # A video chunk brings dozens of faces at once: score them in the
+            # user's batch size (memory stays bounded, and a CPU runs a large
+            # batch slower per face than a small one).
+            for start in range(0, len(waiting), self.batch_size):
+                batch = waiting[start:start + self.batch_size]
+                probs = self.inference.probabilities(np.stack([r.aligned for r in batch]),
+                                                     np.stack([r.points for r in batch]))
+                for row, p in zip(batch, probs):
                     row.probs, row.aligned, row.points = p, None, None
-                waiting.clear()
+            waiting.clear()
 
         def flush() -> None:
             while ordered and not (isinstance(ordered[0], Row) and ordered[0].waiting):

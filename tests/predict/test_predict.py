@@ -88,6 +88,15 @@ def test_video_frames_timestamps_and_stable_face_id(grace_video, tiny_ckpt):
                                full[au_columns(AUS)[:len(AUS)]].to_numpy(), atol=1e-3)
 
 
+def test_faces_are_scored_in_the_requested_batch_size(grace_video, probe_ckpt):
+    # the video's 6 faces arrive in one chunk; the model must still see batches of 4 then 2
+    LandmarkProbe.seen.clear()
+    df = auzoo.predict(grace_video, weights=probe_ckpt, batch_size=4, progress=False,
+                       detect_every=3, workers=0)
+    assert (df["success"] == 1).sum() == 6
+    assert [len(images) for images, _ in LandmarkProbe.seen] == [4, 2]
+
+
 def test_two_faces_keep_their_ids(two_face_video, tiny_ckpt):
     df = auzoo.predict(two_face_video, weights=tiny_ckpt, progress=False, detect_every=2,
                        detect_size=None)
