@@ -84,7 +84,7 @@ def main(argv=None) -> int:
         say(f"  decode 1024x768 MJPG (OpenCV)   {k / sec_decode:8.0f} frames/s")
         say(f"  read landmark .mat files        {k / sec_lm:8.0f} frames/s")
         say(f"  align (warpAffine to {args.size})     {k / sec_align:8.0f} frames/s")
-        del frames
+        frames = None  # the decoded video, freed before the next part
 
         say("\nprepare_disfa, whole pipeline (labels, landmarks, decode, align, write, index):")
         for workers in (1, 2):

@@ -5,6 +5,11 @@ A figure taken while other jobs share the cores can be several times too
 slow, and nothing in the figure says so. So each benchmark records
 
 * the load average before and after (``os.getloadavg``: 1, 5, 15 minutes);
+* the cores *other* processes used while it ran: the machine's busy CPU time
+  (``/proc/stat``, the hypervisor's steal included) less this process's and
+  its descendants' (``getrusage``, ``/proc/PID/stat``), over the wall time. The load average after
+  a run counts the benchmark's own threads (two busy threads on two cores
+  read ~2), so it cannot tell a quiet run from a shared one; this can;
 * a float32 matrix product's GFLOP/s on the benchmark's device, measured
   in the same run (on a GPU also bf16, the precision models run in there);
 * CPU model, cores, torch threads, GPU name;
@@ -32,7 +37,8 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-BUSY_LOAD = 1.0  # 1-minute load average at or above which a CPU figure is marked as taken under load
+BUSY_LOAD = 1.0     # 1-minute load average at the start at or above which a CPU figure is marked
+BUSY_OTHERS = 0.25  # cores used by other processes during the run, on average, likewise
 
 
 def cpu_name() -> str:
@@ -47,6 +53,48 @@ def usable_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def _descendants_seconds(tick: float) -> float:
+    """CPU seconds of this process's live descendants (and of the children
+    they have reaped): a fork server's pool workers are not our children, so
+    ``getrusage`` does not count them."""
+    parent, times = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # ended meanwhile
+        fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
+        pid = int(stat.parent.name)
+        parent[pid] = int(fields[1])
+        times[pid] = sum(int(x) for x in fields[11:15]) * tick  # utime stime cutime cstime
+    me, total = os.getpid(), 0.0
+    for pid in times:
+        ancestor = parent.get(pid)
+        while ancestor and ancestor != me:
+            ancestor = parent.get(ancestor)
+        if ancestor == me:
+            total += times[pid]
+    return total
+
+
+def cpu_seconds() -> Optional[Tuple[float, float]]:
+    """(busy CPU seconds of the whole machine, of this process and its
+    descendants) so far; None where /proc/stat is missing."""
+    import resource
+
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return None
+    tick = 1.0 / os.sysconf("SC_CLK_TCK")
+    ticks = [int(x) for x in fields]
+    # user nice system idle iowait irq softirq steal [guest guest_nice: inside user]
+    busy = (sum(ticks[:3]) + sum(ticks[5:8])) * tick
+    own = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF,
+              resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
+    return busy, own + _descendants_seconds(tick)
 
 
 def load_average() -> Tuple[float, float, float]:
@@ -97,6 +145,8 @@ class Machine:
     load_before: Tuple[float, float, float] = (float("nan"),) * 3
     load_after: Optional[Tuple[float, float, float]] = None
     reference_gflops: Dict[str, float] = field(default_factory=dict)  # dtype -> GFLOP/s
+    others_cores: Optional[float] = None  # cores other processes used during the run
+    _cpu_start: Optional[Tuple[float, float, float]] = field(default=None, repr=False)
 
     @classmethod
     def start(cls, device="cpu", reference: bool = True) -> "Machine":
@@ -105,6 +155,9 @@ class Machine:
                       torch_threads=torch.get_num_threads(), torch_version=torch.__version__,
                       gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None,
                       load_before=load_average())
+        counted = cpu_seconds()
+        if counted is not None:
+            machine._cpu_start = (time.perf_counter(), *counted)
         if reference:
             machine.reference_gflops["float32"] = matmul_gflops(device, torch.float32)
             if device.type == "cuda":
@@ -113,13 +166,24 @@ class Machine:
 
     def finish(self) -> "Machine":
         self.load_after = load_average()
+        counted = cpu_seconds()
+        if counted is not None and self._cpu_start is not None:
+            t0, busy0, own0 = self._cpu_start
+            wall = time.perf_counter() - t0
+            others = (counted[0] - busy0) - (counted[1] - own0)
+            self.others_cores = round(max(others, 0.0) / wall, 2) if wall > 0 else None
         return self
 
     @property
     def busy(self) -> bool:
         """Other work shared the CPU: a CPU figure from this run is not a clean one."""
-        loads = [self.load_before[0]] + ([self.load_after[0]] if self.load_after else [])
-        return self.device.startswith("cpu") and any(x >= BUSY_LOAD for x in loads)
+        if not self.device.startswith("cpu"):
+            return False
+        if self.load_before[0] >= BUSY_LOAD:
+            return True
+        if self.others_cores is not None:
+            return self.others_cores >= BUSY_OTHERS
+        return bool(self.load_after) and self.load_after[0] >= BUSY_LOAD  # no /proc/stat
 
     def fraction(self, achieved_gflops: float, dtype: str = "float32") -> Optional[float]:
         """Achieved GFLOP/s as a fraction of the reference product in ``dtype``."""
@@ -132,7 +196,9 @@ class Machine:
                  f"torch {self.torch_version} with {self.torch_threads} threads, "
                  f"Python {platform.python_version()}"]
         after = f", after {fmt_load(self.load_after)}" if self.load_after else ""
-        lines.append(f"load average (1/5/15 min): before {fmt_load(self.load_before)}{after}"
+        others = (f"; other processes used {self.others_cores:.2f} of {self.cores} cores meanwhile"
+                  if self.others_cores is not None else "")
+        lines.append(f"load average (1/5/15 min): before {fmt_load(self.load_before)}{after}{others}"
                      + ("  ** TAKEN UNDER LOAD: other jobs shared the CPU **" if self.busy else ""))
         if self.reference_gflops:
             refs = ", ".join(f"{dtype} {g:,.0f} GFLOP/s" for dtype, g in self.reference_gflops.items())
@@ -140,7 +206,9 @@ class Machine:
         return lines
 
     def as_dict(self) -> dict:
-        return dict(asdict(self), busy=self.busy)
+        d = dict(asdict(self), busy=self.busy)
+        d.pop("_cpu_start", None)
+        return d
 
 
 def fmt_load(load) -> str:
@@ -154,5 +222,5 @@ def model_gflops(gmacs_per_image: float, images_per_s: float, mode: str) -> floa
     return 2 * gmacs_per_image * passes * images_per_s
 
 
-__all__ = ["BUSY_LOAD", "Machine", "cpu_name", "load_average", "matmul_gflops", "model_gflops",
+__all__ = ["BUSY_LOAD", "BUSY_OTHERS", "Machine", "cpu_name", "cpu_seconds", "load_average", "matmul_gflops", "model_gflops",
            "synchronize", "usable_cores"]

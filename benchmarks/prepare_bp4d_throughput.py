@@ -35,6 +35,9 @@ from auzoo.data.prepare.bp4d import DETECTOR
 from auzoo.data.synth.bp4d import synth_bp4d
 from auzoo.vision.faces import FaceDetector, LandmarkPredictor
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import Machine  # noqa: E402
+
 GOAL_FPS = 50
 
 
@@ -110,10 +113,11 @@ def main(argv=None) -> int:
         lines.append(text)
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bp4d_bench_"))
-    load0 = os.getloadavg()
+    machine = Machine.start("cpu", reference=False)
     say(f"auzoo BP4D prepare throughput  {time.strftime('%Y-%m-%d %H:%M')}")
     say(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, opencv {cv2.__version__}")
+    load0 = machine.load_before
     say(f"load average (1, 5, 15 min) at start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
     ref = matmul_gflops()
     say(f"reference: float32 1024x1024 matmul, one thread: {ref:.1f} GFLOP/s")
@@ -150,11 +154,11 @@ def main(argv=None) -> int:
         f"{meta['totals']['no_face']} frames without a face")
     say(f"full BP4D (146,847 frames) at this rate: {146847 / fps / 60:.1f} min on 1 core, "
         f"{146847 / fps / 16 / 60:.1f} min on 16")
-    load1 = os.getloadavg()
-    say(f"load average at end: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
-    if max(load0[0], load1[0]) > 1:
-        say("NOTE: load average above 1: the machine was shared with other jobs while this ran; "
-            "the figures are lower bounds")
+    machine.finish()
+    say(machine.lines()[1])
+    if machine.busy:
+        say("NOTE: the machine was shared with other jobs while this ran; the figures are lower "
+            "bounds")
     if args.out:
         Path(args.out).write_text("\n".join(lines) + "\n")
     return 0

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import BUSY_LOAD, Machine, cpu_name, fmt_load, load_average, model_gflops, usable_cores  # noqa: E402
+from machine import Machine, cpu_name, load_average, model_gflops, usable_cores  # noqa: E402
 
 FIELDS = ["model", "img_size", "batch_size", "samples_per_sec", "step_time_ms", "param_count_m",
           "gmacs", "device", "dtype", "channels_last", "compile", "mode", "achieved_gflops",
@@ -180,9 +180,9 @@ def vs_backbone(name: str, args, device, dtype) -> str:
         "backbone": make_step(backbone, "infer", batch, args.img_size, device, dtype,
                               args.channels_last, args.compile),
     }
-    load_before = load_average()
+    window = Machine.start(device, reference=False)
     seconds = measure(steps, args, device)
-    load_after = load_average()
+    window.finish()
     ratio = seconds[name] / seconds["backbone"]
     from auzoo.models.summary import count_flops
 
@@ -190,12 +190,10 @@ def vs_backbone(name: str, args, device, dtype) -> str:
         gflops = model_gflops(count_flops(net, args.img_size) / 2e9, batch / seconds[key], "infer")
         return f"{gflops:.1f} GFLOP/s = {args.machine.fraction(gflops):.2f} of the reference"
 
-    busy = max(load_before[0], load_after[0]) >= BUSY_LOAD and device.type == "cpu"
     return "\n".join([
         f"{name} inference vs its backbone ({type(backbone).__name__}) alone",
         *args.machine.lines(),
-        f"load average (1/5/15 min) around this comparison: {fmt_load(load_before)} -> "
-        f"{fmt_load(load_after)}" + ("  ** TAKEN UNDER LOAD **" if busy else ""),
+        "during this comparison: " + window.lines()[1],
         f"torch {torch.__version__}, img_size {args.img_size}, batch {batch}, dtype {args.dtype}, "
         f"channels_last {args.channels_last}, compile {args.compile}",
         f"warm-up {args.warmup}, {args.repeats} repeats x {args.steps} steps, alternating; medians",

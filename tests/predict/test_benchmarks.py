@@ -60,8 +60,23 @@ def test_machine_report_says_when_the_cpu_was_busy(bench_modules, monkeypatch):
     busy = machine.Machine.start("cpu", reference=False).finish()
     assert busy.busy and "TAKEN UNDER LOAD" in "\n".join(busy.lines())
     monkeypatch.setattr(machine.os, "getloadavg", lambda: (0.2, 0.3, 0.3))
+    counters = iter([(100.0, 10.0), (104.0, 14.0)])  # the machine's busy seconds all our own
+    monkeypatch.setattr(machine, "cpu_seconds", lambda: next(counters))
     quiet = machine.Machine.start("cpu", reference=False).finish()
     assert not quiet.busy and "UNDER LOAD" not in "\n".join(quiet.lines())
+    assert quiet.others_cores == 0.0
+    # a benchmark's own threads raise the load average after it: not "under load" for that
+    counters = iter([(110.0, 20.0), (114.0, 24.0)])
+    m = machine.Machine.start("cpu", reference=False)
+    monkeypatch.setattr(machine.os, "getloadavg", lambda: (1.9, 0.8, 0.4))
+    assert not m.finish().busy
+    # other processes' CPU time during the run is
+    clock = iter([10.0, 12.0])
+    monkeypatch.setattr(machine.time, "perf_counter", lambda: next(clock))
+    counters = iter([(100.0, 10.0), (104.0, 12.0)])  # 4 s busy, 2 s ours, over 2 s: 1 core
+    shared = machine.Machine.start("cpu", reference=False).finish()
+    assert shared.others_cores == 1.0 and shared.busy
+    assert "other processes used 1.00 of" in "\n".join(shared.lines())
     quiet.reference_gflops["float32"] = 200.0
     assert quiet.fraction(50.0) == 0.25
     assert machine.model_gflops(2.0, 10.0, "infer") == 40.0   # 2 FLOPs per MAC
