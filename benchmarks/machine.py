@@ -6,8 +6,8 @@ slow, and nothing in the figure says so. So each benchmark records
 
 * the load average before and after (``os.getloadavg``: 1, 5, 15 minutes);
 * the cores *other* processes used while it ran: the machine's busy CPU time
-  (``/proc/stat``, the hypervisor's steal included) less this process's and
-  its descendants' (``getrusage``, ``/proc/PID/stat``), over the wall time. The load average after
+  (``/proc/stat``, the hypervisor's steal included) less what this process
+  and its descendants used (:class:`ProcessTree`), over the wall time. The load average after
   a run counts the benchmark's own threads (two busy threads on two cores
   read ~2), so it cannot tell a quiet run from a shared one; this can;
 * a float32 matrix product's GFLOP/s on the benchmark's device, measured
@@ -55,46 +55,77 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _descendants_seconds(tick: float) -> float:
-    """CPU seconds of this process's live descendants (and of the children
-    they have reaped): a fork server's pool workers are not our children, so
-    ``getrusage`` does not count them."""
-    parent, times = {}, {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue  # ended meanwhile
-        fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
-        pid = int(stat.parent.name)
-        parent[pid] = int(fields[1])
-        times[pid] = sum(int(x) for x in fields[11:15]) * tick  # utime stime cutime cstime
-    me, total = os.getpid(), 0.0
-    for pid in times:
-        ancestor = parent.get(pid)
-        while ancestor and ancestor != me:
-            ancestor = parent.get(ancestor)
-        if ancestor == me:
-            total += times[pid]
-    return total
-
-
-def cpu_seconds() -> Optional[Tuple[float, float]]:
-    """(busy CPU seconds of the whole machine, of this process and its
-    descendants) so far; None where /proc/stat is missing."""
-    import resource
-
+def busy_seconds() -> Optional[float]:
+    """Busy CPU seconds of the whole machine so far (the hypervisor's steal
+    included); None where /proc/stat is missing."""
     try:
         fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     except (OSError, IndexError):
         return None
-    tick = 1.0 / os.sysconf("SC_CLK_TCK")
     ticks = [int(x) for x in fields]
     # user nice system idle iowait irq softirq steal [guest guest_nice: inside user]
-    busy = (sum(ticks[:3]) + sum(ticks[5:8])) * tick
-    own = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF,
-              resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
-    return busy, own + _descendants_seconds(tick)
+    return (sum(ticks[:3]) + sum(ticks[5:8])) / os.sysconf("SC_CLK_TCK")
+
+
+class ProcessTree:
+    """CPU seconds this process and all its descendants use from now on.
+
+    A benchmark's work runs in subprocesses, their DataLoader workers and
+    fork servers' pool workers, which ``getrusage`` misses (a fork server
+    reaps its workers, and nobody reaps the fork server), so a thread reads
+    every descendant's ``/proc/PID/stat`` five times a second and keeps its
+    last figure. What a process uses after its last reading is missed (at
+    most 0.2 s of it), which can only make other processes look busier.
+    """
+
+    def __init__(self, interval: float = 0.2):
+        import resource
+        import threading
+
+        self._resource, self.interval = resource, interval
+        self._tick = 1.0 / os.sysconf("SC_CLK_TCK")
+        self._self0 = self._own()
+        self._base = self._sample()  # (pid, start time) -> CPU seconds so far
+        self._last = dict(self._base)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _own(self) -> float:
+        usage = self._resource.getrusage(self._resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def _sample(self) -> Dict[tuple, float]:
+        parent, seconds = {}, {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:
+                continue  # ended meanwhile
+            fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
+            pid = int(stat.parent.name)
+            parent[pid] = int(fields[1])
+            seconds[(pid, fields[19])] = (int(fields[11]) + int(fields[12])) * self._tick
+        me, mine = os.getpid(), {}
+        for key, value in seconds.items():
+            ancestor = parent.get(key[0])
+            while ancestor and ancestor != me:
+                ancestor = parent.get(ancestor)
+            if ancestor == me:
+                mine[key] = value
+        return mine
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._last.update(self._sample())
+
+    def stop(self) -> float:
+        """CPU seconds used since the start by this process and its descendants."""
+        self._stop.set()
+        self._thread.join()
+        self._last.update(self._sample())
+        children = sum(v - self._base.get(k, 0.0) for k, v in self._last.items())
+        return self._own() - self._self0 + children
 
 
 def load_average() -> Tuple[float, float, float]:
@@ -146,7 +177,7 @@ class Machine:
     load_after: Optional[Tuple[float, float, float]] = None
     reference_gflops: Dict[str, float] = field(default_factory=dict)  # dtype -> GFLOP/s
     others_cores: Optional[float] = None  # cores other processes used during the run
-    _cpu_start: Optional[Tuple[float, float, float]] = field(default=None, repr=False)
+    _cpu_start: Optional[tuple] = field(default=None, repr=False)  # (time, busy s, ProcessTree)
 
     @classmethod
     def start(cls, device="cpu", reference: bool = True) -> "Machine":
@@ -155,9 +186,9 @@ class Machine:
                       torch_threads=torch.get_num_threads(), torch_version=torch.__version__,
                       gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None,
                       load_before=load_average())
-        counted = cpu_seconds()
-        if counted is not None:
-            machine._cpu_start = (time.perf_counter(), *counted)
+        busy = busy_seconds()
+        if busy is not None:
+            machine._cpu_start = (time.perf_counter(), busy, ProcessTree())
         if reference:
             machine.reference_gflops["float32"] = matmul_gflops(device, torch.float32)
             if device.type == "cuda":
@@ -166,12 +197,12 @@ class Machine:
 
     def finish(self) -> "Machine":
         self.load_after = load_average()
-        counted = cpu_seconds()
-        if counted is not None and self._cpu_start is not None:
-            t0, busy0, own0 = self._cpu_start
-            wall = time.perf_counter() - t0
-            others = (counted[0] - busy0) - (counted[1] - own0)
-            self.others_cores = round(max(others, 0.0) / wall, 2) if wall > 0 else None
+        if self._cpu_start is not None:
+            t0, busy0, tree = self._cpu_start
+            own = tree.stop()
+            busy, wall = busy_seconds(), time.perf_counter() - t0
+            self.others_cores = round(max(busy - busy0 - own, 0.0) / wall, 2) if wall > 0 else None
+            self._cpu_start = None
         return self
 
     @property
@@ -222,5 +253,5 @@ def model_gflops(gmacs_per_image: float, images_per_s: float, mode: str) -> floa
     return 2 * gmacs_per_image * passes * images_per_s
 
 
-__all__ = ["BUSY_LOAD", "BUSY_OTHERS", "Machine", "cpu_name", "cpu_seconds", "load_average", "matmul_gflops", "model_gflops",
+__all__ = ["BUSY_LOAD", "BUSY_OTHERS", "Machine", "ProcessTree", "busy_seconds", "cpu_name", "load_average", "matmul_gflops", "model_gflops",
            "synchronize", "usable_cores"]

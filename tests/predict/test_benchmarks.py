@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -60,20 +61,28 @@ def test_machine_report_says_when_the_cpu_was_busy(bench_modules, monkeypatch):
     busy = machine.Machine.start("cpu", reference=False).finish()
     assert busy.busy and "TAKEN UNDER LOAD" in "\n".join(busy.lines())
     monkeypatch.setattr(machine.os, "getloadavg", lambda: (0.2, 0.3, 0.3))
-    counters = iter([(100.0, 10.0), (104.0, 14.0)])  # the machine's busy seconds all our own
-    monkeypatch.setattr(machine, "cpu_seconds", lambda: next(counters))
+    own = iter([])
+
+    class Tree:  # what this process tree used during the run
+        def stop(self):
+            return next(own)
+
+    monkeypatch.setattr(machine, "ProcessTree", Tree)
+    busy, own = iter([100.0, 104.0]), iter([4.0])  # the machine's busy seconds all our own
+    monkeypatch.setattr(machine, "busy_seconds", lambda: next(busy))
     quiet = machine.Machine.start("cpu", reference=False).finish()
     assert not quiet.busy and "UNDER LOAD" not in "\n".join(quiet.lines())
     assert quiet.others_cores == 0.0
     # a benchmark's own threads raise the load average after it: not "under load" for that
-    counters = iter([(110.0, 20.0), (114.0, 24.0)])
+    busy, own = iter([110.0, 114.0]), iter([4.0])
     m = machine.Machine.start("cpu", reference=False)
     monkeypatch.setattr(machine.os, "getloadavg", lambda: (1.9, 0.8, 0.4))
     assert not m.finish().busy
     # other processes' CPU time during the run is
+    monkeypatch.setattr(machine.os, "getloadavg", lambda: (0.2, 0.3, 0.3))
     clock = iter([10.0, 12.0])
     monkeypatch.setattr(machine.time, "perf_counter", lambda: next(clock))
-    counters = iter([(100.0, 10.0), (104.0, 12.0)])  # 4 s busy, 2 s ours, over 2 s: 1 core
+    busy, own = iter([100.0, 104.0]), iter([2.0])  # 4 s busy, 2 s ours, over 2 s: 1 core
     shared = machine.Machine.start("cpu", reference=False).finish()
     assert shared.others_cores == 1.0 and shared.busy
     assert "other processes used 1.00 of" in "\n".join(shared.lines())
@@ -159,3 +168,16 @@ def test_run_clock_splits_epochs(gpu_bench):
         assert s["train_s"] == pytest.approx(6.0) and s["eval_s"] == pytest.approx(10.0)
         assert s["after_train_hooks_s"] == pytest.approx(0.25)
         assert s["after_val_hooks_s"] == pytest.approx(3.0)
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads /proc")
+def test_process_tree_counts_every_descendant(bench_modules):
+    # a subprocess's own children count (a fork server's pool workers, which getrusage misses)
+    machine, _ = bench_modules
+    spin = "import time\nwhile time.process_time() < 0.6: pass"
+    child = ("import subprocess, sys\n"
+             f"subprocess.run([sys.executable, '-c', {spin!r}], check=True)")
+    tree = machine.ProcessTree(interval=0.05)
+    subprocess.run([sys.executable, "-c", child], check=True)
+    used = tree.stop()
+    assert used >= 0.5  # the grandchild's 0.6 s, less at most one interval
