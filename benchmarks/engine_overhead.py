@@ -170,6 +170,42 @@ def run_interleaved(cache: Path, scratch: Path, *, batch: int, iters: int, epoch
     return dict(rows=rows, command=" ".join(cmd[3:]))
 
 
+def measure(device: torch.device, scratch: Path, *, batch: int = 64, img_size: int = 32,
+            iters: int = 30, epochs: int = 6) -> dict:
+    """Make the synthetic cache under ``scratch`` and run the interleaved
+    comparison: per-epoch rows, the median difference, and the command."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    data = auzoo_cli.synthetic_cache(scratch, scratch / "commands.log", frames=48, width=160,
+                                     height=120, size=img_size, workers=2)
+    result = run_interleaved(Path(data["cache"]), scratch, batch=batch, iters=iters,
+                             epochs=epochs, img_size=img_size, device=device)
+    rows = result["rows"]
+    result["extra_ms"] = 1000 * statistics.median(r["auzoo"] - r["plain"] for r in rows)
+    result["ratio"] = statistics.median(r["auzoo"] / r["plain"] for r in rows)
+    result["goal_met"] = result["extra_ms"] <= GOAL_MS
+    return result
+
+
+def report_lines(result: dict, *, device: torch.device, batch: int, img_size: int,
+                 iters: int) -> list:
+    rows, extra_ms = result["rows"], result["extra_ms"]
+    return [
+        f"model: auzoo::resnet50 recipe with timm mobilenetv3_small_050, {img_size} px, "
+        f"batch {batch}, random weights, SGD; device {device}, "
+        + ("bf16 autocast, channels-last" if device.type == "cuda" else "fp32, NCHW")
+        + " in both loops",
+        f"auzoo: {result['command']}",
+        f"ms per iteration; each auzoo epoch ({iters} iterations) against the mean of the "
+        f"plain blocks ({iters} iterations each) just before and after it:",
+        "  epoch   auzoo   plain (before, after)   difference",
+        *[f"  {r['epoch']:5d} {1000 * r['auzoo']:7.2f} {1000 * r['plain']:7.2f} "
+          f"({1000 * r['before']:.2f}, {1000 * r['after']:.2f}) {1000 * (r['auzoo'] - r['plain']):+9.2f}"
+          for r in rows],
+        f"difference: {extra_ms:+.2f} ms/iteration (median over epochs; auzoo/plain "
+        f"{result['ratio']:.2f}x); goal <= {GOAL_MS} ms: {'met' if result['goal_met'] else 'NOT met'}",
+    ]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu")
@@ -183,36 +219,14 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     device = torch.device(args.device)
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="auzoo-overhead-"))
-    scratch.mkdir(parents=True, exist_ok=True)
     machine = Machine.start(device)
-    data = auzoo_cli.synthetic_cache(scratch, scratch / "commands.log", frames=48, width=160,
-                                     height=120, size=args.img_size, workers=2)
-    result = run_interleaved(Path(data["cache"]), scratch, batch=args.batch_size,
-                             iters=args.iters, epochs=args.epochs, img_size=args.img_size,
-                             device=device)
+    result = measure(device, scratch, batch=args.batch_size, img_size=args.img_size,
+                     iters=args.iters, epochs=args.epochs)
     machine.finish()
-    rows = result["rows"]
-    extra = [r["auzoo"] - r["plain"] for r in rows]
-    extra_ms = 1000 * statistics.median(extra)
-    ratio = statistics.median(r["auzoo"] / r["plain"] for r in rows)
-    lines = [
-        "auzoo training loop vs a plain PyTorch loop (same model, same data, same process)",
-        *machine.lines(),
-        f"model: auzoo::resnet50 recipe with timm mobilenetv3_small_050, {args.img_size} px, "
-        f"batch {args.batch_size}, random weights, SGD; device {device}, "
-        + ("bf16 autocast, channels-last" if device.type == "cuda" else "fp32, NCHW")
-        + " in both loops",
-        f"auzoo: {result['command']}",
-        f"ms per iteration; each auzoo epoch ({args.iters} iterations) against the mean of the "
-        f"plain blocks ({args.iters} iterations each) just before and after it:",
-        "  epoch   auzoo   plain (before, after)   difference",
-        *[f"  {r['epoch']:5d} {1000 * r['auzoo']:7.2f} {1000 * r['plain']:7.2f} "
-          f"({1000 * r['before']:.2f}, {1000 * r['after']:.2f}) {1000 * (r['auzoo'] - r['plain']):+9.2f}"
-          for r in rows],
-        f"difference: {extra_ms:+.2f} ms/iteration (median over epochs; auzoo/plain {ratio:.2f}x); "
-        f"goal <= {GOAL_MS} ms: {'met' if extra_ms <= GOAL_MS else 'NOT met'}",
-    ]
-    text = "\n".join(lines)
+    text = "\n".join(["auzoo training loop vs a plain PyTorch loop (same model, same data, "
+                      "same process)", *machine.lines(),
+                      *report_lines(result, device=device, batch=args.batch_size,
+                                    img_size=args.img_size, iters=args.iters)])
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")

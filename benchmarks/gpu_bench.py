@@ -14,11 +14,15 @@ the time limit loses only what had not run yet:
    timed from its start to its last iteration with the device synchronised
    at both ends), and per epoch the seconds spent training, scoring and in
    the hooks after scoring (checkpoint saving).
-3. ``eager``: TRA-Net alone, random batches on the device: inference at
+3. ``overhead``: auzoo's training loop against a plain PyTorch loop on a
+   tiny model, taking turns in one process (``engine_overhead.py``): the ms
+   per iteration auzoo adds outside the model (goal <= 3 ms; at 3,000
+   images/s a batch of 64 has 21 ms).
+4. ``eager``: TRA-Net alone, random batches on the device: inference at
    512, training steps (forward, per-branch BCE, backward, SGD) at 64 (the
    protocol's batch) and 256; warm-up steps excluded, synchronised timing,
    median of repeats; achieved GFLOP/s as a fraction of the bf16 reference.
-4. ``compiled``: the same with ``torch.compile`` (inference 512, training
+5. ``compiled``: the same with ``torch.compile`` (inference 512, training
    64), last because compiling takes minutes.
 
 Scratch data (the synthetic DISFA, its cache, the run's checkpoints) goes to
@@ -144,7 +148,8 @@ def main(argv=None) -> int:
     os.environ.setdefault("AUZOO_NO_PLUGINS", "1")
     import torch
 
-    from gpu_parts import SETTINGS, compiled_rows, eager_rows, setup_part, train_part
+    from gpu_parts import (SETTINGS, compiled_rows, eager_rows, overhead_part, setup_part,
+                           train_part)
 
     device = torch.device(args.device or ("cpu" if args.smoke else "cuda"))
     settings = SETTINGS["smoke" if args.smoke else "gpu"]
@@ -155,6 +160,8 @@ def main(argv=None) -> int:
     budget = args.budget_s if not args.smoke else 280
     run_part(report, "train", lambda: train_part(args.model, device, settings, scratch, out),
              budget, settings["train_needs_s"])
+    run_part(report, "overhead", lambda: overhead_part(device, settings, scratch),
+             budget, settings["overhead_needs_s"])
     run_part(report, "eager", lambda: eager_rows(args.model, device, settings, report),
              budget, settings["eager_needs_s"])
     if args.no_compile or args.smoke:

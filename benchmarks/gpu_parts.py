@@ -19,7 +19,8 @@ SETTINGS = {
                 train=dict(epochs=3, iters=100, batch=64, img_size=224),
                 infer_batch=512, train_batches=(64, 256), img_size=224,
                 reps=dict(warmup=5, steps=20, repeats=3),
-                train_needs_s=150, eager_needs_s=60, compile_needs_s=150),
+                overhead=dict(iters=30, epochs=5),
+                train_needs_s=150, overhead_needs_s=45, eager_needs_s=60, compile_needs_s=150),
     # The smoke run trains a tiny model (mobilenetv3_small_050 in the ResNet-50 recipe): it
     # checks the script, and scoring the test fold with TRA-Net takes minutes on a busy CPU.
     "smoke": dict(data=dict(frames=48, width=160, height=120, size=64),
@@ -28,7 +29,8 @@ SETTINGS = {
                                 "model_name='mobilenetv3_small_050', frozen_stages=0))\n"),
                   infer_batch=4, train_batches=(4,), img_size=64,
                   reps=dict(warmup=1, steps=1, repeats=1),
-                  train_needs_s=100, eager_needs_s=20, compile_needs_s=60),
+                  overhead=dict(iters=10, epochs=3),
+                  train_needs_s=100, overhead_needs_s=40, eager_needs_s=20, compile_needs_s=60),
 }
 
 
@@ -138,4 +140,19 @@ def compiled_rows(model: str, device: torch.device, settings: dict, report) -> l
     return _rows(model, device, settings, report, True, plan)
 
 
-__all__ = ["SETTINGS", "compiled_rows", "eager_rows", "setup_part", "train_part", "model_gflops"]
+def overhead_part(device: torch.device, settings: dict, scratch: Path) -> dict:
+    """auzoo's training loop against a plain loop in the same process
+    (``engine_overhead.py``): ms per iteration outside the model."""
+    import engine_overhead
+
+    o = settings["overhead"]
+    result = engine_overhead.measure(device, scratch / "overhead", iters=o["iters"],
+                                     epochs=o["epochs"])
+    lines = engine_overhead.report_lines(result, device=device, batch=64, img_size=32,
+                                         iters=o["iters"])
+    return dict(extra_ms=round(result["extra_ms"], 2), ratio=round(result["ratio"], 3),
+                goal_met=result["goal_met"], lines=lines)
+
+
+__all__ = ["SETTINGS", "compiled_rows", "eager_rows", "overhead_part", "setup_part", "train_part",
+           "model_gflops"]

@@ -31,7 +31,7 @@ import os
 import platform
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -237,9 +237,9 @@ class Machine:
         return lines
 
     def as_dict(self) -> dict:
-        d = dict(asdict(self), busy=self.busy)
-        d.pop("_cpu_start", None)
-        return d
+        # fields only: the running ProcessTree (a thread) is not a result
+        return dict({f.name: getattr(self, f.name) for f in fields(self)
+                     if not f.name.startswith("_")}, busy=self.busy)
 
 
 def fmt_load(load) -> str:

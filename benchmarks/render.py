@@ -41,6 +41,10 @@ def _goals(parts: dict) -> list:
     if "images_per_s" in train and train.get("batch") == 64:
         lines.append(f"* goal training >= 3,000 images/s at the protocol's batch of 64, end to end: "
                      f"{train['images_per_s']:,.0f}")
+    overhead = parts.get("overhead")
+    if overhead:
+        lines.append(f"* goal auzoo's loop <= 3 ms per iteration over a plain loop: "
+                     f"{overhead['extra_ms']:+.2f} ms")
     infer = [r for name in ("eager", "compiled") for r in parts.get(name) or [] if r["mode"] == "infer"]
     for r in infer:
         lines.append(f"* goal inference >= 10,000 images/s ({'compiled' if r['compile'] else 'eager'}, "
@@ -61,6 +65,9 @@ def render_report(data: dict) -> str:
     lines.append("")
     if "train" in parts:
         lines += _train_lines(parts["train"])
+    if parts.get("overhead"):
+        lines += ["## auzoo's loop against a plain loop (`engine_overhead.py`)", "", "```",
+                  *parts["overhead"]["lines"], "```", ""]
     for name, title in (("eager", "Model alone, eager"), ("compiled", "Model alone, torch.compile")):
         if parts.get(name):
             lines += [f"## {title}", ""] + _throughput_table(parts[name]) + [""]

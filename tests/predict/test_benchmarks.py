@@ -5,6 +5,7 @@ import csv
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -64,15 +65,20 @@ def test_machine_report_says_when_the_cpu_was_busy(bench_modules, monkeypatch):
     own = iter([])
 
     class Tree:  # what this process tree used during the run
+        def __init__(self):
+            self.lock = threading.Lock()  # like the real one's watching thread: not copyable
+
         def stop(self):
             return next(own)
 
     monkeypatch.setattr(machine, "ProcessTree", Tree)
     busy, own = iter([100.0, 104.0]), iter([4.0])  # the machine's busy seconds all our own
     monkeypatch.setattr(machine, "busy_seconds", lambda: next(busy))
-    quiet = machine.Machine.start("cpu", reference=False).finish()
+    quiet = machine.Machine.start("cpu", reference=False)
+    json.dumps(quiet.as_dict())  # a running machine's record (gpu_bench's setup part) too
+    quiet.finish()
     assert not quiet.busy and "UNDER LOAD" not in "\n".join(quiet.lines())
-    assert quiet.others_cores == 0.0
+    assert quiet.others_cores == 0.0 and json.loads(json.dumps(quiet.as_dict()))["busy"] is False
     # a benchmark's own threads raise the load average after it: not "under load" for that
     busy, own = iter([110.0, 114.0]), iter([4.0])
     m = machine.Machine.start("cpu", reference=False)
