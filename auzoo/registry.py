@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
@@ -156,6 +157,10 @@ HEADS = AuzooRegistry("head", scope="auzoo", locations=["auzoo.models"])
 DATASETS = AuzooRegistry("dataset", parent=MMENGINE_DATASETS, scope="auzoo",
                          locations=["auzoo.data"])
 LOSSES = AuzooRegistry("loss", scope="auzoo", locations=["auzoo.engine.losses"])
+# Training batch samplers: built with the training frames' labels and mask,
+# the global batch size, seed, rank and world size (auzoo.engine.loaders).
+SAMPLERS = AuzooRegistry("sampler", parent=MMENGINE_DATA_SAMPLERS, scope="auzoo",
+                         locations=["auzoo.data.sampler"])
 METRICS = AuzooRegistry("metric", parent=MMENGINE_METRICS, scope="auzoo",
                         locations=["auzoo.engine.metrics"])
 HOOKS = AuzooRegistry("hook", parent=MMENGINE_HOOKS, scope="auzoo",
@@ -170,6 +175,7 @@ PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "models": MODELS,
     "datasets": DATASETS,
     "losses": LOSSES,
+    "samplers": SAMPLERS,
     "metrics": METRICS,
     "hooks": HOOKS,
 }
@@ -246,7 +252,7 @@ from auzoo.plugin_loader import (  # noqa: E402  (it imports this module's names
 
 __all__ = [
     "ATTENTION", "BACKBONES", "HEADS", "MODELS", "NECKS", "SPLITTERS",
-    "DATASETS", "LOSSES", "METRICS", "HOOKS",
+    "DATASETS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS",
     "PART_REGISTRIES", "CONFIGS", "AuzooRegistry", "RegistryConflictError",
     "PluginInfo", "Provider", "ambiguity_message", "ambiguous_names", "register_config", "register_config_dir",
     "load_plugins", "load_builtins", "ensure_loaded", "plugins_disabled",

@@ -44,6 +44,12 @@ Under DDP every rank draws the same global batches and keeps its slice
 (rank r of W takes rows ``r*B/W : (r+1)*B/W`` of each global batch of B), so
 the ranks together see exactly the single-process epoch, each drawn sample on
 one rank, in the same number of steps.
+
+:class:`ShuffledBatchSampler` is the other recipe: an epoch is one shuffled
+pass over the training frames, each drawn once (ME-GraphAU and JAA-Net, whose
+losses weight the AUs instead; weighting both the draws and the loss would
+correct the imbalance twice). Samplers are registered parts (``SAMPLERS``),
+named in a config by ``train_dataloader.sampler.type``.
 """
 from __future__ import annotations
 
@@ -52,6 +58,8 @@ from typing import Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 from torch.utils.data import Sampler
+
+from auzoo.registry import SAMPLERS
 
 Negatives = Union[str, float]
 
@@ -127,6 +135,22 @@ def expected_batch_rates(labels: np.ndarray, mask: Optional[np.ndarray] = None,
     return (p @ positive) / np.maximum(p @ known, 1e-12)
 
 
+def _world(world_size: Optional[int], rank: Optional[int], batch_size: int):
+    """(world_size, rank), torch.distributed's where not given, checked against the batch."""
+    if world_size is None or rank is None:
+        import torch.distributed as dist
+
+        ready = dist.is_available() and dist.is_initialized()
+        world_size = world_size if world_size is not None else (dist.get_world_size() if ready else 1)
+        rank = rank if rank is not None else (dist.get_rank() if ready else 0)
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} is outside world size {world_size}")
+    if batch_size % world_size:
+        raise ValueError(f"global batch {batch_size} does not split over {world_size} ranks")
+    return world_size, rank
+
+
+@SAMPLERS.register_module()
 class AUWeightedBatchSampler(Sampler[List[int]]):
     """Batches of dataset indices drawn by AU-weighted sampling; DDP-aware.
 
@@ -144,16 +168,7 @@ class AUWeightedBatchSampler(Sampler[List[int]]):
                  iters_per_epoch: int = 100, seed: int = 0, world_size: Optional[int] = None,
                  rank: Optional[int] = None, aus: Optional[Sequence[int]] = None,
                  negatives: Negatives = "class"):
-        if world_size is None or rank is None:
-            import torch.distributed as dist
-
-            ready = dist.is_available() and dist.is_initialized()
-            world_size = world_size if world_size is not None else (dist.get_world_size() if ready else 1)
-            rank = rank if rank is not None else (dist.get_rank() if ready else 0)
-        if not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} is outside world size {world_size}")
-        if batch_size % world_size:
-            raise ValueError(f"global batch {batch_size} does not split over {world_size} ranks")
+        world_size, rank = _world(world_size, rank, batch_size)
         if iters_per_epoch < 1:
             raise ValueError(f"iters_per_epoch must be positive, not {iters_per_epoch}")
         self.weights = frame_weights(labels, aus, mask, negatives)
@@ -190,3 +205,65 @@ class AUWeightedBatchSampler(Sampler[List[int]]):
 
     def __len__(self) -> int:
         return self.iters_per_epoch
+
+
+@SAMPLERS.register_module()
+class ShuffledBatchSampler(Sampler[List[int]]):
+    """Batches of one shuffled pass over the frames, each drawn once; DDP-aware.
+
+    The plain recipe of methods that weight their loss instead of their draws
+    (ME-GraphAU, JAA-Net: ``DataLoader(shuffle=True)``). Frames with no coded
+    AU are left out, as by the weighted sampler. ``iters_per_epoch=None``
+    makes an epoch one whole pass; its last, partial batch is kept in one
+    process (as torch's ``drop_last=False``) and dropped under DDP, where
+    every rank needs a slice. An ``iters_per_epoch`` caps the epoch at that
+    many batches (a short demo epoch); the next epoch starts a new pass.
+    Permutations come from a generator seeded with ``(seed, epoch)``; under
+    DDP every rank draws the same global batches and keeps its slice, as in
+    :class:`AUWeightedBatchSampler`. Signature as that one's, so a config
+    changes ``type`` and nothing else; ``negatives`` is not taken.
+    """
+
+    def __init__(self, labels: np.ndarray, mask: Optional[np.ndarray] = None, batch_size: int = 64,
+                 iters_per_epoch: Optional[int] = None, seed: int = 0,
+                 world_size: Optional[int] = None, rank: Optional[int] = None,
+                 aus: Optional[Sequence[int]] = None):
+        self.world_size, self.rank = _world(world_size, rank, batch_size)
+        _, known = _coded(labels, mask)
+        self.indices = np.flatnonzero(known.any(axis=1))
+        if not len(self.indices):
+            raise ValueError("no frame has a coded AU")
+        if iters_per_epoch is not None and iters_per_epoch < 1:
+            raise ValueError(f"iters_per_epoch must be positive or None, not {iters_per_epoch}")
+        self.batch_size, self.iters_per_epoch, self.seed = batch_size, iters_per_epoch, seed
+        self.epoch = 0
+
+    @property
+    def per_rank(self) -> int:
+        return self.batch_size // self.world_size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        if self.iters_per_epoch is not None:
+            return self.iters_per_epoch
+        n = len(self.indices)
+        return n // self.batch_size if self.world_size > 1 else -(-n // self.batch_size)
+
+    def global_batches(self, epoch: Optional[int] = None) -> List[np.ndarray]:
+        """One epoch's global batches (the same on every rank)."""
+        epoch = self.epoch if epoch is None else epoch
+        rng = np.random.default_rng([self.seed, epoch])
+        order = self.indices[rng.permutation(len(self.indices))]
+        if self.iters_per_epoch is not None:
+            while len(order) < self.iters_per_epoch * self.batch_size:  # a pass is shorter
+                order = np.concatenate([order, self.indices[rng.permutation(len(self.indices))]])
+        return [order[i * self.batch_size:(i + 1) * self.batch_size] for i in range(len(self))]
+
+    def __iter__(self) -> Iterator[List[int]]:
+        batches = self.global_batches(self.epoch)
+        self.epoch += 1
+        lo = self.rank * self.per_rank
+        for batch in batches:
+            yield (batch[lo:lo + self.per_rank] if self.world_size > 1 else batch).tolist()

@@ -2,7 +2,9 @@
 
 A loader config in a runner config is auzoo's (``frames=dict(...)``): the
 cache, the subjects, the model's AUs and the dataset options. Training draws
-``iters_per_epoch`` global batches by the AU-weighted sampler, each rank
+its global batches by the registered sampler the config names
+(``train_dataloader.sampler.type``: the paper's ``AUWeightedBatchSampler``
+by default, ``ShuffledBatchSampler`` for one shuffled pass), each rank
 loading its slice; evaluation reads every frame once, in index order.
 
 Workers (on a GPU) start through the forkserver: a forked worker would inherit
@@ -49,7 +51,7 @@ def build_frames_loader(frames: Dict[str, Any], *, seed: int, device: torch.devi
     """A DataLoader from auzoo's loader config (see :func:`frames_loader_cfg`)."""
     from auzoo.data import open_cache
     from auzoo.data.dataset import AUFrames, collate_batch
-    from auzoo.data.sampler import AUWeightedBatchSampler
+    from auzoo.registry import SAMPLERS
 
     cache = open_cache(frames["cache"])
     dataset = AUFrames(cache, frames["subjects"], aus=tuple(frames["aus"]),
@@ -64,7 +66,8 @@ def build_frames_loader(frames: Dict[str, Any], *, seed: int, device: torch.devi
     sampler = frames.get("sampler")
     if sampler is not None:
         options = {k: v for k, v in sampler.items() if k != "type"}
-        batch_sampler = AUWeightedBatchSampler(
+        sampler_cls = SAMPLERS.get(sampler.get("type", "AUWeightedBatchSampler"))
+        batch_sampler = sampler_cls(
             dataset.labels, mask=dataset.mask, batch_size=batch_size, seed=seed,
             world_size=world_size, rank=rank, aus=dataset.aus, **options)
         return DataLoader(dataset, batch_sampler=batch_sampler, **common)
@@ -80,9 +83,14 @@ def frames_loader_cfg(cache: str, subjects, aus, data_cfg, loader_cfg, *, traini
     """The runner config entry for a loader over ``subjects`` of ``cache``."""
     loader_cfg = dict(loader_cfg or {})
     sampler = dict(loader_cfg.get("sampler") or {}) if training else None
-    if sampler is not None and sampler.get("type", "AUWeightedBatchSampler") != "AUWeightedBatchSampler":
-        raise ValueError(f"train_dataloader.sampler.type {sampler['type']!r}: auzoo trains with "
-                         "'AUWeightedBatchSampler' (its options: iters_per_epoch, negatives)")
+    if sampler is not None:
+        from auzoo.registry import SAMPLERS, ensure_loaded
+
+        ensure_loaded()
+        kind = sampler.get("type", "AUWeightedBatchSampler")
+        if SAMPLERS.get(kind) is None:
+            raise ValueError(f"train_dataloader.sampler.type {kind!r} is not a registered sampler; "
+                             f"choose one of {', '.join(sorted(SAMPLERS.module_dict))}")
     return dict(frames=dict(
         cache=str(cache), subjects=list(subjects), aus=list(aus),
         bad_frames=data_cfg.get("bad_frames", "drop"),

@@ -136,13 +136,17 @@ def resolve_config(model, cfg_options: Optional[Mapping[str, Any]] = None,
     return cfg
 
 
+def _optional_int(value) -> Optional[int]:
+    return None if value is None else int(value)
+
+
 def schedule_record(cfg: Config) -> Dict[str, Any]:
     """What the run's schedule was, for its result record."""
     return dict(optim_wrapper=cfg.optim_wrapper.to_dict() if hasattr(cfg.optim_wrapper, "to_dict")
                 else dict(cfg.optim_wrapper),
                 param_scheduler=[dict(s) for s in cfg.get("param_scheduler") or []],
                 train_cfg=dict(cfg.train_cfg), batch_size=int(cfg.train_dataloader.batch_size),
-                iters_per_epoch=int(cfg.train_dataloader.sampler.get("iters_per_epoch", 100)),
+                iters_per_epoch=_optional_int(cfg.train_dataloader.sampler.get("iters_per_epoch", 100)),
                 sampler=dict(cfg.train_dataloader.sampler), early_stopping=dict(cfg.early_stopping),
                 loss=dict(cfg.loss), select_on=cfg.get("select_on", "test"),
                 img_size=int(cfg.get("img_size", 224)), data=dict(cfg.get("data") or {}),

@@ -131,8 +131,13 @@ def schedule_summary(schedule: Mapping[str, Any]) -> str:
     parts.append(f"lr schedule {' + '.join(schedulers) if schedulers else 'constant'}")
     if schedule.get("batch_size"):
         parts.append(f"batch {schedule['batch_size']}")
+    sampler = (schedule.get("sampler") or {}).get("type", "AUWeightedBatchSampler")
+    drawn = "AU-weighted" if sampler == "AUWeightedBatchSampler" else \
+        "shuffled" if sampler == "ShuffledBatchSampler" else sampler
     if schedule.get("iters_per_epoch"):
-        parts.append(f"{schedule['iters_per_epoch']} batches an epoch")
+        parts.append(f"{schedule['iters_per_epoch']} {drawn} batches an epoch")
+    elif sampler == "ShuffledBatchSampler":
+        parts.append("an epoch one shuffled pass over the training frames")
     epochs = (schedule.get("train_cfg") or {}).get("max_epochs")
     if epochs:
         parts.append(f"at most {epochs} epochs")

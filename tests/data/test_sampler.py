@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from auzoo.data.sampler import AUWeightedBatchSampler, class_weights, frame_weights
 
@@ -138,3 +139,67 @@ def test_rate_table_compares_batches_with_the_test_fold():
     assert rare["batches, negatives='class' %"] > 3 * rare["test %"]
     assert rare["batches, negatives='natural' %"] < rare["batches, negatives='class' %"]
     assert markdown(table).startswith("| AU | train % | test %")
+
+
+# --- one shuffled pass an epoch (ME-GraphAU, JAA-Net) ----------------------
+
+def test_shuffled_epoch_draws_every_coded_frame_once_at_the_data_rates():
+    from auzoo.data.sampler import ShuffledBatchSampler
+
+    labels, rates = imbalanced(1000)
+    mask = np.ones(labels.shape, dtype=bool)
+    mask[[3, 50]] = False  # frames with no coded AU are never drawn
+    sampler = ShuffledBatchSampler(labels, mask, batch_size=64, seed=2)
+    epoch = list(sampler)
+    assert len(epoch) == len(sampler) == 16 and len(epoch[-1]) == 998 - 15 * 64
+    drawn = sorted(sum(epoch, []))
+    assert drawn == [i for i in range(1000) if i not in (3, 50)]
+    # not weighted: each AU's rate in the batches is its rate in the data, exactly
+    np.testing.assert_allclose(labels[drawn].mean(axis=0), labels[mask.any(axis=1)].mean(axis=0))
+    second = list(sampler)  # the next epoch: another order of the same frames
+    assert second != epoch and sorted(sum(second, [])) == drawn
+    again = ShuffledBatchSampler(labels, mask, batch_size=64, seed=2)
+    assert list(again) == epoch  # seeded by (seed, epoch)
+
+
+def test_shuffled_epoch_capped_and_split_over_ranks():
+    from auzoo.data.sampler import ShuffledBatchSampler
+
+    labels, _ = imbalanced(300)
+    capped = ShuffledBatchSampler(labels, batch_size=64, iters_per_epoch=7, seed=1)
+    batches = list(capped)
+    assert len(batches) == 7 and all(len(b) == 64 for b in batches)
+    first_pass = sum(batches, [])[:300]
+    assert sorted(first_pass) == list(range(300))  # a pass before any frame comes again
+    single = ShuffledBatchSampler(labels, batch_size=64, seed=1, world_size=1, rank=0)
+    ranks = [list(ShuffledBatchSampler(labels, batch_size=64, seed=1, world_size=4, rank=r))
+             for r in range(4)]
+    assert all(len(r) == 300 // 64 for r in ranks)  # the partial batch dropped under DDP
+    for step, batch in enumerate(list(single)[:300 // 64]):
+        assert sum((ranks[r][step] for r in range(4)), []) == batch
+
+
+def test_sampler_is_chosen_by_the_config(cache_dir, cache):
+    from auzoo.config import load_config
+    from auzoo.data.sampler import ShuffledBatchSampler
+    from auzoo.engine.loaders import build_frames_loader, frames_loader_cfg
+    from auzoo.registry import SAMPLERS
+
+    assert {"AUWeightedBatchSampler", "ShuffledBatchSampler"} <= set(SAMPLERS.module_dict)
+    with pytest.raises(ValueError, match="not a registered sampler.*ShuffledBatchSampler"):
+        frames_loader_cfg("cache", [1], [1], {}, dict(batch_size=8, sampler=dict(type="Uniform")),
+                          training=True)
+    for name in ("megraphau_r50", "megraphau_swinb_stage1", "jaanet"):
+        pytest.importorskip("auzoo_megraphau" if name.startswith("megraphau") else "auzoo_jaanet")
+        sampler = load_config(name).train_dataloader.sampler
+        assert sampler.type == "ShuffledBatchSampler" and sampler.iters_per_epoch is None, name
+    assert load_config("tranet").train_dataloader.sampler.type == "AUWeightedBatchSampler"
+    # the loader a run gets draws with the named sampler, over the training subjects' frames
+    subjects = cache.fold_subjects(1)[0]
+    entry = frames_loader_cfg(cache_dir, subjects, (1, 2, 4, 6, 9, 12, 25, 26), {}, dict(
+        batch_size=16, sampler=dict(type="ShuffledBatchSampler", iters_per_epoch=None)),
+        training=True)
+    loader = build_frames_loader(entry["frames"], seed=0, device=torch.device("cpu"))
+    assert isinstance(loader.batch_sampler, ShuffledBatchSampler)
+    drawn = sorted(sum(list(loader.batch_sampler), []))
+    assert len(drawn) == len(loader.dataset) and len(set(drawn)) == len(drawn)

@@ -77,7 +77,7 @@ def test_a_published_row_only_beside_its_own_model(tmp_path, own_row):
     assert lines[at + 2].startswith(f"| difference | {diff:+.1f} |")
     assert lines[at + 3].startswith("| **beta**")
     assert real.count("Alpha-Net, published") == 1  # no accuracy printed: none in that table
-    assert "batch 32, 20 batches an epoch" in real  # the schedule in the provenance
+    assert "batch 32, 20 AU-weighted batches an epoch" in real  # the schedule in the provenance
     synthetic = markdown_report(frame, results, synthetic=True, published=published)
     assert "| difference |" not in synthetic and "Synthetic data" in synthetic
 

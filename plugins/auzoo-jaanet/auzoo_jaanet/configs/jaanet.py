@@ -40,9 +40,11 @@ optim_wrapper = dict(
 param_scheduler = [dict(type='StepLR', by_epoch=True, step_size=2, gamma=0.3)]
 train_cfg = dict(max_epochs=12)
 # An epoch of JAA-Net is one shuffled pass over the training frames (about
-# 100,000 on two DISFA or BP4D parts, 12,500 batches of 8); auzoo draws that
-# many AU-weighted batches.
-train_dataloader = dict(batch_size=8, sampler=dict(iters_per_epoch=12500))
+# 100,000 on two BP4D parts, 12,500 batches of 8; DISFA about 87,000); its
+# loss weights the AUs, so the draws are not weighted too.
+train_dataloader = dict(
+    batch_size=8,
+    sampler=dict(_delete_=True, type='ShuffledBatchSampler', iters_per_epoch=None))
 early_stopping = dict(patience=12)  # the recipe trains all 12 epochs
 data = dict(hflip=True)  # JAA-Net's only augmentation besides its random crops
 

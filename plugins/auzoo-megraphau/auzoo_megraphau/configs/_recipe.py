@@ -10,9 +10,13 @@ _base_ = [
 data = dict(bad_frames='keep')  # ME-GraphAU trains and scores on every DISFA frame
 img_size = 224                  # 224 crops of 256 px aligned faces
 
-# Batch 64. An epoch of the official code is one pass over the training fold:
-# about 87,000 DISFA frames / 64 = 1360 batches (BP4D: about 1530).
-train_dataloader = dict(batch_size=64, sampler=dict(iters_per_epoch=1360))
+# Batch 64, an epoch one shuffled pass over the training fold, as the official
+# DataLoader(shuffle=True): the weighted asymmetric loss corrects the AU
+# imbalance, so the draws are not weighted too (about 87,000 DISFA frames /
+# 64 = 1360 batches; BP4D about 1530).
+train_dataloader = dict(
+    batch_size=64,
+    sampler=dict(_delete_=True, type='ShuffledBatchSampler', iters_per_epoch=None))
 
 # AdamW on every parameter, no warm-up; the stage configs set lr.
 optim_wrapper = dict(
