@@ -135,50 +135,31 @@ def expected_batch_rates(labels: np.ndarray, mask: Optional[np.ndarray] = None,
     return (p @ positive) / np.maximum(p @ known, 1e-12)
 
 
-def _world(world_size: Optional[int], rank: Optional[int], batch_size: int):
-    """(world_size, rank), torch.distributed's where not given, checked against the batch."""
-    if world_size is None or rank is None:
-        import torch.distributed as dist
-
-        ready = dist.is_available() and dist.is_initialized()
-        world_size = world_size if world_size is not None else (dist.get_world_size() if ready else 1)
-        rank = rank if rank is not None else (dist.get_rank() if ready else 0)
-    if not 0 <= rank < world_size:
-        raise ValueError(f"rank {rank} is outside world size {world_size}")
-    if batch_size % world_size:
-        raise ValueError(f"global batch {batch_size} does not split over {world_size} ranks")
-    return world_size, rank
-
-
-@SAMPLERS.register_module()
-class AUWeightedBatchSampler(Sampler[List[int]]):
-    """Batches of dataset indices drawn by AU-weighted sampling; DDP-aware.
-
-    ``labels``: (n, n_AU) 0/1 labels of the dataset's frames, in dataset order;
-    ``mask``: (n, n_AU) bool, True where a label is coded (default: all).
-    ``batch_size`` is the global batch (paper: 64); with ``world_size`` W each
-    rank yields batches of ``batch_size // W``. ``world_size`` and ``rank``
+class GlobalBatchSampler(Sampler[List[int]]):
+    """What auzoo's training samplers share: an epoch is a list of *global*
+    batches drawn from a generator seeded with ``(seed, epoch)``, the same on
+    every rank; rank r of W yields rows ``r*B/W : (r+1)*B/W`` of each, so the
+    ranks together see exactly the single-process epoch. Subclasses give
+    :meth:`global_batches` and ``__len__``. ``world_size`` and ``rank``
     default to torch.distributed's when it is initialised.
 
     ``set_epoch(e)`` fixes the epoch drawn next (call it before each epoch, as
     with DistributedSampler); without it each pass moves to the next epoch.
     """
 
-    def __init__(self, labels: np.ndarray, mask: Optional[np.ndarray] = None, batch_size: int = 64,
-                 iters_per_epoch: int = 100, seed: int = 0, world_size: Optional[int] = None,
-                 rank: Optional[int] = None, aus: Optional[Sequence[int]] = None,
-                 negatives: Negatives = "class"):
-        world_size, rank = _world(world_size, rank, batch_size)
-        if iters_per_epoch < 1:
-            raise ValueError(f"iters_per_epoch must be positive, not {iters_per_epoch}")
-        self.weights = frame_weights(labels, aus, mask, negatives)
-        self.negatives = negatives
-        self.probabilities = self.weights / self.weights.sum()
-        self.batch_size = batch_size
-        self.iters_per_epoch = iters_per_epoch
-        self.seed = seed
-        self.world_size = world_size
-        self.rank = rank
+    def __init__(self, batch_size: int, seed: int, world_size: Optional[int], rank: Optional[int]):
+        if world_size is None or rank is None:
+            import torch.distributed as dist
+
+            ready = dist.is_available() and dist.is_initialized()
+            world_size = world_size if world_size is not None else (dist.get_world_size() if ready else 1)
+            rank = rank if rank is not None else (dist.get_rank() if ready else 0)
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is outside world size {world_size}")
+        if batch_size % world_size:
+            raise ValueError(f"global batch {batch_size} does not split over {world_size} ranks")
+        self.batch_size, self.seed = batch_size, seed
+        self.world_size, self.rank = world_size, rank
         self.epoch = 0
 
     @property
@@ -188,13 +169,11 @@ class AUWeightedBatchSampler(Sampler[List[int]]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def global_batches(self, epoch: Optional[int] = None) -> np.ndarray:
-        """(iters_per_epoch, batch_size) indices of one epoch, the same on every rank."""
-        epoch = self.epoch if epoch is None else epoch
-        rng = np.random.default_rng([self.seed, epoch])
-        draws = rng.choice(len(self.probabilities), size=self.iters_per_epoch * self.batch_size,
-                           replace=True, p=self.probabilities)
-        return draws.reshape(self.iters_per_epoch, self.batch_size)
+    def generator(self, epoch: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, epoch])
+
+    def global_batches(self, epoch: Optional[int] = None) -> Sequence[np.ndarray]:
+        raise NotImplementedError
 
     def __iter__(self) -> Iterator[List[int]]:
         batches = self.global_batches(self.epoch)
@@ -203,12 +182,42 @@ class AUWeightedBatchSampler(Sampler[List[int]]):
         for batch in batches:
             yield batch[lo:lo + self.per_rank].tolist()
 
+
+@SAMPLERS.register_module()
+class AUWeightedBatchSampler(GlobalBatchSampler):
+    """Batches of dataset indices drawn by AU-weighted sampling; DDP-aware.
+
+    ``labels``: (n, n_AU) 0/1 labels of the dataset's frames, in dataset order;
+    ``mask``: (n, n_AU) bool, True where a label is coded (default: all).
+    ``batch_size`` is the global batch (paper: 64); with ``world_size`` W each
+    rank yields batches of ``batch_size // W`` (see :class:`GlobalBatchSampler`).
+    """
+
+    def __init__(self, labels: np.ndarray, mask: Optional[np.ndarray] = None, batch_size: int = 64,
+                 iters_per_epoch: int = 100, seed: int = 0, world_size: Optional[int] = None,
+                 rank: Optional[int] = None, aus: Optional[Sequence[int]] = None,
+                 negatives: Negatives = "class"):
+        super().__init__(batch_size, seed, world_size, rank)
+        if iters_per_epoch < 1:
+            raise ValueError(f"iters_per_epoch must be positive, not {iters_per_epoch}")
+        self.weights = frame_weights(labels, aus, mask, negatives)
+        self.negatives = negatives
+        self.probabilities = self.weights / self.weights.sum()
+        self.iters_per_epoch = iters_per_epoch
+
+    def global_batches(self, epoch: Optional[int] = None) -> np.ndarray:
+        """(iters_per_epoch, batch_size) indices of one epoch, the same on every rank."""
+        rng = self.generator(self.epoch if epoch is None else epoch)
+        draws = rng.choice(len(self.probabilities), size=self.iters_per_epoch * self.batch_size,
+                           replace=True, p=self.probabilities)
+        return draws.reshape(self.iters_per_epoch, self.batch_size)
+
     def __len__(self) -> int:
         return self.iters_per_epoch
 
 
 @SAMPLERS.register_module()
-class ShuffledBatchSampler(Sampler[List[int]]):
+class ShuffledBatchSampler(GlobalBatchSampler):
     """Batches of one shuffled pass over the frames, each drawn once; DDP-aware.
 
     The plain recipe of methods that weight their loss instead of their draws
@@ -218,32 +227,22 @@ class ShuffledBatchSampler(Sampler[List[int]]):
     process (as torch's ``drop_last=False``) and dropped under DDP, where
     every rank needs a slice. An ``iters_per_epoch`` caps the epoch at that
     many batches (a short demo epoch); the next epoch starts a new pass.
-    Permutations come from a generator seeded with ``(seed, epoch)``; under
-    DDP every rank draws the same global batches and keeps its slice, as in
-    :class:`AUWeightedBatchSampler`. Signature as that one's, so a config
-    changes ``type`` and nothing else; ``negatives`` is not taken.
+    Signature as :class:`AUWeightedBatchSampler`'s, so a config changes
+    ``type`` and nothing else; ``negatives`` is not taken.
     """
 
     def __init__(self, labels: np.ndarray, mask: Optional[np.ndarray] = None, batch_size: int = 64,
                  iters_per_epoch: Optional[int] = None, seed: int = 0,
                  world_size: Optional[int] = None, rank: Optional[int] = None,
                  aus: Optional[Sequence[int]] = None):
-        self.world_size, self.rank = _world(world_size, rank, batch_size)
+        super().__init__(batch_size, seed, world_size, rank)
         _, known = _coded(labels, mask)
         self.indices = np.flatnonzero(known.any(axis=1))
         if not len(self.indices):
             raise ValueError("no frame has a coded AU")
         if iters_per_epoch is not None and iters_per_epoch < 1:
             raise ValueError(f"iters_per_epoch must be positive or None, not {iters_per_epoch}")
-        self.batch_size, self.iters_per_epoch, self.seed = batch_size, iters_per_epoch, seed
-        self.epoch = 0
-
-    @property
-    def per_rank(self) -> int:
-        return self.batch_size // self.world_size
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        self.iters_per_epoch = iters_per_epoch
 
     def __len__(self) -> int:
         if self.iters_per_epoch is not None:
@@ -253,17 +252,9 @@ class ShuffledBatchSampler(Sampler[List[int]]):
 
     def global_batches(self, epoch: Optional[int] = None) -> List[np.ndarray]:
         """One epoch's global batches (the same on every rank)."""
-        epoch = self.epoch if epoch is None else epoch
-        rng = np.random.default_rng([self.seed, epoch])
+        rng = self.generator(self.epoch if epoch is None else epoch)
         order = self.indices[rng.permutation(len(self.indices))]
         if self.iters_per_epoch is not None:
             while len(order) < self.iters_per_epoch * self.batch_size:  # a pass is shorter
                 order = np.concatenate([order, self.indices[rng.permutation(len(self.indices))]])
         return [order[i * self.batch_size:(i + 1) * self.batch_size] for i in range(len(self))]
-
-    def __iter__(self) -> Iterator[List[int]]:
-        batches = self.global_batches(self.epoch)
-        self.epoch += 1
-        lo = self.rank * self.per_rank
-        for batch in batches:
-            yield (batch[lo:lo + self.per_rank] if self.world_size > 1 else batch).tolist()
