@@ -32,7 +32,7 @@ from auzoo.data.prepare.disfa import prepare_disfa
 from auzoo.data.synth import synth_disfa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import Machine  # noqa: E402
+from machine import Machine, save_report  # noqa: E402
 
 
 def timed(fn):
@@ -112,9 +112,7 @@ def main(argv=None) -> int:
             del loader
     machine.finish()
     say(machine.lines()[1])
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text("\n".join(lines) + "\n")
+    save_report("\n".join(lines), args.out)
     return 0
 
 

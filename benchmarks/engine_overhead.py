@@ -48,7 +48,7 @@ from mmengine.hooks import Hook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import auzoo_cli  # noqa: E402
-from machine import Machine, synchronize  # noqa: E402
+from machine import Machine, save_report, synchronize  # noqa: E402
 from run_clock import iteration_times, read_clock  # noqa: E402
 
 from auzoo.registry import HOOKS  # noqa: E402
@@ -179,6 +179,7 @@ def measure(device: torch.device, scratch: Path, *, batch: int = 64, img_size: i
                                      height=120, size=img_size, workers=2)
     result = run_interleaved(Path(data["cache"]), scratch, batch=batch, iters=iters,
                              epochs=epochs, img_size=img_size, device=device)
+    result.update(device=device, batch=batch, img_size=img_size, iters=iters)
     rows = result["rows"]
     result["extra_ms"] = 1000 * statistics.median(r["auzoo"] - r["plain"] for r in rows)
     result["ratio"] = statistics.median(r["auzoo"] / r["plain"] for r in rows)
@@ -186,9 +187,9 @@ def measure(device: torch.device, scratch: Path, *, batch: int = 64, img_size: i
     return result
 
 
-def report_lines(result: dict, *, device: torch.device, batch: int, img_size: int,
-                 iters: int) -> list:
+def report_lines(result: dict) -> list:
     rows, extra_ms = result["rows"], result["extra_ms"]
+    device, batch, img_size, iters = (result[k] for k in ("device", "batch", "img_size", "iters"))
     return [
         f"model: auzoo::resnet50 recipe with timm mobilenetv3_small_050, {img_size} px, "
         f"batch {batch}, random weights, SGD; device {device}, "
@@ -225,11 +226,9 @@ def main(argv=None) -> int:
     machine.finish()
     text = "\n".join(["auzoo training loop vs a plain PyTorch loop (same model, same data, "
                       "same process)", *machine.lines(),
-                      *report_lines(result, device=device, batch=args.batch_size,
-                                    img_size=args.img_size, iters=args.iters)])
+                      *report_lines(result)])
     print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    save_report(text, args.out)
     return 0
 
 

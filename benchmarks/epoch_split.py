@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import auzoo_cli  # noqa: E402
-from machine import Machine  # noqa: E402
+from machine import Machine, save_report  # noqa: E402
 from run_clock import epoch_split, read_clock  # noqa: E402
 
 TINY = ("model = dict(backbone=dict(model_name='mobilenetv3_small_050', frozen_stages=0))\n")
@@ -93,8 +93,7 @@ def main(argv=None) -> int:
               f"whole command: {ran['seconds']} s"]
     text = "\n".join(lines)
     print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    save_report(text, args.out)
     return 0
 
 

@@ -148,10 +148,8 @@ def overhead_part(device: torch.device, settings: dict, scratch: Path) -> dict:
     o = settings["overhead"]
     result = engine_overhead.measure(device, scratch / "overhead", iters=o["iters"],
                                      epochs=o["epochs"])
-    lines = engine_overhead.report_lines(result, device=device, batch=64, img_size=32,
-                                         iters=o["iters"])
     return dict(extra_ms=round(result["extra_ms"], 2), ratio=round(result["ratio"], 3),
-                goal_met=result["goal_met"], lines=lines)
+                goal_met=result["goal_met"], lines=engine_overhead.report_lines(result))
 
 
 __all__ = ["SETTINGS", "compiled_rows", "eager_rows", "overhead_part", "setup_part", "train_part",

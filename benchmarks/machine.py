@@ -242,6 +242,13 @@ class Machine:
                      if not f.name.startswith("_")}, busy=self.busy)
 
 
+def save_report(text: str, out: Optional[str]) -> None:
+    """Write a benchmark's report to ``out`` (``--out``), if one was given."""
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
+
+
 def fmt_load(load) -> str:
     return "/".join(f"{x:.2f}" for x in load)
 
@@ -253,5 +260,5 @@ def model_gflops(gmacs_per_image: float, images_per_s: float, mode: str) -> floa
     return 2 * gmacs_per_image * passes * images_per_s
 
 
-__all__ = ["BUSY_LOAD", "BUSY_OTHERS", "Machine", "ProcessTree", "busy_seconds", "cpu_name", "load_average", "matmul_gflops", "model_gflops",
+__all__ = ["BUSY_LOAD", "BUSY_OTHERS", "Machine", "ProcessTree", "busy_seconds", "cpu_name", "load_average", "matmul_gflops", "model_gflops", "save_report",
            "synchronize", "usable_cores"]

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import Machine, model_gflops  # noqa: E402
+from machine import Machine, model_gflops, save_report  # noqa: E402
 
 
 def make_video(path: Path, frames: int, width: int, height: int, fps: float) -> Path:
@@ -99,9 +99,7 @@ def main(argv=None) -> int:
     machine.finish()
     report = "\n".join(report_lines(args, m, machine, argv))
     print(report)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(report + "\n")
+    save_report(report, args.out)
     return 0
 
 

@@ -36,7 +36,7 @@ from auzoo.data.synth.bp4d import synth_bp4d
 from auzoo.vision.faces import FaceDetector, LandmarkPredictor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import Machine  # noqa: E402
+from machine import Machine, save_report  # noqa: E402
 
 GOAL_FPS = 50
 
@@ -159,8 +159,7 @@ def main(argv=None) -> int:
     if machine.busy:
         say("NOTE: the machine was shared with other jobs while this ran; the figures are lower "
             "bounds")
-    if args.out:
-        Path(args.out).write_text("\n".join(lines) + "\n")
+    save_report("\n".join(lines), args.out)
     return 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import subprocess
 import sys
@@ -15,28 +16,23 @@ from .conftest import LandmarkProbe
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def bench_modules():
+def benchmark_modules(*names):
+    """The named modules of benchmarks/ (a script folder, not a package)."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        import machine
-        import throughput
-
-        yield machine, throughput
+        yield tuple(importlib.import_module(name) for name in names)
     finally:
         sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def bench_modules():
+    yield from benchmark_modules("machine", "throughput")
 
 
 @pytest.fixture(scope="module")
 def gpu_bench():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import gpu_bench
-        import run_clock
-
-        yield gpu_bench, run_clock
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    yield from benchmark_modules("gpu_bench", "run_clock")
 
 
 def test_throughput_gives_landmarks_to_models_that_need_them(bench_modules, tmp_path):
