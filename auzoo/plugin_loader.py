@@ -224,6 +224,7 @@ def load_builtins() -> None:
         import auzoo.report.published_rows  # noqa: F401
         # what a run is made of: the training module, losses, metrics, hooks
         import auzoo.data.sampler  # noqa: F401
+        import auzoo.data.transforms  # noqa: F401
         import auzoo.engine.hooks  # noqa: F401
         import auzoo.engine.losses  # noqa: F401
         import auzoo.engine.metrics  # noqa: F401

@@ -25,6 +25,7 @@ from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
 PLUGIN_GROUP = "auzoo.plugins"
@@ -165,6 +166,10 @@ METRICS = AuzooRegistry("metric", parent=MMENGINE_METRICS, scope="auzoo",
                         locations=["auzoo.engine.metrics"])
 HOOKS = AuzooRegistry("hook", parent=MMENGINE_HOOKS, scope="auzoo",
                       locations=["auzoo.engine.hooks"])
+# Data transforms: the steps of a config's ``train_pipeline`` / ``test_pipeline``
+# (face alignment, crops, flips, colour jitter), as mmengine's convention has them.
+TRANSFORMS = AuzooRegistry("transform", parent=MMENGINE_TRANSFORMS, scope="auzoo",
+                           locations=["auzoo.data.transforms"])
 
 PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "backbones": BACKBONES,
@@ -178,6 +183,7 @@ PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "samplers": SAMPLERS,
     "metrics": METRICS,
     "hooks": HOOKS,
+    "transforms": TRANSFORMS,
 }
 
 
@@ -252,7 +258,7 @@ from auzoo.plugin_loader import (  # noqa: E402  (it imports this module's names
 
 __all__ = [
     "ATTENTION", "BACKBONES", "HEADS", "MODELS", "NECKS", "SPLITTERS",
-    "DATASETS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS",
+    "DATASETS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS", "TRANSFORMS",
     "PART_REGISTRIES", "CONFIGS", "AuzooRegistry", "RegistryConflictError",
     "PluginInfo", "Provider", "ambiguity_message", "ambiguous_names", "register_config", "register_config_dir",
     "load_plugins", "load_builtins", "ensure_loaded", "plugins_disabled",

@@ -13,8 +13,8 @@ PRESETS = {"paper": None, "cpu-demo": "cpu_demo"}
 
 # The synthetic DISFA the demo runs on (27 subjects, the real folds); bump the
 # version when its recipe changes.
-SYNTHETIC = dict(name="synthetic-disfa-v1", subjects=27, frames=48, width=320, height=240,
-                 size=64, seed=0)
+SYNTHETIC = dict(name="synthetic-disfa-v2", subjects=27, frames=48, width=320, height=240,
+                 size=96, seed=0)
 
 
 def preset_piece(preset: Optional[str], synthetic: bool) -> Optional[str]:

@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "ignored when the CSV has a fold column)")
     p.add_argument("--threshold", type=int,
                    help="frames: positive = value >= threshold (default 1: 0/1 labels)")
-    p.add_argument("--size", type=int, default=224, help="aligned face size in pixels")
+    p.add_argument("--size", type=int, default=320,
+                   help="side of the loose face crop the cache keeps, in pixels (each model's "
+                        "recipe aligns from it; 320 keeps ~68 px between the eyes)")
     p.set_defaults(func=_cmd_prepare)
 
     p = sub.add_parser("train", help="train one model on one fold (the paper's protocol)")

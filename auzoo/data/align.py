@@ -158,3 +158,120 @@ def complete_jaw(points: np.ndarray) -> np.ndarray:
     out = pts.copy()
     out[:17] = jaw
     return out.astype(np.float32)
+
+
+# ---------------------------------------------------------------- the cache's loose crop
+
+# The cache keeps, per frame, an axis-aligned square around the face, not an
+# aligned face: every model's own alignment (its recipe's first pipeline step)
+# warps from it. Its side is LOOSE_SCALE times the side of TRA-Net's aligned
+# window (nose root to chin = 0.4 of it), centred on the nose; at the default
+# 320 px that keeps ~68 px between the eye centres of a DISFA face, about what
+# each built-in recipe's output has (TRA-Net 62 at 224, JAA-Net 69 at 200, the
+# 5-point template 70 at 256), and room for each recipe's window with ~20
+# degrees of head roll. No rotation: the crop is a scaled copy of the source
+# frame's pixels; a frame costs 300 kB (twice a 224 px face).
+LOOSE_SCALE = 1.3
+LOOSE_SIZE = 320
+
+
+def loose_crop_matrix(landmarks: np.ndarray, size: int = LOOSE_SIZE) -> np.ndarray:
+    """2x3 matrix (scale + translation only) from image pixels to the cache's loose crop.
+
+    Raises ValueError where TRA-Net's alignment would (it sets the crop's scale).
+    """
+    aligned = similarity_matrix(landmarks, 224)
+    # TRA-Net's window is 224 / a source pixels wide (a: its scale); the crop
+    # spans LOOSE_SCALE such windows in `size` pixels.
+    a = np.sqrt(abs(np.linalg.det(aligned[:, :2])))
+    s = a * size / (LOOSE_SCALE * 224)
+    pts = np.asarray(landmarks, dtype=np.float64)
+    centre = (pts[NOSE_ROOT] + pts[NOSE_TIP]) / 2
+    return np.array([[s, 0.0, (size - 1) / 2.0 - s * centre[0]],
+                     [0.0, s, (size - 1) / 2.0 - s * centre[1]]])
+
+
+def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, translation) taking ``src``
+    points to ``dst`` (Umeyama's closed form without reflection), as a 2x3 matrix."""
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    sc, dc = src.mean(0), dst.mean(0)
+    zs = (src[:, 0] - sc[0]) + 1j * (src[:, 1] - sc[1])
+    zd = (dst[:, 0] - dc[0]) + 1j * (dst[:, 1] - dc[1])
+    denom = np.vdot(zs, zs).real
+    if denom < 1e-12:
+        raise ValueError("degenerate landmarks: the points coincide")
+    a = np.vdot(zs, zd) / denom                    # dst - dc = a * (src - sc)
+    rot = np.array([[a.real, -a.imag], [a.imag, a.real]])
+    return np.hstack([rot, (dc - rot @ sc)[:, None]])
+
+
+# ---------------------------------------------------------------- recipes' alignments
+
+# 66-point indices of the eye contours (subject's right eye first: image left).
+RIGHT_EYE, LEFT_EYE = np.arange(36, 42), np.arange(42, 48)
+MOUTH_CORNERS = (48, 54)
+
+
+def five_points(landmarks: np.ndarray) -> np.ndarray:
+    """(5, 2): eye centres (image left first), nose tip, mouth corners (image left first),
+    the five points MTCNN gives and 5-point face templates use."""
+    pts = np.asarray(landmarks, dtype=np.float64)
+    return np.stack([pts[RIGHT_EYE].mean(0), pts[LEFT_EYE].mean(0), pts[NOSE_TIP],
+                     pts[MOUTH_CORNERS[0]], pts[MOUTH_CORNERS[1]]])
+
+
+def eye_box_matrix(landmarks: np.ndarray, size: int = 200, enlarge: float = 2.9) -> np.ndarray:
+    """JAA-Net's alignment: the eye line made level; the box around the two eye
+    centres, the nose tip and the mouth corners (in the levelled frame), enlarged
+    ``enlarge`` times around its centre on its longer side, fills the S x S output
+    (its centre at (S - 1) / 2, S - 1 pixels across its width)."""
+    p = five_points(landmarks)
+    if not np.isfinite(p).all():
+        raise ValueError("eye, nose-tip or mouth-corner landmarks are not finite")
+    dx, dy = p[1] - p[0]
+    dist = np.hypot(dx, dy)
+    if dist < 1e-6:
+        raise ValueError("degenerate landmarks: the eye centres coincide")
+    cos, sin = dx / dist, dy / dist
+    rot = np.array([[cos, sin], [-sin, cos]])       # eye line -> horizontal
+    q = p @ rot.T
+    lo, hi = q.min(0), q.max(0)
+    centre = (lo + hi) / 2
+    half = 0.5 * enlarge * float((hi - lo).max())
+    scale = (size - 1) / 2.0 / half
+    lin = scale * rot
+    return np.hstack([lin, (scale * (half - centre))[:, None]])
+
+
+# insightface's 5-point template for 112 x 112 face crops (ArcFace): eye centres,
+# nose tip, mouth corners. For a size that is a multiple of 128 the template is
+# scaled by size / 128 and shifted right by 8 * size / 128, as insightface's
+# ``norm_crop`` places it (256: scale 2, shift 16).
+ARCFACE_TEMPLATE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+                                 [41.5493, 92.3655], [70.7299, 92.2041]])
+
+
+def five_point_template(size: int) -> np.ndarray:
+    if size % 112 == 0:
+        return ARCFACE_TEMPLATE_112 * (size / 112)
+    ratio = size / 128.0
+    return ARCFACE_TEMPLATE_112 * ratio + np.array([8.0 * ratio, 0.0])
+
+
+def five_point_matrix(landmarks: np.ndarray, size: int = 256) -> np.ndarray:
+    """Similarity taking the face's five points onto the 5-point template (least squares)."""
+    p = five_points(landmarks)
+    if not np.isfinite(p).all():
+        raise ValueError("eye, nose-tip or mouth-corner landmarks are not finite")
+    return fit_similarity(p, five_point_template(size))
+
+
+def loose_crop(image: np.ndarray, landmarks: np.ndarray, size: int = LOOSE_SIZE
+               ) -> Tuple[np.ndarray, np.ndarray]:
+    """``(crop, M)``: the cache's loose crop of ``image`` and its 2x3 matrix (black outside)."""
+    matrix = loose_crop_matrix(landmarks, size)
+    crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return crop, matrix

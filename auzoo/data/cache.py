@@ -13,8 +13,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from auzoo.data.cache_format import (CACHE_FORMAT, CACHE_VERSION, DONE, FRAMES_FILE, INDEX,
-                                     LANDMARKS_FILE, LEGACY_FORMATS, MATRICES_FILE, META,
+from auzoo.data.cache_format import (CACHE_FORMAT, CACHE_VERSION, DONE, FRAME_BOX_FILE,
+                                     FRAMES_FILE, INDEX, LANDMARKS_FILE, MATRICES_FILE, META,
                                      SOURCE_LANDMARKS_FILE, SUBJECTS_DIR, is_label_column)
 from auzoo.data.datasets import AUDataset, dataset_from_meta
 
@@ -28,6 +28,30 @@ def _read_index(path: Path) -> pd.DataFrame:
     if "frame" in header:
         dtypes["frame"] = np.int32
     return pd.read_csv(path, dtype=dtypes, keep_default_na=False)
+
+
+def rebuild_command(root: Path, meta: dict) -> str:
+    """The ``auzoo prepare`` command that writes this cache anew (in a new folder)."""
+    dataset = meta.get("dataset") or ("disfa" if meta.get("format") == "auzoo-disfa-cache" else None)
+    new = f"{root}-v{CACHE_VERSION}"
+    if dataset == "frames" and meta.get("labels_csv"):
+        folds = (meta.get("protocol") or {}).get("test_folds")
+        extra = f" --folds {len(folds)}" if folds else ""
+        return f"auzoo prepare frames {meta['labels_csv']} --out {new}{extra}"
+    if dataset and meta.get("source_root"):
+        return f"auzoo prepare {dataset} {meta['source_root']} --out {new}"
+    return f"auzoo prepare disfa|bp4d ROOT --out {new}"
+
+
+def outdated_message(root: Path, meta: dict) -> str:
+    fmt, version = meta.get("format"), meta.get("version")
+    if fmt not in (CACHE_FORMAT, "auzoo-disfa-cache"):
+        return f"{root / META}: not an auzoo cache (format {fmt!r})"
+    why = ("it holds faces aligned TRA-Net's way; since v3 a cache keeps loose crops that "
+           "every model's recipe aligns its own way" if (version or 0) < CACHE_VERSION
+           else "it was written by a newer auzoo")
+    return (f"{root} is an {fmt} v{version} cache, this auzoo reads v{CACHE_VERSION} ({why}). "
+            f"Rebuild it with: {rebuild_command(root, meta)}")
 
 
 class Cache:
@@ -45,9 +69,8 @@ class Cache:
                 f"(or auzoo prepare frames LABELS.csv --out {self.root})")
         self.meta: dict = json.loads(meta_path.read_text())
         fmt = (self.meta.get("format"), self.meta.get("version"))
-        if fmt != (CACHE_FORMAT, CACHE_VERSION) and fmt not in LEGACY_FORMATS:
-            raise ValueError(f"{meta_path}: not an {CACHE_FORMAT} v{CACHE_VERSION} cache "
-                             f"(format {fmt[0]!r} v{fmt[1]!r})")
+        if fmt != (CACHE_FORMAT, CACHE_VERSION):
+            raise ValueError(outdated_message(self.root, self.meta))
         self.dataset: AUDataset = dataset_from_meta(self.meta)
         self.size: int = int(self.meta["size"])
         self.checksum: str = self.meta["checksum"]
@@ -124,7 +147,7 @@ class Cache:
         return self.root / SUBJECTS_DIR / subject / name
 
     def frames(self, subject: str) -> np.ndarray:
-        """(n, S, S, 3) uint8 RGB aligned faces of ``subject``, memory-mapped, read-only."""
+        """(n, S, S, 3) uint8 RGB loose face crops of ``subject``, memory-mapped, read-only."""
         mm = self._frames.get(subject)
         if mm is None:
             path = self._path(subject, FRAMES_FILE)
@@ -137,15 +160,19 @@ class Cache:
         return mm
 
     def landmarks(self, subject: str) -> np.ndarray:
-        """(n, 66, 2) float32 landmarks in the aligned image (pixels); NaN where missing."""
+        """(n, 66, 2) float32 landmarks in the loose crop (pixels); NaN where missing."""
         return np.load(self._path(subject, LANDMARKS_FILE))
+
+    def frame_boxes(self, subject: str) -> np.ndarray:
+        """(n, 4) float32 (x0, y0, x1, y1): the source frame's edges in the loose crop."""
+        return np.load(self._path(subject, FRAME_BOX_FILE))
 
     def source_landmarks(self, subject: str) -> np.ndarray:
         """(n, 66, 2) float32 landmarks as read or found (0-based source pixels)."""
         return np.load(self._path(subject, SOURCE_LANDMARKS_FILE))
 
     def matrices(self, subject: str) -> np.ndarray:
-        """(n, 2, 3) alignment matrices source -> aligned face; NaN where not aligned."""
+        """(n, 2, 3) matrices source -> loose crop; NaN where no face was cropped."""
         return np.load(self._path(subject, MATRICES_FILE))
 
     # Memory maps are per process: a pickled cache (DataLoader workers) reopens them.

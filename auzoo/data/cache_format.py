@@ -7,18 +7,23 @@ that writes one. The layout::
     CACHE/settings.json                   what the cache is being written with (checked on a rerun)
     CACHE/meta.json                       written last: its presence marks a finished cache
     CACHE/index.csv                       one row per frame, every subject
-    CACHE/subjects/<S>/frames.npy         (n, S, S, 3) uint8 RGB aligned faces
-    CACHE/subjects/<S>/landmarks.npy      (n, 66, 2) float32 aligned landmarks, NaN if missing
-    CACHE/subjects/<S>/landmarks_source.npy, matrices.npy, index.csv, done.json
+    CACHE/subjects/<S>/frames.npy         (n, S, S, 3) uint8 RGB loose face crops (not aligned)
+    CACHE/subjects/<S>/landmarks.npy      (n, 66, 2) float32 landmarks in the crop, NaN if missing
+    CACHE/subjects/<S>/frame_box.npy      (n, 4) float32 the source frame's edges in the crop
+                                          (x0, y0, x1, y1): beyond them a recipe puts its border
+    CACHE/subjects/<S>/landmarks_source.npy, matrices.npy (source -> crop), index.csv, done.json
+
+A model's recipe (its ``test_pipeline``/``train_pipeline``) aligns each face
+from the loose crop when it is loaded, so one cache serves every model.
 
 Row k of a subject's arrays is that subject's k-th row of ``index.csv``.
 """
 from __future__ import annotations
 
 CACHE_FORMAT = "auzoo-cache"
-CACHE_VERSION = 2
-# What the first DISFA-only writer produced; read as a DISFA cache.
-LEGACY_FORMATS = {("auzoo-disfa-cache", 1)}
+# 3: loose crops, aligned by each model's pipeline at load time. 1 and 2 held
+# faces aligned TRA-Net's way, which other recipes cannot be made from exactly.
+CACHE_VERSION = 3
 
 SUBJECTS_DIR = "subjects"
 DONE = "done.json"
@@ -30,6 +35,7 @@ FRAMES_FILE = "frames.npy"
 LANDMARKS_FILE = "landmarks.npy"
 SOURCE_LANDMARKS_FILE = "landmarks_source.npy"
 MATRICES_FILE = "matrices.npy"
+FRAME_BOX_FILE = "frame_box.npy"
 
 # Label columns are ``au{N}`` holding uint8 values (0/1 occurrence or 0-5
 # intensity, as the dataset codes them); NOT_CODED marks a frame whose AU was

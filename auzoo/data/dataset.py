@@ -1,45 +1,48 @@
 """The training and evaluation dataset over a prepared cache.
 
-:class:`AUFrames` serves the frames of some subjects of a cache, with labels
-in the order of the AUs asked for (a model's ``aus``: any order, any subset the
-dataset codes). A batch is a dict::
+:class:`AUFrames` serves the frames of some subjects of a cache, each made
+into the model's input by the model's own pipeline (its recipe: alignment
+from the cache's loose crop, crops, flips, colour jitter; see
+:mod:`auzoo.data.transforms`), with labels in the order of the AUs asked for
+(a model's ``aus``: any order, any subset the dataset codes). A batch is a dict::
 
-    image       uint8 (N, S, S, 3) RGB aligned faces
+    image       uint8 (N, S, S, 3) RGB model inputs (S: the pipeline's img_size)
     labels      float32 (N, A) 0/1 in the order of ``aus`` (0 where not coded)
     label_mask  bool (N, A): True where the label is coded
-    landmarks   float32 (N, 66, 2) aligned landmarks (pixels; NaN where missing)
+    landmarks   float32 (N, 66, 2) landmarks in the input's pixels (NaN where missing)
     index       int64 (N,) dataset row numbers
     subject     list of N str
     frame       int64 (N,) the index's ``frame`` (DISFA: video frame; BP4D: CSV frame)
     flipped     bool (N,), whether the image was mirrored
 
 Images stay uint8 and channels-last until they reach the device, where
-:func:`to_model_input` turns a batch into the models' (N, 3, H, W) float input
-in [0, 1]: a quarter of the bytes cross the host-device link, and the CPU does
-no per-pixel work.
+:func:`auzoo.engine.inference.to_model_input` turns a batch into the models'
+(N, 3, S, S) float input in [0, 1]: a quarter of the bytes cross the
+host-device link. The CPU's share is one bilinear warp per face (plus the
+jitter a training recipe asks for); normalisation is the backbone's.
 
 For speed the dataset fetches whole batches: ``__getitems__`` (used by torch's
-DataLoader when the sampler yields batches) copies each row straight from the
-memory-mapped cache into the batch, mirroring on the way, and returns the batch
-already collated, so the DataLoader needs ``collate_fn=collate_batch``:
-:func:`make_loader` wires it up with :class:`AUWeightedBatchSampler`.
+DataLoader when the sampler yields batches) writes each face straight into the
+batch and returns it already collated, so the DataLoader needs
+``collate_fn=collate_batch``: :func:`make_loader` wires it up with
+:class:`AUWeightedBatchSampler`. The random steps draw from a numpy generator
+seeded from torch's RNG, which the DataLoader seeds per worker.
 
-The class lives at module level and holds only arrays and the cache (whose
-memory maps reopen in each process), so DataLoader workers started with
-``spawn`` or ``forkserver`` can unpickle it.
+The class lives at module level and holds only arrays, the cache (whose
+memory maps reopen in each process) and the pipeline, so DataLoader workers
+started with ``spawn`` or ``forkserver`` can unpickle it.
 """
 from __future__ import annotations
 
 from typing import Dict, Optional, Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from auzoo.data.align import FLIP_PERMUTATION_66
 from auzoo.data.cache import open_cache
 from auzoo.data.sampler import AUWeightedBatchSampler
+from auzoo.data.transforms import Pipeline, build_pipeline
 from auzoo.registry import DATASETS
 
 
@@ -51,19 +54,22 @@ class AUFrames(Dataset):
     scored AUs); an AU the dataset does not code is refused, naming both
     lists. ``bad_frames`` is one of the dataset's policies; ``threshold``
     overrides the dataset's positive rule (value >= threshold).
-    ``hflip=True`` mirrors each sample with probability 1/2 (torch's RNG,
-    which the DataLoader seeds per worker), landmarks included: x -> S - 1 - x
-    and the 66 points renumbered left <-> right.
+    ``pipeline``: the steps that make a face the model's input (a list of
+    transform configs or a built :class:`~auzoo.data.transforms.Pipeline`;
+    default TRA-Net's test pipeline), ending at ``img_size`` (default: the
+    pipeline's own output size).
     """
 
     def __init__(self, cache, subjects: Sequence[str], aus: Optional[Sequence[int]] = None,
-                 bad_frames: str = "drop", hflip: bool = False, threshold: Optional[int] = None):
+                 bad_frames: str = "drop", pipeline=None, img_size: Optional[int] = None,
+                 threshold: Optional[int] = None):
         self.cache = open_cache(cache)
         self.dataset = self.cache.dataset
         self.aus = self.dataset.check_aus(aus, self.cache.index.columns)
         self.bad_frames = self.dataset.check_bad_frames(bad_frames)
         self.threshold = self.dataset.check_threshold(threshold)
-        self.hflip = bool(hflip)
+        self.pipeline = pipeline if isinstance(pipeline, Pipeline) else build_pipeline(
+            pipeline, img_size)
         self.subjects = list(dict.fromkeys(subjects))
         absent = [s for s in self.subjects if s not in self.cache.subjects]
         if absent:
@@ -79,11 +85,13 @@ class AUFrames(Dataset):
         codes = {s: i for i, s in enumerate(self.subjects)}
         self.subject_code = rows["subject"].map(codes).to_numpy(np.int16)
         self.landmarks = np.empty((len(rows), 66, 2), dtype=np.float32)
+        self.frame_box = np.empty((len(rows), 4), dtype=np.float32)
         for code, s in enumerate(self.subjects):
             sel = self.subject_code == code
             if sel.any():
                 self.landmarks[sel] = self.cache.landmarks(s)[self.array_row[sel]]
-        self.size = self.cache.size
+                self.frame_box[sel] = self.cache.frame_boxes(s)[self.array_row[sel]]
+        self.size = self.pipeline.output_size(self.cache.size)
 
     def describe(self, fold: Optional[int] = None) -> dict:
         """The protocol these frames were served under (AUs, rule, policy, folds)."""
@@ -99,10 +107,17 @@ class AUFrames(Dataset):
     def __len__(self) -> int:
         return len(self.frame)
 
-    def _flips(self, n: int) -> np.ndarray:
-        if not self.hflip:
-            return np.zeros(n, dtype=bool)
-        return (torch.rand(n) < 0.5).numpy()
+    def sample(self, i: int, rng: Optional[np.random.Generator] = None) -> Dict:
+        """Row ``i`` through the pipeline: ``dict(img, landmarks, steps, flipped)``."""
+        loose = self.cache.frames(self.subjects[self.subject_code[i]])[self.array_row[i]]
+        box = self.frame_box[i]
+        return self.pipeline(loose, self.landmarks[i], rng=rng,
+                             valid=tuple(box) if np.isfinite(box).all() else None)
+
+    def _rng(self) -> np.random.Generator:
+        if not self.pipeline.random:
+            return np.random.default_rng(0)
+        return np.random.default_rng(int(torch.randint(0, 2 ** 62, (1,)).item()))
 
     def __getitem__(self, i: int) -> Dict:
         return {k: v[0] for k, v in self.__getitems__([i]).items()}
@@ -112,21 +127,15 @@ class AUFrames(Dataset):
         if idx.ndim != 1:
             raise ValueError("__getitems__ takes a flat list of indices")
         n, size = len(idx), self.size
-        flips = self._flips(n)
+        rng = self._rng()
         images_t = _batch_tensor((n, size, size, 3))
         images = images_t.numpy()
-        codes, rows = self.subject_code[idx], self.array_row[idx]
-        for j in range(n):
-            src = self.cache.frames(self.subjects[codes[j]])[rows[j]]
-            if flips[j]:
-                cv2.flip(src, 1, dst=images[j])  # ~10x numpy's reversed-stride copy
-            else:
-                images[j] = src
-        landmarks = self.landmarks[idx]
-        if flips.any():
-            mirrored = landmarks[flips][:, FLIP_PERMUTATION_66]
-            mirrored[..., 0] = (size - 1) - mirrored[..., 0]
-            landmarks[flips] = mirrored
+        landmarks = np.empty((n, 66, 2), dtype=np.float32)
+        flips = np.zeros(n, dtype=bool)
+        for j, i in enumerate(idx):
+            out = self.sample(int(i), rng)
+            images[j], landmarks[j], flips[j] = out["img"], out["landmarks"], out["flipped"]
+        codes = self.subject_code[idx]
         return {
             "image": images_t,
             "labels": torch.from_numpy(self.labels[idx]),
@@ -178,25 +187,3 @@ def make_loader(dataset: AUFrames, batch_size: int = 64, iters_per_epoch: Option
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_batch,
                       num_workers=num_workers, pin_memory=pin_memory, generator=generator)
-
-
-def to_model_input(images: torch.Tensor, device=None, size: Optional[int] = None,
-                   non_blocking: bool = True) -> torch.Tensor:
-    """uint8 (N, S, S, 3) RGB -> float (N, 3, size, size) in [0, 1] on ``device``.
-
-    The result is channels-last in memory (fast convolutions); ``size`` other
-    than S resizes on the device (bilinear, antialiased).
-    """
-    x = images.to(device, non_blocking=non_blocking) if device is not None else images
-    x = x.permute(0, 3, 1, 2).float().div_(255.0)
-    if size is not None and size != x.shape[-1]:
-        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear",
-                                            align_corners=False, antialias=True)
-    return x
-
-
-def scale_landmarks(landmarks: torch.Tensor, from_size: int, to_size: int) -> torch.Tensor:
-    """Landmarks of an S-pixel image in a resized ``to_size`` one (pixel centres kept)."""
-    if from_size == to_size:
-        return landmarks
-    return (landmarks + 0.5) * (to_size / from_size) - 0.5

@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 import torch
 
+from auzoo.data.transforms import pipeline_steps
 from auzoo.engine.inference import Inference
 from auzoo.engine.loaders import build_frames_loader, frames_loader_cfg
 from auzoo.engine.records import AUScores
@@ -33,16 +34,20 @@ class Predictions:
 def predict_frames(model, cache, subjects: Sequence[str], aus: Sequence[int], *, img_size: int,
                    device, precision: str = "fp32", channels_last: bool = False,
                    batch_size: int = 256, data_cfg: Optional[dict] = None,
-                   num_workers: Optional[int] = None, columns: Optional[Sequence[int]] = None
-                   ) -> Predictions:
-    """Logits of ``model`` on every frame of ``subjects`` (no augmentation).
+                   num_workers: Optional[int] = None, columns: Optional[Sequence[int]] = None,
+                   pipeline: Optional[Sequence[dict]] = None) -> Predictions:
+    """Logits of ``model`` on every frame of ``subjects`` through its test ``pipeline``
+    (steps; default: the model's config's, else TRA-Net's).
 
     ``aus`` are the label columns read from the cache; ``columns`` (indices
     into ``model.aus``) picks the logits that match them (default: all)."""
     device = torch.device(device)
+    if pipeline is None:
+        pipeline = pipeline_steps(getattr(model, "cfg", None), "test")
     loader = build_frames_loader(
         frames_loader_cfg(str(cache.root), subjects, aus, dict(data_cfg or {}),
-                          dict(batch_size=batch_size, num_workers=num_workers), training=False)
+                          dict(batch_size=batch_size, num_workers=num_workers), training=False,
+                          pipeline=pipeline, img_size=img_size)
         ["frames"], seed=0, device=device)
     inference = Inference(model.to(device), img_size, precision=precision,
                           channels_last=channels_last)
@@ -99,7 +104,8 @@ def shared_aus(model_aus: Sequence[int], dataset) -> Dict[str, Any]:
 
 def score_other(model, cache, *, img_size: int, device, precision: str = "fp32",
                 channels_last: bool = False, batch_size: int = 256,
-                data_cfg: Optional[dict] = None) -> Dict[str, Any]:
+                data_cfg: Optional[dict] = None,
+                pipeline: Optional[Sequence[dict]] = None) -> Dict[str, Any]:
     """Scores of ``model`` on every subject of a cache of another dataset, on
     the AUs both share. Raises when they share none."""
     model_aus = tuple(int(a) for a in model.aus)
@@ -112,7 +118,7 @@ def score_other(model, cache, *, img_size: int, device, precision: str = "fp32",
     predictions = predict_frames(model, cache, cache.subjects, share["shared_aus"],
                                  img_size=img_size, device=device, precision=precision,
                                  channels_last=channels_last, batch_size=batch_size,
-                                 data_cfg=data_cfg, columns=columns)
+                                 data_cfg=data_cfg, columns=columns, pipeline=pipeline)
     return dict(dataset=cache.dataset.name, data=str(cache.root), data_checksum=cache.checksum,
                 subjects=list(cache.subjects), **share,
                 scores=score_predictions(predictions).to_dict())

@@ -11,6 +11,7 @@ import torch
 from mmengine.config import Config
 from mmengine.model import is_model_wrapper
 
+from auzoo.data.transforms import pipeline_steps
 from auzoo.engine.checkpoint import (device_name, mmengine_safe_globals, save_checkpoint,
                                      software_versions)
 from auzoo.engine.evaluate import Predictions, predict_frames, score_other, score_predictions
@@ -56,12 +57,14 @@ def finish_run(runner, cfg: Config, spec: RunSpec, *, cache, split: Mapping[str,
         predictions = predict_frames(net, cache, split["test"], net.aus, img_size=module.img_size,
                                      device=device, precision=module.eval_precision,
                                      channels_last=module.channels_last, batch_size=eval_batch,
-                                     data_cfg=dict(cfg.get("data") or {}))
+                                     data_cfg=dict(cfg.get("data") or {}),
+                                     pipeline=pipeline_steps(cfg, "test"))
     scores = score_predictions(predictions)
     cross = {str(other): score_other(net, _open(other), img_size=module.img_size, device=device,
                                      precision=module.eval_precision,
                                      channels_last=module.channels_last, batch_size=eval_batch,
-                                     data_cfg=dict(cfg.get("data") or {}))
+                                     data_cfg=dict(cfg.get("data") or {}),
+                                     pipeline=pipeline_steps(cfg, "test"))
              for other in spec.test_data}
     eval_time = time.perf_counter() - started
 

@@ -55,8 +55,8 @@ def build_frames_loader(frames: Dict[str, Any], *, seed: int, device: torch.devi
 
     cache = open_cache(frames["cache"])
     dataset = AUFrames(cache, frames["subjects"], aus=tuple(frames["aus"]),
-                       bad_frames=frames["bad_frames"], hflip=frames["hflip"],
-                       threshold=frames.get("threshold"))
+                       bad_frames=frames["bad_frames"], pipeline=frames.get("pipeline"),
+                       img_size=frames.get("img_size"), threshold=frames.get("threshold"))
     workers = loader_workers(device, world_size, frames.get("num_workers"))
     _check_shared_memory(workers)
     common = dict(collate_fn=collate_batch, num_workers=workers, persistent_workers=workers > 0,
@@ -79,8 +79,10 @@ def build_frames_loader(frames: Dict[str, Any], *, seed: int, device: torch.devi
 
 
 def frames_loader_cfg(cache: str, subjects, aus, data_cfg, loader_cfg, *, training: bool,
-                      distributed: bool = False) -> Dict[str, Any]:
-    """The runner config entry for a loader over ``subjects`` of ``cache``."""
+                      distributed: bool = False, pipeline=None,
+                      img_size: Optional[int] = None) -> Dict[str, Any]:
+    """The runner config entry for a loader over ``subjects`` of ``cache``;
+    ``pipeline``: the model's train or test pipeline steps (default TRA-Net's)."""
     loader_cfg = dict(loader_cfg or {})
     sampler = dict(loader_cfg.get("sampler") or {}) if training else None
     if sampler is not None:
@@ -94,6 +96,7 @@ def frames_loader_cfg(cache: str, subjects, aus, data_cfg, loader_cfg, *, traini
     return dict(frames=dict(
         cache=str(cache), subjects=list(subjects), aus=list(aus),
         bad_frames=data_cfg.get("bad_frames", "drop"),
-        hflip=bool(data_cfg.get("hflip", True)) and training,
+        pipeline=None if pipeline is None else [dict(p) for p in pipeline],
+        img_size=None if img_size is None else int(img_size),
         threshold=data_cfg.get("threshold"), batch_size=int(loader_cfg["batch_size"]),
         num_workers=loader_cfg.get("num_workers"), sampler=sampler, distributed=distributed))

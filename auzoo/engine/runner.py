@@ -19,6 +19,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from auzoo.engine.checkpoint import mmengine_safe_globals
+from auzoo.data.transforms import pipeline_steps
 from auzoo.engine.loaders import build_frames_loader, frames_loader_cfg
 
 
@@ -170,10 +171,14 @@ def runner_config(cfg: Config, *, data: str, aus, split: Mapping[str, tuple], se
                    init_from=init_from, name=cfg.name),
         work_dir=str(work_dir), experiment_name=f"{cfg.name}",
         train_dataloader=frames_loader_cfg(data, split["train"], aus, cfg.get("data", {}),
-                                           cfg.train_dataloader, training=True),
+                                           cfg.train_dataloader, training=True,
+                                           pipeline=pipeline_steps(cfg, "train"),
+                                           img_size=cfg.img_size),
         val_dataloader=frames_loader_cfg(data, select, aus, cfg.get("data", {}),
                                          cfg.val_dataloader, training=False,
-                                         distributed=distributed),
+                                         distributed=distributed,
+                                         pipeline=pipeline_steps(cfg, "test"),
+                                         img_size=cfg.img_size),
         val_evaluator=evaluators, train_cfg=dict(cfg.train_cfg),
         val_cfg=dict(cfg.get("val_cfg") or {}), optim_wrapper=optim_wrapper,
         param_scheduler=list(cfg.get("param_scheduler") or []) or None,

@@ -43,6 +43,7 @@ RENAMED = {
     "train.custom_hooks": "custom_hooks",
     "train.keep_resume_checkpoints": "(gone: only the latest resume checkpoint is kept)",
     "data.protocol": "(gone: the dataset comes from the prepared cache)",
+    "data.hflip": "train_pipeline (a RandomFlip step; remove it for no flips)",
 }
 
 PRESET_DIR = "_base_/presets"

@@ -50,11 +50,15 @@ class Unit:
 
 
 class FacePipeline:
-    """Faces of images and video chunks, as rows with aligned model inputs."""
+    """Faces of images and video chunks, as rows with the model's inputs.
 
-    def __init__(self, img_size: int, detector: FaceDetector, predictor: LandmarkPredictor,
+    ``transform`` is the model's test pipeline (:mod:`auzoo.data.transforms`):
+    its alignment warps straight from the frame, as it warps from the cache's
+    loose crop in training and scoring, so a face is prepared the same way."""
+
+    def __init__(self, transform, detector: FaceDetector, predictor: LandmarkPredictor,
                  detect_every: int, every: int):
-        self.img_size = img_size
+        self.transform = transform
         self.detector, self.predictor = detector, predictor
         self.tracker = FaceTracker(detector, predictor, detect_every=detect_every)
         self.detect_every, self.every = detect_every, every
@@ -62,7 +66,7 @@ class FacePipeline:
 
     def rows(self, index: int, source: Source, frame: Optional[int], timestamp: float,
              image: np.ndarray, faces) -> List[Row]:
-        from auzoo.data.align import align_face, landmarks68_to_66, transform_points
+        from auzoo.data.align import landmarks68_to_66
 
         if not faces:
             return [Row(index, source.name, frame, timestamp)]
@@ -70,11 +74,9 @@ class FacePipeline:
         for k, face in enumerate(faces):
             row = Row(index, source.name, frame, timestamp, face, new_frame=k == 0)
             points = landmarks68_to_66(face.landmarks)
-            try:
-                row.aligned, matrix = align_face(image, points, size=self.img_size)
-                row.points = transform_points(points, matrix)
-            except ValueError:
-                pass  # degenerate landmarks: the face is reported, not scored
+            out = self.transform(image, points)
+            if np.isfinite(out["landmarks"]).any():  # else degenerate: reported, not scored
+                row.aligned, row.points = out["img"], out["landmarks"]
             rows.append(row)
         return rows
 

@@ -94,12 +94,15 @@ class Predictor:
         self.aus = tuple(int(a) for a in self.net.aus)
         self.workers = default_workers(device) if workers is None else workers
         face_detector = FaceDetector(detector, max_side=detect_size, threshold=face_threshold)
-        self.faces = FacePipeline(self.img_size, face_detector, LandmarkPredictor(),
+        from auzoo.data.transforms import config_pipeline
+
+        transform = config_pipeline(getattr(self.net, "cfg", None), "test", self.img_size)
+        self.faces = FacePipeline(transform, face_detector, LandmarkPredictor(),
                                   detect_every, every)
         self.settings = {
             "weights": str(weights), "weights_key": file_key(self.weights),
             "model": getattr(self.net, "name", None), "aus": list(self.aus),
-            "img_size": self.img_size, "every": every, "detector": detector,
+            "img_size": self.img_size, "pipeline": transform.describe(), "every": every, "detector": detector,
             "detect_every": detect_every, "detect_size": detect_size,
             "face_threshold": face_threshold, "precision": self.inference.precision}
 

@@ -191,20 +191,29 @@ def test_truncate_npy_keeps_the_first_rows(tmp_path):
     assert path.stat().st_size == 128 + 7 * 12
 
 
-def test_a_cache_of_the_first_format_opens_as_disfa(cache_dir, tmp_path):
+def test_an_older_cache_is_refused_with_the_command_that_rebuilds_it(cache_dir, synth_root,
+                                                                     tmp_path):
     import shutil
 
     old = tmp_path / "old"
     shutil.copytree(cache_dir, old)
     meta = json.loads((old / "meta.json").read_text())
-    meta.update(format="auzoo-disfa-cache", version=1)
-    del meta["dataset"]
-    (old / "meta.json").write_text(json.dumps(meta))
-    cache = open_cache(old)
-    assert cache.dataset == DISFA and cache.checksum == meta["checksum"]
+    for fmt, version in (("auzoo-disfa-cache", 1), ("auzoo-cache", 2)):
+        meta.update(format=fmt, version=version)
+        (old / "meta.json").write_text(json.dumps(meta))
+        with pytest.raises(ValueError) as err:
+            open_cache(old)
+        msg = str(err.value)
+        assert f"{fmt} v{version} cache, this auzoo reads v3" in msg and "loose crops" in msg
+        assert msg.endswith(f"Rebuild it with: auzoo prepare disfa {synth_root.resolve()} "
+                            f"--out {old}-v3")
     meta["version"] = 7
     (old / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="not an auzoo-cache v2 cache"):
+    with pytest.raises(ValueError, match="written by a newer auzoo"):
+        open_cache(old)
+    meta["format"] = "something-else"
+    (old / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="not an auzoo cache"):
         open_cache(old)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from auzoo.cli import main
 from auzoo.data import open_cache
-from auzoo.data.align import FLIP_PERMUTATION_66, align_face, transform_points
+from auzoo.data.align import FLIP_PERMUTATION_66, loose_crop, transform_points
 from auzoo.data.disfa import DisfaRoot, iter_video
 from auzoo.data.synth import FPS, subject_truth, synth_disfa
 
@@ -124,10 +124,10 @@ def test_frames_without_a_face_are_black_flagged_and_counted(right):
 
 
 def test_rows_are_the_decoded_frames_in_rgb(root, right):
-    """Row k is decoded right-camera frame k, aligned with its own detected points."""
+    """Row k is decoded right-camera frame k, cropped around its own detected points."""
     files = DisfaRoot(root, "right")["SN002"]
     for k, rgb in enumerate(files.frames(limit=4)):
-        face, _ = align_face(rgb, right.source_landmarks("SN002")[k], SIZE)
+        face, _ = loose_crop(rgb, right.source_landmarks("SN002")[k], SIZE)
         np.testing.assert_array_equal(right.frames("SN002")[k], face)
 
 

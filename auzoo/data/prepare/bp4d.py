@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from auzoo.data.align import LOOSE_SIZE
 from auzoo.data.align import complete_jaw, landmarks49_to_66
 from auzoo.data.bp4d import Bp4dRoot, image_files, read_landmark_lists, read_occurrence_csv
 from auzoo.data.cache_format import NOT_CODED, label_column
@@ -200,7 +201,7 @@ class Bp4dSource(Source):
         report.bp4d_report(meta, skipped, console)
 
 
-def prepare_bp4d(root, out, workers: int = 1, size: int = 224, landmarks=None,
+def prepare_bp4d(root, out, workers: int = 1, size: int = LOOSE_SIZE, landmarks=None,
                  subjects: Optional[List[str]] = None, console=None) -> dict:
     """Align and index every coded frame of a BP4D copy (either layout) into ``out``.
 

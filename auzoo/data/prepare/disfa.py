@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from auzoo.data.align import LOOSE_SIZE
 from auzoo.data.cache_format import label_column
 from auzoo.data.datasets.disfa import DISFA, DISFA_LABELLED_AUS, error_log_mask
 from auzoo.data.detected import ANNOTATED, DLIB_68, VideoLandmarks
@@ -168,7 +169,7 @@ class DisfaSource(Source):
         report.disfa_report(meta, skipped, console)
 
 
-def prepare_disfa(root, out, workers: int = 1, camera: str = "left", size: int = 224,
+def prepare_disfa(root, out, workers: int = 1, camera: str = "left", size: int = LOOSE_SIZE,
                   subjects: Optional[List[str]] = None, console=None) -> dict:
     """Decode, align and index a DISFA root into the cache folder ``out``.
 

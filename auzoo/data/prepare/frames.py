@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from auzoo.data.align import LOOSE_SIZE
 from auzoo.data.cache_format import NOT_CODED, label_column
 from auzoo.data.datasets.frames import OwnFramesDataset, balanced_folds
 from auzoo.data.detected import DLIB_68, VideoLandmarks
@@ -166,7 +167,7 @@ class FramesSource(Source):
         report.frames_report(meta, skipped, console)
 
 
-def prepare_frames(labels_csv, out, workers: int = 1, size: int = 224, folds: Optional[int] = None,
+def prepare_frames(labels_csv, out, workers: int = 1, size: int = LOOSE_SIZE, folds: Optional[int] = None,
                    threshold: Optional[int] = None, console=None) -> dict:
     """Find, align and index the frames a labels CSV lists into the cache ``out``."""
     source = FramesSource(labels_csv, folds, threshold)

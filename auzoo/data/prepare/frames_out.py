@@ -1,4 +1,4 @@
-"""One subject's arrays as prepare writes them: aligned faces, landmarks, matrices."""
+"""One subject's arrays as prepare writes them: loose face crops, landmarks, matrices."""
 from __future__ import annotations
 
 import hashlib
@@ -10,9 +10,9 @@ import numpy as np
 
 import cv2
 
-from auzoo.data.align import similarity_matrix, transform_points
-from auzoo.data.cache_format import (FRAMES_FILE, LANDMARKS_FILE, MATRICES_FILE, N_LANDMARKS,
-                                     SOURCE_LANDMARKS_FILE)
+from auzoo.data.align import loose_crop_matrix, transform_points
+from auzoo.data.cache_format import (FRAME_BOX_FILE, FRAMES_FILE, LANDMARKS_FILE, MATRICES_FILE,
+                                     N_LANDMARKS, SOURCE_LANDMARKS_FILE)
 
 
 def subject_digest(subject: str, labels: np.ndarray, landmarks: np.ndarray) -> str:
@@ -46,11 +46,15 @@ def truncate_npy(path: Path, n: int) -> None:
 
 
 class SubjectArrays:
-    """Aligned faces of up to ``n`` frames, written straight into a memory map.
+    """Loose face crops of up to ``n`` frames, written straight into a memory map.
 
-    :meth:`add` aligns frame ``k`` with its own landmarks; a frame never
-    added, or whose landmarks are missing or unusable, stays all zeros with
-    NaN landmarks: it is never aligned with another frame's points.
+    :meth:`add` crops frame ``k`` around its own landmarks
+    (:func:`auzoo.data.align.loose_crop_matrix`: a square, scaled, not
+    rotated); each model's recipe aligns from that crop when it loads the
+    frame. A frame never added, or whose landmarks are missing or unusable,
+    stays all zeros with NaN landmarks: it is never cropped with another
+    frame's points. ``frame_box`` keeps where the source frame lies in the
+    crop, so that a recipe fills what lies beyond it with its own border.
     """
 
     def __init__(self, folder: Path, n: int, size: int):
@@ -60,6 +64,7 @@ class SubjectArrays:
         self.source = np.full((n, N_LANDMARKS, 2), np.nan, dtype=np.float32)
         self.aligned_points = np.full((n, N_LANDMARKS, 2), np.nan, dtype=np.float32)
         self.matrices = np.full((n, 2, 3), np.nan, dtype=np.float32)
+        self.frame_box = np.full((n, 4), np.nan, dtype=np.float32)
         self.aligned = np.zeros(n, dtype=bool)
         self.missing = np.ones(n, dtype=bool)
 
@@ -79,7 +84,7 @@ class SubjectArrays:
         if not np.isfinite(use[[8, 27, 30]]).all():
             return
         try:
-            m = similarity_matrix(use, self.size)
+            m = loose_crop_matrix(use, self.size)
         except ValueError:  # degenerate landmarks: no image, flagged
             return
         warp = m
@@ -91,6 +96,9 @@ class SubjectArrays:
         self.frames[k] = face[..., ::-1]  # BGR -> RGB
         self.aligned_points[k] = transform_points(points, m)
         self.matrices[k] = m
+        h, w = bgr.shape[0] * reduction, bgr.shape[1] * reduction  # the source's pixel edges
+        corners = transform_points(np.array([[-0.5, -0.5], [w - 0.5, h - 0.5]]), m)
+        self.frame_box[k] = corners.reshape(-1)
         self.aligned[k] = True
 
     def close(self, n: Optional[int] = None) -> None:
@@ -103,6 +111,7 @@ class SubjectArrays:
         np.save(self.folder / LANDMARKS_FILE, self.aligned_points[:n])
         np.save(self.folder / SOURCE_LANDMARKS_FILE, self.source[:n])
         np.save(self.folder / MATRICES_FILE, self.matrices[:n])
-        for name in ("source", "aligned_points", "matrices", "aligned", "missing"):
+        np.save(self.folder / FRAME_BOX_FILE, self.frame_box[:n])
+        for name in ("source", "aligned_points", "matrices", "frame_box", "aligned", "missing"):
             setattr(self, name, getattr(self, name)[:n])
         self.n = n

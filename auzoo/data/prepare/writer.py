@@ -23,6 +23,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
+from auzoo.data.align import LOOSE_SIZE
 from auzoo.data.cache_format import (CACHE_FORMAT, CACHE_VERSION, DONE, INDEX, META, SETTINGS,
                                      SUBJECTS_DIR)
 from auzoo.data.prepare import workers as pool_mod
@@ -188,7 +189,7 @@ def _run_parallel(source: Source, todo: List[str], out: Path, size: int, workers
         drain(0)
 
 
-def run_prepare(source: Source, out, workers: int = 1, size: int = 224,
+def run_prepare(source: Source, out, workers: int = 1, size: int = LOOSE_SIZE,
                 subjects: Optional[List[str]] = None, console=None) -> dict:
     """Write (or resume) the cache ``out`` from ``source``; returns its meta ({} if unfinished)."""
     from rich.console import Console

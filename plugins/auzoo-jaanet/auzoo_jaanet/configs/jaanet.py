@@ -11,7 +11,19 @@ _base_ = [
 # JAA-Net's input: 176 px crops (44 x 44 shared feature map, 5 x 5 trunk outputs).
 # Any square size of at least 32 px builds the same network: the trunks pool
 # to 5 x 5 and the attention maps follow the feature map (auzoo_jaanet/jaanet.py).
+# Its faces: eye line level, the box of eye centres, nose tip and mouth corners
+# enlarged 2.9 times warped to 200 px on grey; training takes a random 176 crop
+# (offsets 0-24) and mirrors half (landmarks renumbered), testing the centre crop.
 img_size = 176
+train_pipeline = [
+    dict(type='AlignEyeBox', size=200, enlarge=2.9, border=128),
+    dict(type='RandomCrop', size=176),
+    dict(type='RandomFlip', prob=0.5),
+]
+test_pipeline = [
+    dict(type='AlignEyeBox', size=200, enlarge=2.9, border=128),
+    dict(type='CenterCrop', size=176),
+]
 
 model = dict(
     type='JAANet',
@@ -46,7 +58,6 @@ train_dataloader = dict(
     batch_size=8,
     sampler=dict(_delete_=True, type='ShuffledBatchSampler', iters_per_epoch=None))
 early_stopping = dict(patience=12)  # the recipe trains all 12 epochs
-data = dict(hflip=True)  # JAA-Net's only augmentation besides its random crops
 
 # The synthetic demo (64 px, 4 epochs of 20 batches of 32, from random weights)
 # keeps JAA-Net's own optimiser. The preset's AdamW at lr 1e-3 moves every one

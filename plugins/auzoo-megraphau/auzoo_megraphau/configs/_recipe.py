@@ -8,7 +8,22 @@ _base_ = [
 ]
 
 data = dict(bad_frames='keep')  # ME-GraphAU trains and scores on every DISFA frame
-img_size = 224                  # 224 crops of 256 px aligned faces
+
+# ME-GraphAU's faces: 5-point similarity alignment to 256 px (MTCNN points in
+# the official data; its template is not released: insightface's 5-point
+# template, the usual partner of MTCNN's points, stands in). Training: a random
+# 224 crop, a flip, ColorJitter(0.4, 0.4, 0.4); testing: the centre 224 crop.
+img_size = 224
+train_pipeline = [
+    dict(type='AlignFivePoint', size=256),
+    dict(type='RandomCrop', size=224),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4),
+]
+test_pipeline = [
+    dict(type='AlignFivePoint', size=256),
+    dict(type='CenterCrop', size=224),
+]
 
 # Batch 64, an epoch one shuffled pass over the training fold, as the official
 # DataLoader(shuffle=True): the weighted asymmetric loss corrects the AU
