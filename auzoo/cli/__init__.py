@@ -8,7 +8,7 @@ import sys
 from typing import List, Optional
 
 
-from auzoo.cli.commands import (_cmd_bench, _cmd_convert, _cmd_eval, _cmd_list,  # noqa: F401
+from auzoo.cli.commands import (_cmd_bench, _cmd_browse, _cmd_convert, _cmd_eval, _cmd_list,  # noqa: F401
                                 _cmd_predict, _cmd_prepare, _cmd_show, _cmd_synth, _cmd_train,
                                 print_result)
 from auzoo.cli.options import _add_cfg_options, _add_train_options, _train_cfg_options  # noqa: F401
@@ -121,6 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="face-finding worker processes (default: every core but one beside a GPU; "
                         "the cores the model's threads leave free on a CPU)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("browse", help="write a model's inputs as its pipeline makes them, "
+                                      "with samples.json (frame, size, landmarks, steps)")
+    p.add_argument("model", help="model name or config file")
+    p.add_argument("--data", required=True, help="prepared cache")
+    p.add_argument("--split", choices=("train", "test"), default="test",
+                   help="the fold's training frames through the training pipeline, or its test "
+                        "frames through the test pipeline (default: test)")
+    p.add_argument("--fold", type=int, default=1, help="the fold whose subjects to draw from "
+                                                       "(default: 1)")
+    p.add_argument("--n", type=int, default=16, help="how many images (default: 16)")
+    p.add_argument("--seed", type=int, default=0, help="which frames and random steps (default: 0)")
+    p.add_argument("--out", required=True, help="folder for the images and samples.json")
+    _add_cfg_options(p)
+    p.set_defaults(func=_cmd_browse)
 
     p = sub.add_parser("convert-weights",
                        help="VGGFace2 SENet-50 pickle -> state dict for the VGGFace2SENet50 backbone")

@@ -225,6 +225,17 @@ def _cmd_predict(args) -> int:
     return predict_cli(args)
 
 
+def _cmd_browse(args) -> int:
+    from auzoo.data.browse import browse
+
+    doc = browse(args.model, args.data, args.out, split=args.split, n=args.n, seed=args.seed,
+                 fold=args.fold, cfg_options=args.cfg_options)
+    steps = " -> ".join(s["type"] for s in doc["pipeline"])
+    print(f"wrote {len(doc['samples'])} {args.split} inputs of {args.model} "
+          f"({steps} -> {doc['img_size']} px) and samples.json to {args.out}")
+    return 0
+
+
 def _cmd_convert(args) -> int:
     from auzoo.weights import convert_cli
 

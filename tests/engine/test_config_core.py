@@ -146,8 +146,11 @@ def test_eval_and_predict_share_the_inference_path(tiny_cache, tmp_path):
     cache = open_cache(tiny_cache)
     subject = result.provenance.test_subjects[0]
     p = predict_frames(net, cache, [subject], net.aus, img_size=48, device="cpu")
-    faces = cache.frames(subject)[:5]
-    direct = Inference(net, 48)(np.ascontiguousarray(faces)).numpy()
+    from auzoo.data.transforms import config_pipeline
+    pipeline = config_pipeline(net.cfg, "test", 48)
+    faces = [pipeline(crop, pts, valid=tuple(box))["img"] for crop, pts, box in
+             zip(cache.frames(subject)[:5], cache.landmarks(subject)[:5], cache.frame_boxes(subject)[:5])]
+    direct = Inference(net, 48)(np.stack(faces)).numpy()
     rows = cache.dataset.select_frames(cache.index, [subject], "drop")
     first = rows["frame"].to_numpy()[:5]
     if np.array_equal(first, np.arange(5)):

@@ -115,6 +115,7 @@ class JAANet(nn.Module):
     """
 
     requires_landmarks = False  # JAA-Net predicts its own; training reads the batch's for the loss
+    trains_on_landmarks = True
 
     def __init__(self, aus: Sequence[int] = DISFA_AUS, region: Optional[Dict] = None,
                  unit_dim: int = 8, trunk_grid: int = 5, align_frame: float = 176.0,
