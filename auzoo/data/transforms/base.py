@@ -28,6 +28,7 @@ import numpy as np
 # Below this output/source scale, :func:`render` warps at full resolution first
 # and shrinks with area averaging: a bilinear warp alone would alias.
 MIN_DIRECT_SCALE = 0.6
+_EYE = np.eye(3)
 
 
 class Transform:
@@ -41,15 +42,28 @@ class Transform:
 
     def arguments(self) -> Dict[str, Any]:
         """The constructor's arguments (as given or defaulted), read back from attributes."""
-        params = inspect.signature(type(self).__init__).parameters
-        return {k: _plain(getattr(self, k)) for k in params if k != "self" and hasattr(self, k)}
+        return {k: _plain(getattr(self, k)) for k in _parameters(type(self)) if hasattr(self, k)}
 
     def record(self, results: Dict[str, Any], **drawn) -> None:
-        results["steps"].append(dict(type=type(self).__name__, **self.arguments(), **drawn))
+        args = self.__dict__.get("_recorded")
+        if args is None:  # arguments do not change: read them once
+            args = self.__dict__["_recorded"] = dict(type=type(self).__name__, **self.arguments())
+        results["steps"].append(dict(args, **drawn))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.arguments().items())
         return f"{type(self).__name__}({args})"
+
+
+_PARAMETERS: Dict[type, Tuple[str, ...]] = {}
+
+
+def _parameters(cls) -> Tuple[str, ...]:
+    names = _PARAMETERS.get(cls)
+    if names is None:
+        names = _PARAMETERS[cls] = tuple(
+            k for k in inspect.signature(cls.__init__).parameters if k != "self")
+    return names
 
 
 def _plain(value):
@@ -115,7 +129,8 @@ def _mark_outside(img: np.ndarray, valid, border: int) -> np.ndarray:
 def render(results: Dict[str, Any]) -> Dict[str, Any]:
     """Apply the pending warp: ``img`` becomes the output, landmarks follow."""
     m, (h, w) = results["matrix"], results["size"]
-    if np.allclose(m, np.eye(3)) and results["img"].shape[:2] == (h, w) and not results["blank"]:
+    if (not results["blank"] and results["img"].shape[:2] == (h, w)
+            and not np.any(np.abs(m - _EYE) > 1e-9)):
         return results
     border = int(results["border"])
     if results["blank"]:  # no usable landmarks: an empty face, as the cache keeps it
