@@ -220,3 +220,71 @@ def test_timm_backbone_frozen_stages():
     backbone(torch.rand(2, 3, 64, 64))
     assert torch.equal(before, body.layer1[0].bn1.running_mean)
     assert isinstance(body.bn1, nn.BatchNorm2d)
+
+
+# ----------------------------------------------------------------- Swin's official layout
+
+TINY_SWIN = dict(embed_dim=16, depths=(2, 2, 2, 2), num_heads=(1, 1, 2, 2))
+
+
+def _official_swin(model):
+    """microsoft/Swin-Transformer's layout of a timm Swin: ``{'model': ...}``, patch merging
+    at the end of each stage, the attention buffers saved, the classifier as ``head``."""
+    import re
+
+    out = {}
+    for key, value in model.state_dict().items():
+        key = re.sub(r"^layers\.(\d+)\.downsample\.",
+                     lambda m: f"layers.{int(m.group(1)) - 1}.downsample.", key)
+        out[key.replace("head.fc.", "head.")] = value
+    out.update({k: b for k, b in model.named_buffers()
+                if k.endswith(("relative_position_index", "attn_mask"))})
+    return {"model": out}
+
+
+def test_timm_backbone_reads_the_official_swin_layout(tmp_path):
+    torch.manual_seed(0)
+    classifier = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False,
+                                   **TINY_SWIN).eval()
+    official = _official_swin(classifier)
+    assert any(k.endswith("attn_mask") for k in official["model"])
+    # an ImageNet-22k classifier has another shape: the head is dropped, not loaded
+    official["model"]["head.weight"] = torch.ones(21841, 128)
+    official["model"]["head.bias"] = torch.ones(21841)
+    path = tmp_path / "swin_tiny_patch4_window7_224.pth"
+    torch.save(official, path)
+    backbone = TimmBackbone("swin_tiny_patch4_window7_224", weights=str(path), out_indices=(3,),
+                            **TINY_SWIN).eval()
+    ref = classifier.state_dict()
+    for key, value in backbone.body.state_dict().items():
+        assert torch.equal(value, ref[key if key in ref else key.replace("_", ".", 1)]), key
+    assert torch.equal(backbone.body.layers_1.downsample.reduction.weight,
+                       official["model"]["layers.0.downsample.reduction.weight"])
+    assert set(backbone.left_out_weights) == {"norm.weight", "norm.bias"}
+    assert torch.equal(backbone.left_out_weights["norm.weight"], classifier.norm.weight)
+    assert backbone.init_record["layout"] == "official Swin (microsoft/Swin-Transformer)"
+    x = torch.rand(1, 3, 224, 224)
+    with torch.no_grad():
+        want = classifier.layers(classifier.patch_embed((x - backbone.mean) / backbone.std))
+        assert torch.equal(backbone(x)[-1], want)
+
+
+def test_timm_backbone_refuses_an_official_swin_file_that_does_not_fit(tmp_path):
+    classifier = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, **TINY_SWIN)
+    official = _official_swin(classifier)
+    official["model"]["layers.1.blocks.0.mlp.fc3.weight"] = torch.ones(2)
+    del official["model"]["layers.2.downsample.norm.bias"]
+    path = tmp_path / "swin_t.pth"
+    torch.save(official, path)
+    with pytest.raises(ValueError) as err:
+        TimmBackbone("swin_tiny_patch4_window7_224", weights=str(path), **TINY_SWIN)
+    message = str(err.value)
+    assert message.startswith(f"{path}: does not fit SwinTransformer")
+    assert "missing from the file 1: layers.3.downsample.norm.bias" in message
+    assert "not in the model 1: layers.1.blocks.0.mlp.fc3.weight" in message
+    # timm's own layout is left as it is: its classifier must be there and fit
+    state = classifier.state_dict()
+    del state["head.fc.bias"]
+    torch.save(state, path)
+    with pytest.raises(ValueError, match="missing from the file 1: head.fc.bias"):
+        TimmBackbone("swin_tiny_patch4_window7_224", weights=str(path), **TINY_SWIN)

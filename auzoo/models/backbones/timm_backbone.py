@@ -18,7 +18,8 @@ class TimmBackbone(nn.Module):
     Args:
         model_name: any timm architecture name (``resnet50``, ``convnext_tiny`` ...).
         weights: a local weight file for the *classification* model (what
-            timm's hub holds: ``.pth``/``.bin``/``.safetensors``), loaded
+            timm's hub holds: ``.pth``/``.bin``/``.safetensors``; for Swin
+            also the official repository's ``{'model': ...}`` layout), loaded
             strictly into it before the classifier is cut off. Never downloaded.
         out_indices: feature levels to return (timm's numbering); default all.
         frozen_stages: freeze the first N feature levels and everything before
@@ -41,6 +42,7 @@ class TimmBackbone(nn.Module):
         features_kwargs = dict(kwargs, out_indices=tuple(out_indices)) if out_indices is not None else kwargs
         self.body = timm.create_model(model_name, pretrained=False, features_only=True, **features_kwargs)
         self.init_record: Dict[str, str] = {"weights": "random"}  # see auzoo.weights.backbone_init
+        self.left_out_weights: Dict[str, Tensor] = {}  # see load_weights
         if weights is not None:
             self.load_weights(weights, **kwargs)
 
@@ -63,20 +65,34 @@ class TimmBackbone(nn.Module):
 
     def load_weights(self, path, **kwargs) -> None:
         """The classification model's weights, checked strictly against the
-        full model (so a wrong file names its keys), then the feature part."""
+        full model (so a wrong file names its keys), then the feature part.
+
+        timm's layout loads as it is; the official Swin repository's is renamed
+        first (:mod:`auzoo.models.backbones.timm_layouts`). Tensors of the
+        classification model that the feature net leaves out, other than the
+        classifier (Swin's final ``norm.*``), stay in :attr:`left_out_weights`
+        for a model that uses them."""
+        from auzoo.models.backbones.timm_layouts import to_timm_layout
         from auzoo.weights import init_record, load_state_dict_file, load_state_dict_strict
 
         full = timm.create_model(self.model_name, pretrained=False, **kwargs)
-        load_state_dict_strict(full, load_state_dict_file(path), str(path))
+        state, layout = to_timm_layout(full, load_state_dict_file(path))
+        classifier = f"{full.pretrained_cfg.get('classifier') or 'head'}."
+        if layout.get("classifier") == "dropped":  # the feature net never uses it
+            state.update({k: v for k, v in full.state_dict().items() if k.startswith(classifier)})
+        load_state_dict_strict(full, state, str(path))
         loaded = full.state_dict()
         # features_only flattens top-level sequences: 'stages.1.x' -> 'stages_1.x'.
-        state = {}
+        state, used = {}, set()
         for key in self.body.state_dict():
             source = key if key in loaded else key.replace("_", ".", 1)
             if source in loaded:
                 state[key] = loaded[source]
+                used.add(source)
         load_state_dict_strict(self.body, state, f"{path} (the feature layers of {self.model_name})")
-        self.init_record = init_record(path)
+        self.left_out_weights = {k: v for k, v in loaded.items()
+                                 if k not in used and not k.startswith(classifier)}
+        self.init_record = dict(init_record(path), layout=layout["layout"])
 
     def weights_fix(self) -> str:
         return (f"Give it the local weight file of timm's '{self.model_name}' classification model: "
