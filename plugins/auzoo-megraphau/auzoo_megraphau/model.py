@@ -16,15 +16,13 @@ Stage 2 takes over ``backbone.``, ``token_norm.`` (Swin), ``reduction.``,
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Dict, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from auzoo.registry import BACKBONES, HEADS, MODELS, NECKS, build_part
-
-from auzoo_megraphau.weights import load_final_norm
+from auzoo.weights import load_state_dict_strict
 
 DISFA_AUS = (1, 2, 4, 6, 9, 12, 25, 26)
 BP4D_AUS = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
@@ -49,8 +47,9 @@ class MEGraphAU(nn.Module):
         graph: part config (NECKS) of the graph: ``FacialGraphGenerator``
             (stage 1; ``neighbor_num`` = K of the k-NN graph) or ``MEFL``.
         token_norm: apply a LayerNorm to the tokens: Swin's final norm, which
-            timm's feature extractor leaves out. Its weights are read from the
-            backbone's ``pretrained_file`` (strictly) when one is given.
+            timm's feature extractor leaves out. When the backbone starts from
+            a weight file (``backbone.weights``), the norm's weights come from
+            the same file (its ``norm.*``, strictly).
         reduction, afg, head: part configs of the shared reduction, the AU
             feature generator and the classifier.
     """
@@ -67,12 +66,7 @@ class MEGraphAU(nn.Module):
         self.backbone = build_part(BACKBONES, backbone)
         self.nhwc = _channels_last_format(self.backbone)
         in_channels = int(self.backbone.out_channels[-1])
-        if token_norm:
-            self.token_norm = nn.LayerNorm(in_channels)
-            if backbone.get("pretrained_file"):
-                load_final_norm(self.token_norm, Path(backbone["pretrained_file"]))
-        else:
-            self.token_norm = None
+        self.token_norm = self._final_norm(in_channels) if token_norm else None
         self.reduction = build_part(NECKS, reduction or dict(type="TokenReduction"),
                                     in_channels=in_channels, channels=channels)
         self.afg = build_part(NECKS, afg or dict(type="AUFeatureGenerator"), num_aus=n, channels=channels)
@@ -80,6 +74,21 @@ class MEGraphAU(nn.Module):
                                 num_aus=n, channels=channels)
         self.classifier = build_part(HEADS, head or dict(type="CosineAUClassifier"),
                                      num_aus=n, channels=channels)
+
+    def _final_norm(self, width: int) -> nn.LayerNorm:
+        """Swin's final LayerNorm, with the weights of the backbone's file where it has one."""
+        norm = nn.LayerNorm(width)
+        record = getattr(self.backbone, "init_record", None) or {"weights": "random"}
+        if record.get("weights") == "random":
+            return norm
+        left = getattr(self.backbone, "left_out_weights", None)
+        if left is None:
+            raise ValueError(f"token_norm: {type(self.backbone).__name__} keeps no tensors of its "
+                             f"weight file {record['weights']} beside its feature layers, so the "
+                             "final norm cannot be read from it")
+        state = {k[len("norm."):]: v for k, v in left.items() if k.startswith("norm.")}
+        load_state_dict_strict(norm, state, f"{record['weights']} (the final norm, keys 'norm.*')")
+        return norm
 
     def tokens(self, images: Tensor) -> Tensor:
         """Backbone tokens (B, D, in) of RGB images in [0, 1]."""

@@ -1,14 +1,17 @@
 # ME-GraphAU stage 1 (ANFL) with Swin-B (patch 4, window 7, 224 px): the
-# tokens after Swin's final LayerNorm. Weights from a local file (the
-# official swin_base_patch4_window7_224.pth or timm's), which also gives the
-# final norm:
-#   --cfg-options model.backbone.pretrained_file=swin_base_patch4_window7_224.pth
+# tokens after Swin's final LayerNorm. The official code starts from the
+# ImageNet-1k Swin-B: the Swin repository's swin_base_patch4_window7_224.pth
+# ({'model': ...}, its own layout) or timm's tag
+# swin_base_patch4_window7_224.ms_in1k (the same weights in timm's layout;
+# not timm's default tag, which is fine-tuned from ImageNet-22k). Either
+# file, local, gives the backbone and the final norm:
+#   --cfg-options model.backbone.weights=swin_base_patch4_window7_224.pth
 _base_ = ['./megraphau_r50_stage1.py']
 
 model = dict(
     channels=512,  # 1024 / 2
     backbone=dict(_delete_=True, type='TimmBackbone', model_name='swin_base_patch4_window7_224',
-                  pretrained_file=None, out_indices=(3,), drop_path_rate=0.5),
+                  weights=None, out_indices=(3,), drop_path_rate=0.5),
     token_norm=True,  # Swin's final norm, which timm's feature extractor leaves out
 )
 optim_wrapper = dict(optimizer=dict(lr=1e-4))  # README stage-1 commands
