@@ -170,6 +170,10 @@ HOOKS = AuzooRegistry("hook", parent=MMENGINE_HOOKS, scope="auzoo",
 # (face alignment, crops, flips, colour jitter), as mmengine's convention has them.
 TRANSFORMS = AuzooRegistry("transform", parent=MMENGINE_TRANSFORMS, scope="auzoo",
                            locations=["auzoo.data.transforms"])
+# Readers of weights other code bases saved (a published model's official
+# checkpoints), each for the model classes it names: auzoo.engine.weight_formats.
+CHECKPOINT_FORMATS = AuzooRegistry("checkpoint format", scope="auzoo",
+                                   locations=["auzoo.engine.weight_formats"])
 
 PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "backbones": BACKBONES,
@@ -184,6 +188,7 @@ PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "metrics": METRICS,
     "hooks": HOOKS,
     "transforms": TRANSFORMS,
+    "checkpoint_formats": CHECKPOINT_FORMATS,
 }
 
 
@@ -258,7 +263,7 @@ from auzoo.plugin_loader import (  # noqa: E402  (it imports this module's names
 
 __all__ = [
     "ATTENTION", "BACKBONES", "HEADS", "MODELS", "NECKS", "SPLITTERS",
-    "DATASETS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS", "TRANSFORMS",
+    "DATASETS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS", "TRANSFORMS", "CHECKPOINT_FORMATS",
     "PART_REGISTRIES", "CONFIGS", "AuzooRegistry", "RegistryConflictError",
     "PluginInfo", "Provider", "ambiguity_message", "ambiguous_names", "register_config", "register_config_dir",
     "load_plugins", "load_builtins", "ensure_loaded", "plugins_disabled",

@@ -82,14 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="score one checkpoint on one fold, or on another dataset")
-    p.add_argument("model", nargs="?", help="model name or config file (default: the checkpoint's own)")
+    p.add_argument("model", nargs="?", help="model name or config file (default: the checkpoint's "
+                                            "own; needed for a published model's official weights)")
     p.add_argument("--data", required=True, help="prepared cache folder")
     p.add_argument("--fold", type=int,
                    help="fold to score (default: the checkpoint's; not used on another dataset)")
-    p.add_argument("--weights", required=True, help="checkpoint written by auzoo train")
+    p.add_argument("--weights", required=True, nargs="+", metavar="WEIGHTS",
+                   help="checkpoint written by auzoo train, or with MODEL named the official "
+                        "weights of that model (a file, a folder or several files)")
     p.add_argument("--device")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--out", help="also write the per-AU scores to this CSV")
+    p.add_argument("--out", help="also write the per-AU scores to this CSV (and what was "
+                                 "scored to OUT.json)")
+    _add_cfg_options(p)
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("bench", help="train and score every model on every fold (and seed, and "
@@ -103,8 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="AU table for images, folders and videos")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="image files, video files, folders of them")
-    p.add_argument("--model", help="model name or config file (default: the checkpoint's own)")
-    p.add_argument("--weights", required=True, help="checkpoint written by auzoo train")
+    p.add_argument("--model", help="model name or config file (default: the checkpoint's own; "
+                                   "needed for a published model's official weights)")
+    p.add_argument("--weights", required=True, nargs="+", metavar="WEIGHTS",
+                   help="checkpoint written by auzoo train, or with --model the official weights "
+                        "of that model (a file, a folder or several files)")
     p.add_argument("--out", help="CSV file to write (default: print)")
     p.add_argument("--batch-size", type=int, default=32, help="faces per model call")
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
@@ -120,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int,
                    help="face-finding worker processes (default: every core but one beside a GPU; "
                         "the cores the model's threads leave free on a CPU)")
+    _add_cfg_options(p)
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("browse", help="write a model's inputs as its pipeline makes them, "

@@ -187,9 +187,11 @@ def _cmd_eval(args) -> int:
     from rich.console import Console
 
     from auzoo.engine.evaluate import evaluate_checkpoint
+    from auzoo.engine.weight_formats import describe_loaded
 
     out = evaluate_checkpoint(args.weights, args.data, fold=args.fold, model=args.model,
-                              device=args.device, batch_size=args.batch_size)
+                              device=args.device, batch_size=args.batch_size,
+                              cfg_options=getattr(args, "cfg_options", None) or None)
     scores, meta = out["scores"], out["meta"]
     if out["mode"] == "cross":
         left = out["left_out"]
@@ -200,15 +202,38 @@ def _cmd_eval(args) -> int:
         title = (f"{meta.get('model')} fold {out['fold']} on {out['dataset']}: test subjects "
                  f"{', '.join(out['subjects'])} ({scores.frames} frames)")
     if getattr(args, "out", None):
-        import pandas as pd
-        from pathlib import Path
-        rows = [dict(AU=au, f1=scores.f1[au], accuracy=scores.acc[au], **scores.counts[au])
-                for au in scores.f1]
-        rows.append(dict(AU="mean", f1=scores.f1_mean, accuracy=scores.acc_mean))
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(rows).to_csv(args.out, index=False)
-    Console().print(_scores_table(title, scores))
+        _write_eval(args.out, out)
+    console = Console()
+    console.print(_scores_table(title, scores))
+    for line in describe_loaded(meta):
+        console.print(line, soft_wrap=True, highlight=False)
+    if out["mode"] == "fold" and not out.get("fold_checked", True):
+        console.print(f"note: the weights do not say which subjects they were trained on; fold "
+                      f"{out['fold']} was scored as asked, unchecked", highlight=False,
+                      soft_wrap=True)
     return 0
+
+
+def _write_eval(path, out) -> None:
+    """Per-AU scores to ``path`` (CSV) and what was scored to ``path.json``."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from auzoo.engine.checkpoint import plain
+    from auzoo.utils.io import atomic_write_text
+
+    scores, meta = out["scores"], out["meta"]
+    rows = [dict(AU=au, f1=scores.f1[au], accuracy=scores.acc[au], **scores.counts[au])
+            for au in scores.f1]
+    rows.append(dict(AU="mean", f1=scores.f1_mean, accuracy=scores.acc_mean))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
+    record = {k: v for k, v in out.items() if k not in ("scores", "meta")}
+    record.update(produced_by="auzoo eval", model=meta.get("model"), aus=meta.get("aus"),
+                  loaded_from=meta.get("loaded_from"), scores=scores.to_dict())
+    atomic_write_text(Path(str(path) + ".json"), json.dumps(plain(record), indent=1))
 
 
 def _cmd_bench(args) -> int:

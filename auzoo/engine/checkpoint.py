@@ -35,6 +35,10 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used; the message names the file."""
 
 
+class NotAnAuzooCheckpoint(CheckpointError):
+    """A readable file that is not an auzoo checkpoint (maybe another code base's weights)."""
+
+
 # --------------------------------------------------------------------------
 # mmengine's training checkpoints (resume)
 # --------------------------------------------------------------------------
@@ -151,14 +155,14 @@ def load_checkpoint(path, map_location="cpu") -> Tuple[Dict[str, Any], Dict[str,
     except (RuntimeError, EOFError, OSError) as exc:
         raise CheckpointError(f"{path}: unreadable checkpoint ({exc})") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise CheckpointError(f"{path}: not an auzoo checkpoint (no 'state_dict')")
+        raise NotAnAuzooCheckpoint(f"{path}: not an auzoo checkpoint (no 'state_dict')")
     meta = ckpt.get("meta") or {}
     if meta.get("format") != FORMAT:
         if "message_hub" in ckpt:
             raise CheckpointError(
                 f"{path}: this is an mmengine training checkpoint (used by --resume); "
                 "the model to evaluate or predict with is best.pth in the same folder")
-        raise CheckpointError(f"{path}: not an auzoo checkpoint (meta has no format '{FORMAT}')")
+        raise NotAnAuzooCheckpoint(f"{path}: not an auzoo checkpoint (meta has no format '{FORMAT}')")
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise CheckpointError(f"{path}: written by a newer auzoo (format version "
                               f"{meta['format_version']} > {FORMAT_VERSION})")
@@ -226,6 +230,6 @@ def _drop_pretrained(section) -> None:
             _drop_pretrained(item)
 
 
-__all__ = ["CheckpointError", "atomic_write", "build_from_checkpoint",
+__all__ = ["CheckpointError", "NotAnAuzooCheckpoint", "atomic_write", "build_from_checkpoint",
            "device_name", "load_checkpoint", "mmengine_safe_globals", "model_config",
            "plain", "save_checkpoint", "software_versions"]

@@ -131,29 +131,50 @@ def _default_policy(dataset) -> str:
 
 def evaluate_checkpoint(weights, data, *, fold: Optional[int] = None, model=None,
                         device: Optional[str] = None, batch_size: int = 256,
-                        precision: str = "fp32") -> Dict[str, Any]:
-    """Score an auzoo checkpoint on a prepared cache.
+                        precision: str = "fp32", cfg_options: Optional[dict] = None
+                        ) -> Dict[str, Any]:
+    """Score weights on a prepared cache: an auzoo checkpoint, or (with
+    ``model`` named) a published model's official files
+    (:mod:`auzoo.engine.weight_formats`).
 
-    On the dataset it was trained on: one fold (default: the checkpoint's own),
-    refused when the checkpoint trained on any of that fold's test subjects.
+    On the dataset they were trained on: one fold (default: the weights' own),
+    refused when they trained on any of that fold's test subjects.
     On another dataset: every subject, on the AUs both share.
     Returns a dict with ``scores`` (:class:`AUScores`), ``mode``
-    ('fold' / 'cross'), ``meta`` (the checkpoint's) and what was scored."""
+    ('fold' / 'cross'), ``meta`` (what the weights are; ``meta['loaded_from']``
+    names the files, their format and SHA-256) and what was scored."""
+    from auzoo.engine.weight_formats import load_weights
+
+    net = load_weights(weights, model=model, cfg_options=cfg_options)  # read once
+    shown = ", ".join(map(str, weights)) if isinstance(weights, (list, tuple)) else str(weights)
+    return evaluate_loaded(net, data, fold=fold, device=device, batch_size=batch_size,
+                           precision=precision, source=shown)
+
+
+def evaluate_loaded(net, data, *, fold: Optional[int] = None, device: Optional[str] = None,
+                    batch_size: int = 256, precision: str = "fp32", source: str = "the weights"
+                    ) -> Dict[str, Any]:
+    """:func:`evaluate_checkpoint` for a model already loaded (``net.checkpoint_meta``)."""
     import warnings
 
     from auzoo.data import open_cache
-    from auzoo.engine.checkpoint import CheckpointError, build_from_checkpoint
+    from auzoo.engine.checkpoint import CheckpointError
     from auzoo.engine.runner import resolve_device
 
-    net = build_from_checkpoint(weights, model=model)  # the file is read once
     meta = net.checkpoint_meta
     cache = open_cache(data)
     dev = resolve_device(device)
     img_size = int(meta["img_size"])
     channels_last = dev.type == "cuda"  # model and inputs alike (Inference)
     trained_on = set(meta.get("train_subjects", [])) | set(meta.get("val_subjects", []))
-    same_dataset = (meta.get("dataset", "disfa") == cache.dataset.name
-                    and bool(trained_on & set(cache.subjects)) or fold is not None)
+    # official weights whose dataset nothing says are scored only on a fold asked for
+    own_dataset = meta.get("dataset", "disfa") in (cache.dataset.name, None)
+    if own_dataset and not trained_on and fold is None:
+        raise CheckpointError(
+            f"{source}: the weights do not say which {cache.dataset.name} subjects they were "
+            "trained on; give --fold K to score fold K (auzoo cannot then check that they did "
+            "not train on its test subjects)")
+    same_dataset = own_dataset and bool(trained_on & set(cache.subjects)) or fold is not None
     if not same_dataset:
         other = score_other(net, cache, img_size=img_size, device=dev, precision=precision,
                             channels_last=channels_last, batch_size=batch_size)
@@ -164,19 +185,20 @@ def evaluate_checkpoint(weights, data, *, fold: Optional[int] = None, model=None
     seen = sorted(set(test) & trained_on)
     if seen:
         raise CheckpointError(
-            f"{weights}: refusing to score fold {fold}: the checkpoint (fold {meta.get('fold')}) "
-            f"was trained on its test subject(s) {', '.join(seen)}. Score it on fold "
-            f"{meta.get('fold')}, the fold it held out.")
+            f"{source}: refusing to score fold {fold}: the weights (fold {meta.get('fold')}) "
+            f"were trained on its test subject(s) {', '.join(seen)}. Score them on fold "
+            f"{meta.get('fold')}, the fold they held out.")
     if meta.get("data_checksum") and cache.checksum != meta["data_checksum"]:
-        warnings.warn(f"{data}: data checksum {cache.checksum} differs from the one {weights} "
+        warnings.warn(f"{data}: data checksum {cache.checksum} differs from the one {source} "
                       f"was trained on ({meta['data_checksum']}); the scores are not comparable "
                       "to its training result", RuntimeWarning, stacklevel=2)
     aus = tuple(int(a) for a in net.aus)
+    data_cfg = dict(bad_frames=meta.get("bad_frames", "drop"),
+                    threshold=(meta.get("protocol") or {}).get("threshold"))
     predictions = predict_frames(net, cache, test, aus, img_size=img_size, device=dev,
                                  precision=precision, channels_last=channels_last,
-                                 batch_size=batch_size,
-                                 data_cfg=dict(bad_frames=meta.get("bad_frames", "drop"),
-                                               threshold=(meta.get("protocol") or {}).get("threshold")))
+                                 batch_size=batch_size, data_cfg=data_cfg)
     return dict(mode="fold", meta=meta, fold=fold, dataset=cache.dataset.name, data=str(data),
-                data_checksum=cache.checksum, subjects=list(test),
+                data_checksum=cache.checksum, subjects=list(test), fold_checked=bool(trained_on),
+                protocol=cache.describe(fold, data_cfg["bad_frames"], data_cfg["threshold"]),
                 scores=score_predictions(predictions))

@@ -37,18 +37,21 @@ from auzoo.inference.table import FRAME_COLUMNS, au_columns, write_csv
 PathLike = Union[str, os.PathLike]
 
 
-def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None, weights: PathLike = None,
+def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None,
+            weights: Union[PathLike, Iterable[PathLike]] = None,
             batch_size: int = 32, device: Optional[str] = None, every: int = 1,
             progress: bool = True, out: Optional[PathLike] = None, overwrite: bool = False,
             detector: str = "hog", detect_every: int = 10, detect_size: Optional[int] = 640,
             face_threshold: float = 0.3, workers: Optional[int] = None,
-            precision: Optional[str] = None) -> pd.DataFrame:
+            precision: Optional[str] = None, cfg_options: Optional[dict] = None) -> pd.DataFrame:
     """AU table for images, folders of images and videos.
 
     Args:
         inputs: a path or a list of paths: image files, video files, folders.
         model: model name or config (default: the config stored in ``weights``).
-        weights: a checkpoint written by ``auzoo train``.
+        weights: a checkpoint written by ``auzoo train``; or, with ``model``
+            named, that model's official weights (a file, a folder or a list
+            of files; see :mod:`auzoo.engine.weight_formats`).
         batch_size: faces per model call.
         device: ``cpu``, ``cuda``, ``cuda:1`` … (default: cuda when available).
         every: use every N-th video frame (frame numbers stay the video's).
@@ -68,6 +71,7 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None, weights: Pa
             the same whatever the number.
         precision: 'fp32', 'bf16' or 'fp16' (default: what ``auzoo eval``
             scores the model in, fp32 unless its config says otherwise).
+        cfg_options: changes to the named ``model``'s config (dotted keys).
 
     Returns one row per face per frame (a row with ``success = 0`` for a
     frame without a face or a file that could not be read), columns
@@ -78,7 +82,7 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None, weights: Pa
     predictor = Predictor(weights, model=model, device=device, batch_size=batch_size,
                           every=every, detector=detector, detect_every=detect_every,
                           detect_size=detect_size, face_threshold=face_threshold,
-                          workers=workers, precision=precision)
+                          workers=workers, precision=precision, cfg_options=cfg_options)
     return predictor(inputs, progress=progress, out=out, overwrite=overwrite)
 
 
@@ -119,7 +123,8 @@ def predict_cli(args) -> int:
                         batch_size=args.batch_size, device=args.device, every=args.every,
                         progress=True, out=args.out, overwrite=args.force, detector=args.detector,
                         detect_every=args.detect_every, detect_size=args.detect_size or None,
-                        face_threshold=args.face_threshold, workers=getattr(args, "workers", None))
+                        face_threshold=args.face_threshold, workers=getattr(args, "workers", None),
+                        cfg_options=getattr(args, "cfg_options", None) or None)
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate

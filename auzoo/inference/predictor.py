@@ -29,16 +29,20 @@ PathLike = Union[str, os.PathLike]
 log = logging.getLogger("auzoo.inference")
 
 
-def load_model(weights: PathLike, model=None, device: Optional[str] = None):
-    """``(model, img_size)`` from an ``auzoo train`` checkpoint, on ``device``, in eval mode.
+def load_model(weights, model=None, device: Optional[str] = None,
+               cfg_options: Optional[dict] = None):
+    """``(model, img_size)`` on ``device``, in eval mode: an ``auzoo train``
+    checkpoint, or with ``model`` named that model's official weights
+    (:func:`auzoo.engine.weight_formats.load_weights`).
 
     The checkpoint's own config builds the model unless ``model`` (a name,
-    a config or a module) is given; either way the checkpoint must fit it.
+    a config or a module) is given; either way the weights must fit it.
     """
-    from auzoo.engine.checkpoint import CheckpointError, build_from_checkpoint
+    from auzoo.engine.checkpoint import CheckpointError
+    from auzoo.engine.weight_formats import load_weights
 
     try:
-        net = build_from_checkpoint(weights, model=model)
+        net = load_weights(weights, model=model, cfg_options=cfg_options)
     except RuntimeError as exc:  # load_state_dict: tensors of other shapes
         detail = "; ".join(line.strip() for line in str(exc).splitlines()[1:4])
         raise CheckpointError(f"{weights}: the checkpoint does not fit the model ({detail})") from exc
@@ -75,18 +79,20 @@ class Predictor:
                  batch_size: int = 32, every: int = 1, detector: str = "hog",
                  detect_every: int = 10, detect_size: Optional[int] = 640,
                  face_threshold: float = 0.3, workers: Optional[int] = None,
-                 precision: Optional[str] = None):
+                 precision: Optional[str] = None, cfg_options: Optional[dict] = None):
         from auzoo.engine.inference import Inference
+        from auzoo.engine.weight_formats import weight_paths
 
         if weights is None:
-            raise ValueError("predict needs weights: a checkpoint written by `auzoo train`")
+            raise ValueError("predict needs weights: a checkpoint written by `auzoo train`, "
+                             "or a published model's official weights with the model named")
         if batch_size < 1 or every < 1 or detect_every < 1:
             raise ValueError("batch_size, every and detect_every must be >= 1")
         if workers is not None and workers < 0:
             raise ValueError(f"workers must be >= 0, not {workers}")
-        self.weights = Path(weights)
+        self.weights = weight_paths(weights)
         self.batch_size, self.every = batch_size, every
-        self.net, self.img_size = load_model(weights, model, device)
+        self.net, self.img_size = load_model(weights, model, device, cfg_options)
         device = next(self.net.parameters()).device
         self.inference = Inference(self.net, self.img_size,
                                    precision=precision or eval_precision(self.net, device),
@@ -100,7 +106,8 @@ class Predictor:
         self.faces = FacePipeline(transform, face_detector, LandmarkPredictor(),
                                   detect_every, every)
         self.settings = {
-            "weights": str(weights), "weights_key": file_key(self.weights),
+            "weights": ", ".join(map(str, self.weights)),
+            "weights_key": [file_key(p) for p in self.weights],
             "model": getattr(self.net, "name", None), "aus": list(self.aus),
             "img_size": self.img_size, "pipeline": transform.describe(), "every": every, "detector": detector,
             "detect_every": detect_every, "detect_size": detect_size,
@@ -235,6 +242,7 @@ class Predictor:
             "model": self.settings["model"],
             "aus": self.settings["aus"],
             "checkpoint": {k: meta.get(k) for k in kept if k in meta},
+            "loaded_from": meta.get("loaded_from"),
             "settings": {k: v for k, v in self.settings.items() if k not in ("weights", "weights_key")},
             "workers": self.workers,
             "device": device_name(self.device),
