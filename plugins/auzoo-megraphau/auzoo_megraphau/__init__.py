@@ -4,8 +4,10 @@ auzoo imports this package through its ``auzoo.plugins`` entry point;
 importing it registers the parts (``TokenReduction``, ``AUFeatureGenerator``,
 ``FacialGraphGenerator``, ``MEFL``, ``CosineAUClassifier``), the ``MEGraphAU``
 model, the losses (``WeightedAsymmetricLoss``, ``AUEdgeLoss``,
-``MEGraphAULoss``), the configs of both stages for ResNet-50 and Swin-B, and
-the published DISFA and BP4D rows.
+``MEGraphAULoss``), the configs of both stages for ResNet-50 and Swin-B, the
+published DISFA and BP4D rows, and the ``megraphau-official`` checkpoint
+format (the released ``MEFARG_*.pth`` files, for ``auzoo eval`` / ``predict``
+/ ``bench --weights``).
 """
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from auzoo_megraphau.losses import (AUEdgeLoss, MEGraphAULoss, WeightedAsymmetri
 from auzoo_megraphau.mefl import MEFL, GatedGCNLayer, GraphEdgeModel, edge_ends, edge_index
 from auzoo_megraphau.model import BP4D_AUS, DISFA_AUS, MEGraphAU
 from auzoo_megraphau.nodes import AUFeatureGenerator, TokenReduction
+from auzoo_megraphau.official import MEGraphAUCheckpoint, load_official_checkpoint
 from auzoo_megraphau.published import register_rows
 
 __version__ = "0.1.0"
@@ -28,7 +31,8 @@ register_rows()
 
 __all__ = [
     "AUEdgeLoss", "AUFeatureGenerator", "BP4D_AUS", "CONFIG_DIR", "CosineAUClassifier", "DISFA_AUS",
-    "FacialGraphGenerator", "GatedGCNLayer", "GraphEdgeModel", "MEFL", "MEGraphAU", "MEGraphAULoss",
+    "FacialGraphGenerator", "GatedGCNLayer", "GraphEdgeModel", "MEFL", "MEGraphAU", "MEGraphAUCheckpoint",
+    "MEGraphAULoss",
     "TokenReduction", "WeightedAsymmetricLoss", "au_class_weights", "cosine_logit", "edge_ends",
-    "edge_index", "edge_targets", "knn_adjacency", "normalize_digraph",
+    "edge_index", "edge_targets", "knn_adjacency", "load_official_checkpoint", "normalize_digraph",
 ]
