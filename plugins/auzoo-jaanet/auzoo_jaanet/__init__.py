@@ -2,8 +2,9 @@
 
 auzoo imports this package through its ``auzoo.plugins`` entry point; importing
 it registers the ``JAANet`` model, the ``JAARegionLearning`` backbone, the
-``JAANetLoss`` loss, the ``jaanet`` config and JAA-Net's published rows on
-DISFA and BP4D.
+``JAANetLoss`` loss, the ``jaanet`` config, JAA-Net's published rows on
+DISFA and BP4D, and the ``jaanet-official`` checkpoint format (the authors'
+six module files, for ``auzoo eval`` / ``predict`` / ``bench --weights``).
 """
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from auzoo_jaanet import published
 from auzoo_jaanet.jaanet import BP4D_AUS, DISFA_AUS, JAANet
 from auzoo_jaanet.landmarks import AU_CENTRE_RULES, au_centres, initial_attention, jaa_points
 from auzoo_jaanet.losses import JAANetLoss, au_class_weights
+from auzoo_jaanet.official import JAANetCheckpoint
 from auzoo_jaanet.region import HierarchicalRegionLayer, JAARegionLearning
 
 __version__ = "0.1.0"
@@ -21,5 +23,5 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 register_config_dir(CONFIG_DIR)
 
 __all__ = ["AU_CENTRE_RULES", "BP4D_AUS", "CONFIG_DIR", "DISFA_AUS", "HierarchicalRegionLayer",
-           "JAANet", "JAANetLoss", "JAARegionLearning", "au_centres", "au_class_weights",
+           "JAANet", "JAANetCheckpoint", "JAANetLoss", "JAARegionLearning", "au_centres", "au_class_weights",
            "initial_attention", "jaa_points", "published"]
