@@ -29,6 +29,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "jobs on this machine)")
     p.add_argument("--wait", action="store_true",
                    help="with --slurm: wait for the jobs, writing the tables as results land")
+    p.add_argument("--weights", metavar="PATTERN",
+                   help="score given weights instead of training: one model, one cell per fold, "
+                        "PATTERN with {fold} (and {train_parts}, e.g. 1_2 for fold 1) naming the "
+                        "fold's file, folder or files (a quoted glob), e.g. "
+                        "'MEFARG_resnet50_DISFA_fold{fold}.pth'; auzoo checkpoints or a published "
+                        "model's official weights")
     p.add_argument("--preset", choices=("paper", "cpu-demo"),
                    help="training schedule (default: cpu-demo without --data, else the config's)")
 
@@ -50,7 +56,7 @@ def bench_cli(args) -> int:
                   slurm=args.slurm, wait=args.wait, preset=args.preset, device=args.device,
                   use_all=args.use_all, exclude=args.exclude, cfg_options=args.cfg_options,
                   allow_random_init=getattr(args, "allow_random_init", False),
-                  **options)
+                  weights=getattr(args, "weights", None), **options)
     except CellsFailed as exc:
         print(f"auzoo bench: {exc}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ share the grid over one OUT; a run without ``--shard`` writes the tables.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class Grid:
     device: Optional[str] = None
     synthetic: bool = False
     allow_random_init: bool = False       # train frozen stages without a weight file (recorded)
+    weights: Optional[str] = None         # score these weights per fold ({fold}) instead of training
 
     def out_dir(self, data: str) -> Path:
         """One dataset: OUT itself; several: OUT/CACHE_NAME each."""
@@ -55,22 +57,59 @@ class Grid:
         return self.out / label
 
     def cells(self) -> List[grid.Cell]:
-        return grid.plan_cells(self.models, self.folds, self.seeds, self.data)
+        cells = grid.plan_cells(self.models, self.folds, self.seeds, self.data)
+        if self.weights:  # scored, not trained: cells and rows of their own
+            from auzoo.engine.score_weights import WEIGHTS_SUFFIX
+            cells = [dataclasses.replace(c, name=c.name + WEIGHTS_SUFFIX) for c in cells]
+        return cells
 
     def spec(self, cell: grid.Cell, label: str = "") -> RunSpec:
         return RunSpec(model=cell.model, data=cell.data, fold=cell.fold, seed=cell.seed,
                        work_dir=str(cell.work_dir(self.out_dir(cell.data))), preset=self.preset,
                        cfg_options=dict(self.cfg_options), device=self.device, resume=True,
                        test_data=tuple(self.test_data), allow_random_init=self.allow_random_init,
-                       label=label or str(cell))
+                       label=label or str(cell),
+                       weights=fold_weights(self.weights, cell.fold, cell.data) if self.weights
+                       else None)
 
     def finished(self, cell: grid.Cell) -> bool:
         return grid.is_finished(cell, self.out_dir(cell.data), self.test_data)
 
 
-def default_train() -> Callable:
+def run_cell(spec: RunSpec, progress=None):
+    """Train the cell, or score the weights it was given."""
+    if spec.weights:
+        from auzoo.engine.score_weights import score_weights
+        return score_weights(spec, progress=progress)
     from auzoo.engine.train import train
-    return train
+    return train(spec, progress=progress)
+
+
+def default_train() -> Callable:
+    return run_cell
+
+
+def fold_weights(pattern: str, fold: int, data: str) -> Tuple[str, ...]:
+    """The weights of one fold: ``pattern`` with ``{fold}`` and ``{train_parts}``
+    (``1_2`` for a fold trained on parts 1 and 2) filled in; a glob is expanded."""
+    import glob
+
+    train_parts = ""
+    if "{train_parts}" in pattern:
+        from auzoo.data import open_cache
+        parts = open_cache(data).dataset.fold_parts[fold][0]
+        train_parts = "_".join(p.replace("part", "") for p in parts)
+    try:
+        path = pattern.format(fold=fold, train_parts=train_parts)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"--weights {pattern!r}: placeholders are {{fold}} and {{train_parts}} "
+                         f"({exc})") from None
+    if glob.has_magic(path):
+        found = sorted(glob.glob(path))
+        if not found:
+            raise FileNotFoundError(f"--weights {pattern!r}: nothing matches {path} (fold {fold})")
+        return tuple(found)
+    return (path,)
 
 
 def _absolute(path) -> str:
@@ -95,8 +134,11 @@ def make_grid(models: Sequence[str] = (), *, data=None, out="bench_out", folds="
               seeds="0", test_data: Sequence = (), preset: Optional[str] = None,
               device: Optional[str] = None, use_all: bool = False, exclude: Sequence[str] = (),
               cfg_options: Optional[Mapping] = None, allow_random_init: bool = False,
-              **options: Any) -> Grid:
-    """The grid from what ``auzoo bench`` was given (data: None, a cache or several)."""
+              weights: Optional[str] = None, **options: Any) -> Grid:
+    """The grid from what ``auzoo bench`` was given (data: None, a cache or several;
+    ``weights``: a per-fold pattern of weights to score instead of training)."""
+    if weights is not None:
+        _check_weights_grid(models, use_all, seeds, options)
     if use_all:
         models = list(dict.fromkeys(list(models) + grid.all_models(exclude)))
     elif exclude:
@@ -108,12 +150,30 @@ def make_grid(models: Sequence[str] = (), *, data=None, out="bench_out", folds="
     datasets = [str(demo.synthetic_cache())] if synthetic else [_absolute(d) for d in datasets]
     if len(set(datasets)) != len(datasets):
         raise ValueError("--data: a cache is given twice")
+    if weights is not None:  # every fold's weights must be there before anything runs
+        from auzoo.engine.weight_formats import weight_paths
+        for d in datasets:
+            for fold in grid.parse_folds(folds):
+                weight_paths(fold_weights(str(weights), fold, d))
     return Grid(models=[_model_arg(m) for m in models], data=datasets, out=Path(out).resolve(),
                 folds=grid.parse_folds(folds), seeds=grid.parse_seeds(seeds),
                 test_data=tuple(_absolute(t) for t in test_data),
                 preset=demo.preset_piece(preset, synthetic),
                 cfg_options=cfg_options_of(options, cfg_options), device=device,
-                synthetic=synthetic, allow_random_init=allow_random_init)
+                synthetic=synthetic, allow_random_init=allow_random_init,
+                weights=str(weights) if weights is not None else None)
+
+
+def _check_weights_grid(models, use_all: bool, seeds, options: Mapping[str, Any]) -> None:
+    """``--weights`` scores one model's files: no training options, one seed."""
+    if use_all or len(models) != 1:
+        raise ValueError("--weights scores the weights of one model: name exactly one MODEL")
+    if len(grid.parse_seeds(seeds)) != 1:
+        raise ValueError("--weights scores given weights: there is nothing to seed (no --seeds)")
+    training = sorted(k for k, v in options.items() if v is not None)
+    if training:
+        raise ValueError(f"--weights scores given weights, nothing is trained: "
+                         f"{', '.join('--' + k.replace('_', '-') for k in training)} do not apply")
 
 
 # --------------------------------------------------------------------------

@@ -39,6 +39,8 @@ class RunSpec:
     test_data: Tuple[str, ...] = ()       # other caches to score the chosen model on
     allow_random_init: bool = False       # train frozen stages without a weight file
     label: Optional[str] = None           # how progress names the run
+    weights: Optional[Tuple[str, ...]] = None  # score these weights (auzoo's or a published
+                                               # model's official files) instead of training
 
 
 @dataclass

@@ -2,6 +2,7 @@
 per-fold means, cross-dataset scores, the paired comparison and provenance."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
@@ -149,6 +150,17 @@ def schedule_summary(schedule: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def weights_line(name: str, results: Sequence[RunResult]) -> str:
+    """A model scored from given weights: their format and files (SHA-256) per fold."""
+    own = sorted((r for r in results if r.provenance.model == name), key=lambda r: r.provenance.fold)
+    files = [f"fold {r.provenance.fold}: `{Path(f['file']).name}` (sha256 {f['sha256'][:12]}…)"
+             for r in own for f in r.provenance.extra["weights"].get("files", [])]
+    w = own[0].provenance.extra["weights"]
+    return (f"* {name}: no training, {w.get('format')} weights scored as given; image size "
+            f"{own[0].provenance.img_size}; " + "; ".join(files)
+            + (f" ({w['note']})" if w.get("note") else ""))
+
+
 def provenance_section(results: Sequence[RunResult], published: Mapping[str, Any]) -> List[str]:
     folds: Dict[int, RunResult] = {}
     for r in results:
@@ -169,6 +181,9 @@ def provenance_section(results: Sequence[RunResult], published: Mapping[str, Any
         schedules.setdefault(r.provenance.model, r)
     for name, r in schedules.items():
         p = r.provenance
+        if p.extra.get("weights"):
+            lines.append(weights_line(name, results))
+            continue
         demo = p.extra.get("demo")
         lines.append(f"* {name}: preset {p.preset or 'none (the config’s schedule)'}"
                      + (f" with its own demo entries {demo}" if demo else "")

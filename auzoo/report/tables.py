@@ -211,5 +211,7 @@ def published_by_model(results: Sequence[RunResult]) -> Dict[str, Any]:
                 cfg = Config.fromstring(r.provenance.config, file_format=".py")
         except Exception:  # a config text that no longer parses still has its model's rows
             cfg = None
-        rows[name] = published_for(name, dataset, cfg)
+        # given weights are scored beside the row published for their model
+        base = (r.provenance.extra.get("weights") or {}).get("model") or name
+        rows[name] = published_for(base, dataset, cfg)
     return rows

@@ -81,3 +81,25 @@ def test_grid_options(models, caches, tmp_path):
     assert single.out_dir(single.data[0]) == tmp_path / "o" and single.preset == "cpu_demo"
     with pytest.raises(ValueError, match="no model"):
         make_grid([], data=caches["disfa_cache"])
+
+
+def test_weights_patterns_name_each_folds_files(tmp_path):
+    from auzoo.bench.run import _check_weights_grid, fold_weights
+
+    for fold in (1, 2):
+        (tmp_path / f"fold{fold}").mkdir()
+        for name in ("a_5.pth", "b_5.pth"):
+            (tmp_path / f"fold{fold}" / name).write_bytes(b"")
+    assert fold_weights(str(tmp_path / "w_fold{fold}.pth"), 2, "") == (str(tmp_path / "w_fold2.pth"),)
+    assert fold_weights(str(tmp_path / "fold{fold}" / "*_5.pth"), 1, "") == (
+        str(tmp_path / "fold1" / "a_5.pth"), str(tmp_path / "fold1" / "b_5.pth"))
+    with pytest.raises(FileNotFoundError, match=r"nothing matches .*fold3/\*_5.pth \(fold 3\)"):
+        fold_weights(str(tmp_path / "fold{fold}" / "*_5.pth"), 3, "")
+    with pytest.raises(ValueError, match="placeholders are {fold} and {train_parts}"):
+        fold_weights(str(tmp_path / "{split}.pth"), 1, "")
+    with pytest.raises(ValueError, match="name exactly one MODEL"):
+        _check_weights_grid(["a", "b"], False, "0", {})
+    with pytest.raises(ValueError, match="nothing to seed"):
+        _check_weights_grid(["a"], False, "0,1", {})
+    with pytest.raises(ValueError, match="--max-epochs do not apply"):
+        _check_weights_grid(["a"], False, "0", {"max_epochs": 3, "batch_size": None})
