@@ -195,10 +195,12 @@ def evaluate_loaded(net, data, *, fold: Optional[int] = None, device: Optional[s
     aus = tuple(int(a) for a in net.aus)
     data_cfg = dict(bad_frames=meta.get("bad_frames", "drop"),
                     threshold=(meta.get("protocol") or {}).get("threshold"))
+    pipeline = pipeline_steps(getattr(net, "cfg", None), "test")  # the model's own test view
     predictions = predict_frames(net, cache, test, aus, img_size=img_size, device=dev,
                                  precision=precision, channels_last=channels_last,
-                                 batch_size=batch_size, data_cfg=data_cfg)
+                                 batch_size=batch_size, data_cfg=data_cfg, pipeline=pipeline)
     return dict(mode="fold", meta=meta, fold=fold, dataset=cache.dataset.name, data=str(data),
+                img_size=img_size, pipeline=pipeline,
                 data_checksum=cache.checksum, subjects=list(test), fold_checked=bool(trained_on),
                 protocol=cache.describe(fold, data_cfg["bad_frames"], data_cfg["threshold"]),
                 scores=score_predictions(predictions))

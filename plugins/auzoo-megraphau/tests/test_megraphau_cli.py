@@ -52,6 +52,9 @@ def test_eval_scores_the_fold_the_file_held_out_and_says_what_it_loaded(mefarg, 
     assert loaded["aus"] == [1, 2, 4, 6, 9, 12, 25, 26] and loaded["official_fold"] == 1
     assert loaded["stage"] == 2 and "stage 2 has no k-NN graph (K = 3" in loaded["note"]
     assert record["fold"] == 1 and record["subjects"] == ["SN003", "SN004", "SN005"]
+    # scored through ME-GraphAU's own test view: 5-point alignment to 256, centre 224
+    assert record["pipeline"] == [dict(type="AlignFivePoint", size=256),
+                                  dict(type="CenterCrop", size=224)] and record["img_size"] == 48
     assert record["scores"]["frames"] == 3 * 48
 
 
