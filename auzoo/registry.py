@@ -174,6 +174,10 @@ TRANSFORMS = AuzooRegistry("transform", parent=MMENGINE_TRANSFORMS, scope="auzoo
 # checkpoints), each for the model classes it names: auzoo.engine.weight_formats.
 CHECKPOINT_FORMATS = AuzooRegistry("checkpoint format", scope="auzoo",
                                    locations=["auzoo.engine.weight_formats"])
+# How a model takes another run's weights (init_from's ``transfer``): called as
+# ``transfer(model, state_dict, source_meta, where)``, it returns a record.
+WEIGHT_TRANSFERS = AuzooRegistry("weight_transfer", scope="auzoo",
+                                 locations=["auzoo.engine.init"])
 
 PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "backbones": BACKBONES,
@@ -189,6 +193,7 @@ PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "hooks": HOOKS,
     "transforms": TRANSFORMS,
     "checkpoint_formats": CHECKPOINT_FORMATS,
+    "weight_transfers": WEIGHT_TRANSFERS,
 }
 
 
@@ -264,6 +269,7 @@ from auzoo.plugin_loader import (  # noqa: E402  (it imports this module's names
 __all__ = [
     "ATTENTION", "BACKBONES", "HEADS", "MODELS", "NECKS", "SPLITTERS",
     "DATASETS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS", "TRANSFORMS", "CHECKPOINT_FORMATS",
+    "WEIGHT_TRANSFERS",
     "PART_REGISTRIES", "CONFIGS", "AuzooRegistry", "RegistryConflictError",
     "PluginInfo", "Provider", "ambiguity_message", "ambiguous_names", "register_config", "register_config_dir",
     "load_plugins", "load_builtins", "ensure_loaded", "plugins_disabled",

@@ -1,5 +1,6 @@
 """The demo of ``auzoo bench`` without ``--data``: a synthetic DISFA, made once
-in the user's cache folder, trained with the ``cpu_demo`` preset."""
+in the user's cache folder, trained with the ``cpu_demo`` preset (and a
+synthetic BP4D, for a recipe that starts from a BP4D run)."""
 from __future__ import annotations
 
 import os
@@ -15,6 +16,11 @@ PRESETS = {"paper": None, "cpu-demo": "cpu_demo"}
 # version when its recipe changes.
 SYNTHETIC = dict(name="synthetic-disfa-v2", subjects=27, frames=48, width=320, height=240,
                  size=96, seed=0)
+# The synthetic BP4D a recipe that starts from a BP4D run trains that run on in
+# the demo (init_from.source_data='synthetic:bp4d'): all 41 subjects, so that
+# every fold has its subjects; two tasks of 24 frames each, portrait as BP4D.
+SYNTHETIC_BP4D = dict(name="synthetic-bp4d-v1", subjects=41, tasks=2, frames=24, width=240,
+                      height=320, size=96, seed=0)
 
 
 def preset_piece(preset: Optional[str], synthetic: bool) -> Optional[str]:
@@ -38,30 +44,64 @@ def synthetic_cache() -> Path:
     return user_cache_dir() / SYNTHETIC["name"]
 
 
-def synthetic_disfa(console=None) -> Path:
-    """The prepared cache of the demo's synthetic DISFA, made on first use.
+def _made_once(name: str, make, console=None) -> Path:
+    """The prepared cache ``name`` in the user's cache folder, made on first use.
 
     It is synthesised and prepared next to its final place and renamed into
     it when complete, so an interrupted first run leaves no half cache behind
     (and the next run picks up the partial work: both steps resume)."""
     from auzoo.data import open_cache
-    from auzoo.data.prepare import prepare_disfa
-    from auzoo.data.synth import synth_disfa
 
-    cache = synthetic_cache()
+    cache = user_cache_dir() / name
     if cache.is_dir():
         return cache
-    work = cache.parent / f"{SYNTHETIC['name']}.partial"
+    work = cache.parent / f"{name}.partial"
     raw, prepared = work / "raw", work / "cache"
     if console is not None:
-        console.print(f"making the synthetic DISFA once: {cache}")
-    synth_disfa(raw, subjects=SYNTHETIC["subjects"], frames=SYNTHETIC["frames"],
-                seed=SYNTHETIC["seed"], width=SYNTHETIC["width"], height=SYNTHETIC["height"])
-    prepare_disfa(raw, prepared, size=SYNTHETIC["size"], workers=min(4, os.cpu_count() or 1))
+        console.print(f"making the synthetic data once: {cache}")
+    make(raw, prepared)
     open_cache(prepared)  # complete and readable
     os.replace(prepared, cache)
     shutil.rmtree(work, ignore_errors=True)
     return cache
+
+
+def synthetic_disfa(console=None) -> Path:
+    """The prepared cache of the demo's synthetic DISFA, made on first use."""
+    from auzoo.data.prepare import prepare_disfa
+    from auzoo.data.synth import synth_disfa
+
+    def make(raw, prepared):
+        synth_disfa(raw, subjects=SYNTHETIC["subjects"], frames=SYNTHETIC["frames"],
+                    seed=SYNTHETIC["seed"], width=SYNTHETIC["width"], height=SYNTHETIC["height"])
+        prepare_disfa(raw, prepared, size=SYNTHETIC["size"], workers=min(4, os.cpu_count() or 1))
+
+    return _made_once(SYNTHETIC["name"], make, console)
+
+
+def synthetic_bp4d(console=None) -> Path:
+    """The prepared cache of the demo's synthetic BP4D, made on first use."""
+    from auzoo.data.prepare import prepare_bp4d
+    from auzoo.data.synth import synth_bp4d
+    from auzoo.data.synth.bp4d import LANDMARK_FOLDER
+
+    spec = SYNTHETIC_BP4D
+
+    def make(raw, prepared):
+        synth_bp4d(raw, subjects=spec["subjects"], frames=spec["frames"], tasks=spec["tasks"],
+                   seed=spec["seed"], width=spec["width"], height=spec["height"])
+        prepare_bp4d(raw, prepared, size=spec["size"], landmarks=raw / LANDMARK_FOLDER,
+                     workers=min(4, os.cpu_count() or 1))
+
+    return _made_once(spec["name"], make, console)
+
+
+def synthetic_data(name: str, console=None) -> Path:
+    """``'synthetic:disfa'`` or ``'synthetic:bp4d'``: the demo's prepared cache."""
+    makers = {"synthetic:disfa": synthetic_disfa, "synthetic:bp4d": synthetic_bp4d}
+    if name not in makers:
+        raise ValueError(f"{name!r}: the synthetic data sets are {', '.join(makers)}")
+    return makers[name](console)
 
 
 def synthetic_banner(cache: Path) -> str:

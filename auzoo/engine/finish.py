@@ -15,6 +15,7 @@ from auzoo.data.transforms import pipeline_steps
 from auzoo.engine.checkpoint import (device_name, mmengine_safe_globals, save_checkpoint,
                                      software_versions)
 from auzoo.engine.evaluate import Predictions, predict_frames, score_other, score_predictions
+from auzoo.engine.init import init_statement
 from auzoo.engine.records import RESULT_FILE, Provenance, RunResult, RunSpec, Training
 
 
@@ -84,7 +85,8 @@ def finish_run(runner, cfg: Config, spec: RunSpec, *, cache, split: Mapping[str,
         versions=software_versions(), device=device_name(device),
         world_size=int(runner.world_size), preset=spec.preset,
         extra=dict(applied=dict(cfg.get("applied") or {}),
-                   init_from=module.init_from_record if module.init_from_record else None))
+                   init_from=module.init_from_record if module.init_from_record else None,
+                   init=init_statement(cfg, cache.dataset.name, module.init_from_record)))
     loop = runner.train_loop
     timer = next(h for h in runner.hooks if type(h).__name__ == "TrainTimeHook")
     training = Training(

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from auzoo.engine.inference import (Inference, autocast, check_precision, model_logits,
                                     scale_landmarks, to_model_input)
+from auzoo.engine.init import apply_init
 from auzoo.registry import MODELS
 
 
@@ -46,27 +47,6 @@ class AUFramePreprocessor(BaseDataPreprocessor):
             out["landmarks"] = scale_landmarks(data["landmarks"].float(), frames.shape[-2],
                                                self.img_size)
         return out
-
-
-def load_first_stage(model: nn.Module, init_from: dict) -> dict:
-    """Copy the ``keys`` prefixes of a first stage's best checkpoint into ``model``.
-
-    Every key under a listed prefix must exist in both with the same shape: a
-    two-stage recipe that silently skipped a renamed layer would train stage 2
-    from random weights without a word."""
-    from auzoo.engine.checkpoint import CheckpointError, load_checkpoint
-    from auzoo.weights import WeightsMismatchError, load_state_dict_strict
-
-    path = init_from["checkpoint"]
-    _, state = load_checkpoint(path)
-    prefixes = tuple(init_from["keys"])
-    try:
-        load_state_dict_strict(model, state, f"{path} (init_from, first stage)", prefixes=prefixes)
-    except WeightsMismatchError as exc:
-        raise CheckpointError(str(exc)) from None
-    taken = [k for k in state if k.startswith(prefixes)]
-    return dict(checkpoint=str(path), config=init_from.get("config"), keys=list(prefixes),
-                tensors=len(taken))
 
 
 @MODELS.register_module()
@@ -98,7 +78,8 @@ class AUDetectorModule(BaseModel):
         from auzoo.weights import backbone_init, check_frozen_init
         check_frozen_init(model, allow_random_init)
         self.backbone_init = backbone_init(model)
-        self.init_from_record = load_first_stage(model, init_from) if init_from else None
+        # another run's weights (auzoo.engine.init): a first stage, or a source run's epoch
+        self.init_from_record = apply_init(model, init_from) if init_from else None
         self.model = model
         self.loss = loss
         self.img_size = int(img_size)

@@ -103,6 +103,8 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     cfg.model.aus = aus  # concrete in the saved config, so the checkpoint rebuilds the same model
     split = fold_split(cfg, cache, spec.fold, spec.seed)
     _check_batch(cfg, launcher)
+    from auzoo.engine.init import plan_init
+    init_plan = plan_init(cfg, cache.dataset.name)  # refuses a missing source run now
     settings = dict(model=cfg.name, config_digest=_digest(cfg.to_dict()), fold=spec.fold,
                     data_checksum=cache.checksum, seed=spec.seed, aus=list(aus), split=split,
                     test_data=list(map(str, spec.test_data)), preset=spec.preset)
@@ -114,7 +116,7 @@ def train(spec: RunSpec, progress=None) -> RunResult:
         atomic_write_text(work_dir / RUN_FILE, json.dumps(plain(settings), indent=2))
     barrier()
 
-    init_from = _train_first_stage(cfg, spec, work_dir, progress)
+    init_from = _initialisation(init_plan, spec, work_dir, progress, cfg.name)
     rc = runner_config(cfg, data=str(spec.data), aus=aus, split=split, seed=spec.seed,
                        work_dir=work_dir, device=dev, launcher=launcher, resume=resume,
                        predictions_file=PREDICTIONS_FILE, init_from=init_from)
@@ -126,6 +128,10 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     from auzoo.engine.hooks import ProgressHook
     runner.register_hook(ProgressHook(spec.label or f"{cfg.name} fold {spec.fold}",
                                       progress=progress), priority="BELOW_NORMAL")
+    if cfg.get("keep_epochs"):
+        from auzoo.engine.init import KeepEpochWeights
+        runner.register_hook(KeepEpochWeights(cfg.keep_epochs, _weights_meta(
+            cfg, spec, cache, split, aus)))
     runner.train()
 
     result = None
@@ -146,22 +152,41 @@ def _check_batch(cfg: Config, launcher: str) -> None:
         global_batch_split(int(cfg.train_dataloader.batch_size), get_world_size())
 
 
-def _train_first_stage(cfg: Config, spec: RunSpec, work_dir: Path, progress) -> Optional[dict]:
-    """A two-stage recipe (``init_from=dict(config=NAME, keys=[…])``): train the
-    first stage on the same fold, seed and data (resumable, in WORK_DIR/init_from/NAME)
-    and return where its weights are and which to take."""
-    init = cfg.get("init_from")
-    if not init:
-        return None
-    if not init.get("keys"):
-        raise ValueError(f"config of '{cfg.name}': init_from needs 'keys', the state-dict "
-                         "prefixes to take from the first stage")
-    stage = dataclasses.replace(spec, model=str(init["config"]), work_dir=str(
-        work_dir / "init_from" / Path(str(init["config"])).stem), resume=True, test_data=(),
-        label=f"{spec.label or cfg.name} (stage 1: {init['config']})")
-    first = train(stage, progress=progress)
-    return dict(checkpoint=first.training.checkpoint, keys=list(init["keys"]),
-                config=str(init["config"]), result=str(Path(stage.work_dir) / RESULT_FILE))
+def _initialisation(plan: Optional[dict], spec: RunSpec, work_dir: Path, progress,
+                    name: str) -> Optional[dict]:
+    """Where the run's weights start (:func:`auzoo.engine.init.plan_init`): a
+    first stage or a source run this run trains first (resumable, in
+    WORK_DIR/init_from/), or a given checkpoint."""
+    from auzoo.engine.init import is_first_stage, source_checkpoint, source_spec
+
+    if plan is None or plan.get("checkpoint"):
+        return plan
+    if is_first_stage(plan):
+        stage = dataclasses.replace(spec, model=str(plan["config"]), work_dir=str(
+            work_dir / "init_from" / Path(str(plan["config"])).stem), resume=True, test_data=(),
+            label=f"{spec.label or name} (stage 1: {plan['config']})")
+        first = train(stage, progress=progress)
+        return dict(plan, checkpoint=first.training.checkpoint,
+                    result=str(Path(stage.work_dir) / RESULT_FILE))
+    src = source_spec(plan)
+    stage = dataclasses.replace(spec, model=src["model"], data=src["data"], fold=src["fold"],
+                                cfg_options=src["cfg_options"], resume=True, test_data=(),
+                                work_dir=str(work_dir / "init_from" / src["folder"]),
+                                label=f"{spec.label or name} (source: {src['folder']})")
+    train(stage, progress=progress)
+    return dict(plan, checkpoint=source_checkpoint(stage.work_dir, plan["source"]),
+                result=str(Path(stage.work_dir) / RESULT_FILE))
+
+
+def _weights_meta(cfg: Config, spec: RunSpec, cache, split: Mapping[str, tuple], aus) -> dict:
+    """What a kept epoch's checkpoint says about the run that made it."""
+    from auzoo.engine.checkpoint import software_versions
+    return dict(model=cfg.name, config=cfg.pretty_text, dataset=cache.dataset.name,
+                data=str(spec.data), data_checksum=cache.checksum, fold=spec.fold,
+                train_subjects=list(split["train"]), val_subjects=list(split["val"]),
+                test_subjects=list(split["test"]), seed=spec.seed, preset=spec.preset,
+                img_size=int(cfg.get("img_size", 224)), aus=list(aus),
+                versions=software_versions())
 
 
 def _finished_result(work_dir: Path, settings: Mapping[str, Any]) -> Optional[RunResult]:
