@@ -1,6 +1,8 @@
 # JAA-Net (Shao, Liu, Cai & Ma, ECCV 2018): joint AU detection and face
-# alignment with adaptive attention, trained from scratch with the authors'
-# (PyTorch, v1) recipe. DISFA's 8 AUs by default; for BP4D's 12:
+# alignment with adaptive attention, with the authors' (PyTorch, v1) recipe:
+# from scratch on BP4D; on DISFA from their BP4D model (init_from below;
+# jaanet_scratch trains DISFA from random weights). DISFA's 8 AUs by default;
+# for BP4D's 12:
 #   --cfg-options "model.aus=(1,2,4,6,7,10,12,14,15,17,23,24)"
 _base_ = [
     'auzoo::_base_/default_runtime.py',
@@ -59,6 +61,33 @@ train_dataloader = dict(
     sampler=dict(_delete_=True, type='ShuffledBatchSampler', iters_per_epoch=None))
 early_stopping = dict(patience=12)  # the recipe trains all 12 epochs
 
+# Both of the authors' codes train and score in float32, and so does this
+# recipe on a GPU: under bf16 autocast the attention maps are rounded (0.9231
+# becomes 0.9219) and the refinement loss's target is read back from them
+# (README of the plugin, 'Official recipe and auzoo').
+precision = dict(train='fp32', eval='fp32')
+
+# DISFA as the authors' released code trains it: from their BP4D model of
+# parts 1+3 (auzoo's BP4D fold 2) at epoch 5. Region layers, alignment and
+# global branches whole; each DISFA AU's refinement net and local trunk from
+# one BP4D AU's (25 <- 23, 26 <- 17, the others their own); AU9 and the two
+# final FCs fresh. Give the BP4D run with init_from.checkpoint=WORK_DIR (a run
+# is refused without it, with the command that makes it), or its data with
+# init_from.source_data=BP4D_CACHE to train it first. BP4D and other data
+# train from scratch.
+init_from = dict(
+    datasets=('disfa',),
+    source=dict(config='jaanet', dataset='bp4d', fold=2, epoch=5,
+                cfg_options=dict(model=dict(aus=(1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)))),
+    transfer=dict(type='JAANetAUTransfer',
+                  au_map=((1, 1), (2, 2), (4, 4), (6, 6), (12, 12), (25, 23), (26, 17))),
+    checkpoint=None,
+    source_data=None,
+    scratch='jaanet_scratch',
+)
+# A BP4D run keeps its epoch-5 weights (WORK_DIR/weights/epoch_5.pth) for DISFA.
+keep_epochs = (5,)
+
 # The synthetic demo (64 px, 4 epochs of 20 batches of 32, from random weights)
 # keeps JAA-Net's own optimiser. The preset's AdamW at lr 1e-3 moves every one
 # of the classifier's 12,000 weights per unit by about the learning rate in
@@ -67,8 +96,13 @@ early_stopping = dict(patience=12)  # the recipe trains all 12 epochs
 # constant: the recipe's cut every 2 epochs (25,000 steps on real data) would
 # come after 40 of the demo's 80 steps. Fold 1: mean F1 51.5 (seed 0), 52.7 (seed 1),
 # always-present 30.1 (with the cuts: 42.2 and 42.9).
+# On the synthetic DISFA the recipe's BP4D run is a demo run too: jaanet on
+# the synthetic BP4D (fold 2, the same schedule), trained first inside the
+# cell, and its last epoch (4) starts the DISFA model.
 demo = {
     'optim_wrapper.optimizer': dict(_delete_=True, type='SGD', lr=0.01, momentum=0.9,
                                     nesterov=True, weight_decay=5e-4),
     'param_scheduler': [],
+    'init_from.source_data': 'synthetic:bp4d',
+    'init_from.source.epoch': 4,
 }
