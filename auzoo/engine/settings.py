@@ -5,7 +5,7 @@ Configs use mmengine's schema (``optim_wrapper``, ``param_scheduler``,
 ``train_cfg``, ``train_dataloader``, ``default_hooks``, ``custom_hooks``,
 ``randomness``, ``env_cfg`` …) plus auzoo's keys where mmengine has none
 (``data``, ``loss``, ``select_on``, ``early_stopping``, ``precision``,
-``init_from``, ``allow_random_init``). Keys of auzoo's first config schema
+``init_from``, ``keep_epochs``, ``allow_random_init``). Keys of auzoo's first config schema
 fail with a message that names their new place.
 """
 from __future__ import annotations

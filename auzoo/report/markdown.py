@@ -188,7 +188,8 @@ def provenance_section(results: Sequence[RunResult], published: Mapping[str, Any
         lines.append(f"* {name}: preset {p.preset or 'none (the config’s schedule)'}"
                      + (f" with its own demo entries {demo}" if demo else "")
                      + f"; image size {p.img_size}; {schedule_summary(p.schedule or {})}; "
-                     f"backbone weights {p.backbone_init.get('weights', '?')}")
+                     f"backbone weights {p.backbone_init.get('weights', '?')}"
+                     + (f"; start: {p.extra['init']}" if p.extra.get("init") else ""))
     for name, pub in published.items():
         if pub is not None:
             lines.append(f"* published row beside {name}: {pub.method}, {pub.citation}, {pub.source}"

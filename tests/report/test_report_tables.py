@@ -103,3 +103,15 @@ def test_a_config_names_its_row(tmp_path):
     # does not exist is an error that names it
     with pytest.raises(KeyError, match="'pinned'"):
         published_by_model(_results(tmp_path, ["pinned"], folds=(1,)))
+
+
+def test_the_provenance_says_where_each_models_weights_started(tmp_path):
+    from auzoo.report.markdown import provenance_section
+
+    results = _results(tmp_path, ["alpha", "beta"], folds=(1,))
+    results[0].provenance.extra["init"] = "'src' trained on bp4d, fold 2, epoch 5, through T: x.pth"
+    lines = provenance_section(results, {})
+    alpha = next(line for line in lines if line.startswith("* alpha:"))
+    beta = next(line for line in lines if line.startswith("* beta:"))
+    assert alpha.endswith("; start: 'src' trained on bp4d, fold 2, epoch 5, through T: x.pth")
+    assert "start:" not in beta  # a record without the statement (older runs) has none
