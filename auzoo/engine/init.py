@@ -18,8 +18,11 @@ is one of two things:
           scratch='jaanet_scratch')  # the config that starts from random weights
 
   The source run's dataset, fold and epoch are checked against the checkpoint's
-  own record. Without ``checkpoint`` or ``source_data`` the run is refused with
-  a message that says how to make the source run and names ``scratch``.
+  own record. With ``source_data`` the run trains its source first (in
+  ``WORK_DIR/init_from/``, resumable) with the source's config and
+  ``cfg_options`` and the run's preset, seed and device. Without either the
+  run is refused with a message that says how to make the source run and
+  names ``scratch``.
 
 A run keeps the weights of the epochs in its config's ``keep_epochs`` as auzoo
 checkpoints ``WORK_DIR/weights/epoch_N.pth`` (:class:`KeepEpochWeights`): its

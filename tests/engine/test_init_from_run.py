@@ -45,11 +45,18 @@ def _backbone(state):
             and "num_batches" not in k}
 
 
-def test_a_run_keeps_the_epochs_its_config_names(tiny_cache, tmp_path):
+@pytest.fixture(scope="module")
+def source_run(tiny_cache, tmp_path_factory):
+    """A 2-epoch run on fold 2 that keeps epoch 1 (the source the recipes below name)."""
+    tmp_path = tmp_path_factory.mktemp("source")
+    config = _write(tmp_path, "keeps", "keep_epochs = (1,)\n")
+    return config, _train(config, tiny_cache, tmp_path, fold=2)
+
+
+def test_a_run_keeps_the_epochs_its_config_names(source_run):
     from auzoo.engine.checkpoint import build_from_checkpoint, load_checkpoint
 
-    config = _write(tmp_path, "keeps", "keep_epochs = (1,)\n")
-    result = _train(config, tiny_cache, tmp_path, fold=2)
+    _, result = source_run
     work = Path(result.training.checkpoint).parent
     kept = work / "weights" / "epoch_1.pth"
     assert kept.is_file() and not (work / "weights" / "epoch_2.pth").exists()
@@ -63,8 +70,8 @@ def test_a_run_keeps_the_epochs_its_config_names(tiny_cache, tmp_path):
     assert same == (result.training.best_epoch == 1)  # epoch 2's weights are not epoch 1's
 
 
-def test_a_run_without_its_source_run_is_refused_before_any_work(tiny_cache, tmp_path):
-    source = _write(tmp_path, "source", "keep_epochs = (1,)\n")
+def test_a_run_without_its_source_run_is_refused_before_any_work(source_run, tiny_cache, tmp_path):
+    source, _ = source_run
     config = _write(tmp_path, "needs", _init_from(source))
     with pytest.raises(ValueError) as err:
         _train(config, tiny_cache, tmp_path)
@@ -82,44 +89,48 @@ def test_a_run_without_its_source_run_is_refused_before_any_work(tiny_cache, tmp
     assert "applies on disfa; this run is on bp4d" in init_statement(cfg, "bp4d", None)
 
 
-def test_source_data_trains_the_source_run_first_and_its_epoch_starts_this_one(tiny_cache, tmp_path):
+def test_the_source_runs_work_dir_starts_a_run_from_its_kept_epoch(source_run, tiny_cache, tmp_path):
     from auzoo.engine.checkpoint import load_checkpoint
 
-    source = _write(tmp_path, "source", "")
-    config = _write(tmp_path, "from_source", _init_from(source, source_data=str(tiny_cache)) + FROZEN)
-    result = _train(config, tiny_cache, tmp_path)
-    source_dir = tmp_path / "run-from_source-1" / "init_from" / "source-disfa-fold2"
-    kept = source_dir / "weights" / "epoch_1.pth"
-    assert kept.is_file()  # the engine asked the source run to keep the recipe's epoch
-    assert RunResult.read(source_dir / "result.json").provenance.fold == 2
+    source, run = source_run
+    work = Path(run.training.checkpoint).parent
+    config = _write(tmp_path, "from_dir", _init_from(source) + FROZEN)
+    result = _train(config, tiny_cache, tmp_path, **{"init_from.checkpoint": str(work),
+                                                     "train_cfg.max_epochs": 1})
+    kept = work / "weights" / "epoch_1.pth"
     record = result.provenance.extra["init_from"]
     assert record["checkpoint"] == str(kept.resolve()) and record["tensors"] > 0
-    assert record["source"]["epoch"] == 1 and record["source"]["dataset"] == "disfa"
+    assert record["source"]["epoch"] == 1 and record["source"]["model"] == "keeps"
     assert "fold 2" in result.provenance.extra["init"] and "epoch 1" in result.provenance.extra["init"]
     _, src = load_checkpoint(kept)
     _, out = load_checkpoint(result.training.checkpoint)
     weights = _backbone(src)
     assert weights and all(torch.equal(src[k], out[k]) for k in weights)
-    # the source's work dir, given as init_from.checkpoint, starts the same run
-    again = _train(config, tiny_cache, tmp_path, fold=3,
-                   **{"init_from.checkpoint": str(source_dir), "init_from.source_data": None})
-    assert again.provenance.extra["init_from"]["checkpoint"] == str(kept.resolve())
 
 
-def test_a_checkpoint_of_another_fold_or_epoch_is_refused(tiny_cache, tmp_path):
+def test_source_data_trains_the_source_run_first(tiny_cache, tmp_path):
+    source = _write(tmp_path, "source", "")  # keeps nothing itself: the engine asks for epoch 1
+    config = _write(tmp_path, "from_source", _init_from(source, source_data=str(tiny_cache)))
+    result = _train(config, tiny_cache, tmp_path, **{"train_cfg.max_epochs": 1})
+    source_dir = tmp_path / "run-from_source-1" / "init_from" / "source-disfa-fold2"
+    kept = source_dir / "weights" / "epoch_1.pth"
+    assert kept.is_file()
+    assert RunResult.read(source_dir / "result.json").provenance.fold == 2
+    assert result.provenance.extra["init_from"]["checkpoint"] == str(kept.resolve())
+
+
+def test_a_checkpoint_of_another_fold_or_epoch_is_refused(source_run, tiny_cache, tmp_path):
     from auzoo.engine.checkpoint import load_checkpoint, save_checkpoint
 
-    source = _write(tmp_path, "source", "keep_epochs = (1,)\n")
-    run = _train(source, tiny_cache, tmp_path, fold=1)  # fold 1, not the recipe's 2
-    work = Path(run.training.checkpoint).parent
+    source, run = source_run
     config = _write(tmp_path, "needs", _init_from(source))
+    meta, state = load_checkpoint(Path(run.training.checkpoint).parent / "weights" / "epoch_1.pth")
+    save_checkpoint(tmp_path / "fold1.pth", state, dict(meta, fold=1))
     with pytest.raises(ValueError, match=r"fold 1 \(wanted 2\)"):
-        _train(config, tiny_cache, tmp_path, **{"init_from.checkpoint": str(work)})
-    with pytest.raises(ValueError, match=r"epoch 2 \(wanted 1\)"):  # best.pth is epoch 2 here
-        meta, state = load_checkpoint(run.training.checkpoint)
-        meta["fold"], meta["best"]["epoch"] = 2, 2
-        save_checkpoint(tmp_path / "best2.pth", state, meta)
-        _train(config, tiny_cache, tmp_path, **{"init_from.checkpoint": str(tmp_path / "best2.pth")})
-    (work / "weights" / "epoch_1.pth").unlink()
-    with pytest.raises(ValueError, match="keep_epochs"):
-        _train(config, tiny_cache, tmp_path, **{"init_from.checkpoint": str(work)})
+        _train(config, tiny_cache, tmp_path, **{"init_from.checkpoint": str(tmp_path / "fold1.pth")})
+    save_checkpoint(tmp_path / "epoch2.pth", state, dict(meta, epoch=2))
+    with pytest.raises(ValueError, match=r"epoch 2 \(wanted 1\)"):
+        _train(config, tiny_cache, tmp_path, **{"init_from.checkpoint": str(tmp_path / "epoch2.pth")})
+    (tmp_path / "bare").mkdir()
+    with pytest.raises(ValueError, match="keep_epochs"):  # a work dir that kept no epoch 1
+        _train(config, tiny_cache, tmp_path, **{"init_from.checkpoint": str(tmp_path / "bare")})
