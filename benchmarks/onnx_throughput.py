@@ -178,7 +178,8 @@ def report_lines(args, rows, machine: Machine, video_info: str, argv) -> list:
         f"max |p_onnxrt - p_torch| {r['max_prob_diff']:.1e}" for r in rows)]
     summary = [f"batch {b}: {geomean(v):.2f}x" for b, v in ratios.items() if v]
     if predicted:
-        summary.append("predict: " + f"{geomean([r['predict']['onnxruntime'] / r['predict']['torch'] for r in predicted]):.2f}x")
+        ratio = geomean([r["predict"]["onnxruntime"] / r["predict"]["torch"] for r in predicted])
+        summary.append(f"predict: {ratio:.2f}x")
     lines.append("onnxruntime / torch, geometric mean over the models (> 1: onnxruntime faster): "
                  + ", ".join(summary))
     return lines

@@ -13,12 +13,12 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Dict, Optional, Union
 
 import torch
 
 from auzoo.export.graph import DEFAULT_OPSET, ExportError, example_inputs, export_graph, model_label
-from auzoo.export.metadata import OnnxMetadata
+from auzoo.export.metadata import OnnxMetadata, require_export_packages
 
 PathLike = Union[str, Path]
 PARITY_ATOL = 1e-4  # largest |p_onnx - p_torch| accepted, on probabilities
@@ -124,6 +124,7 @@ def export_onnx(weights: PathLike, out: PathLike, model=None, img_size: Optional
     from auzoo.engine.checkpoint import build_from_checkpoint
     from auzoo.utils.io import atomic_write
 
+    require_export_packages()
     start = time.perf_counter()
     weights, out = Path(weights), Path(out)
     if out.suffix.lower() != ".onnx":

@@ -63,6 +63,28 @@ class OnnxFileError(ValueError):
     """An ONNX file ``auzoo predict`` cannot use; the message names the file."""
 
 
+class ExportExtraMissing(ImportError, ValueError):
+    """A package of the ``export`` extra is not installed (a ValueError too, so
+    the command line prints the message, not a traceback)."""
+
+
+def require_export_packages(*modules: str) -> None:
+    """Import ``modules`` (default: every package of the ``export`` extra) or
+    say how to install them."""
+    import importlib
+
+    missing = []
+    for name in modules or ("onnx", "onnxscript", "onnxruntime"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise ExportExtraMissing(f"{', '.join(missing)} not installed: ONNX export and "
+                                 "onnxruntime prediction need auzoo's export extra "
+                                 "(pip install 'auzoo[export]', or -e '.[export]' in a checkout)")
+
+
 def input_description(img_size: int, requires_landmarks: bool) -> Dict[str, Any]:
     described = {IMAGES: dict(shape=["batch", 3, img_size, img_size], dtype="float32",
                               layout="NCHW", color="RGB", range=[0.0, 1.0],
@@ -181,6 +203,7 @@ def _parse(props: Mapping[str, str], key: str, parse, path, default=None):
 def read_metadata(path) -> OnnxMetadata:
     """The auzoo metadata of an exported ``.onnx`` file (read with ``onnx``,
     without building an onnxruntime session)."""
+    require_export_packages("onnx")
     import onnx
 
     path = Path(path)
@@ -198,5 +221,6 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-__all__ = ["DEFAULT_OPSET", "FORMAT", "FORMAT_VERSION", "IMAGES", "KEYS", "LANDMARKS", "OUTPUT_NAMES",
-           "OnnxFileError", "OnnxMetadata", "alignment_step", "read_metadata"]
+__all__ = ["DEFAULT_OPSET", "FORMAT", "FORMAT_VERSION", "IMAGES", "KEYS", "LANDMARKS",
+           "OUTPUT_NAMES", "ExportExtraMissing", "OnnxFileError", "OnnxMetadata", "alignment_step",
+           "read_metadata", "require_export_packages"]

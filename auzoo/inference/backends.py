@@ -170,12 +170,10 @@ class OnnxInference:
 
     def __init__(self, path: PathLike, device: Optional[str] = None,
                  threads: Optional[int] = None):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ImportError("running an .onnx file needs onnxruntime: "
-                              "pip install 'auzoo[export]'") from None
-        from auzoo.export.metadata import OnnxFileError, OnnxMetadata
+        from auzoo.export.metadata import OnnxFileError, OnnxMetadata, require_export_packages
+
+        require_export_packages("onnxruntime")
+        import onnxruntime as ort
 
         self.path = Path(path)
         if not self.path.is_file():

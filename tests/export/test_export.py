@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 
 import cv2
 import numpy as np
@@ -138,6 +139,16 @@ def test_predict_refuses_onnx_files_it_cannot_use(tiny, tmp_path, capsys):
     assert "an ONNX file holds its model; --model is for checkpoints" in capsys.readouterr().err
     with pytest.raises(ValueError, match="runs in fp32, not bf16"):
         auzoo.predict(image, weights=result.path, precision="bf16")
+
+
+def test_a_missing_export_extra_is_named_with_its_install_command(tiny, monkeypatch, capsys,
+                                                                  tmp_path):
+    ckpt, result = tiny
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails, as when not installed
+    assert cli.main(["export", "--weights", str(ckpt), "--out", str(tmp_path / "m.onnx")]) == 2
+    assert "onnxruntime not installed" in capsys.readouterr().err
+    assert cli.main(["predict", str(tmp_path / "x.png"), "--weights", str(result.path)]) == 2
+    assert "pip install 'auzoo[export]'" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------ what cannot be exported
