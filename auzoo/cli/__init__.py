@@ -149,8 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="a checkpoint as an ONNX file (dynamic batch) whose "
                                       "metadata carries what auzoo predict needs")
-    p.add_argument("model", nargs="?", help="model name or config file (default: the checkpoint's own)")
-    p.add_argument("--weights", required=True, help="checkpoint written by auzoo train")
+    p.add_argument("model", nargs="?", help="model name or config file (default: the checkpoint's "
+                                            "own; needed for a published model's official weights)")
+    p.add_argument("--weights", required=True, nargs="+", metavar="WEIGHTS",
+                   help="checkpoint written by auzoo train, or with MODEL named the official "
+                        "weights of that model (a file, a folder or several files)")
     p.add_argument("--out", required=True, help="ONNX file to write (FILE.onnx)")
     from auzoo.export.metadata import DEFAULT_OPSET
 
@@ -159,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--img-size", type=int,
                    help="input side in pixels (default: the checkpoint's image size)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    _add_cfg_options(p)
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("convert-weights",

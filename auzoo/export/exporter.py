@@ -8,7 +8,6 @@ refused rather than shipped.
 """
 from __future__ import annotations
 
-import hashlib
 import platform
 import time
 from dataclasses import dataclass
@@ -33,20 +32,6 @@ class ExportResult:
     seconds: float
 
 
-def sha256_file(path: PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def default_test_pipeline(img_size: int) -> list:
-    """What ``auzoo predict`` does to a face when the config names no test pipeline:
-    TRA-Net's midline alignment straight to the input size."""
-    return [dict(type="AlignMidline", size=int(img_size))]
-
-
 def export_versions(opset: int) -> Dict[str, str]:
     import onnx
     import onnxruntime
@@ -59,22 +44,31 @@ def export_versions(opset: int) -> Dict[str, str]:
             "opset": str(opset), "python": platform.python_version()}
 
 
-def build_metadata(net, weights: Path, img_size: int, opset: int, outputs) -> OnnxMetadata:
+def source_record(meta: Dict) -> Dict:
+    """The weights a model was loaded from (``loaded_from``): files with their
+    SHA-256 and size; ``sha256`` is the file's, or the files' joined by commas."""
+    files = [dict(file=Path(f["file"]).name, sha256=f["sha256"],
+                  bytes=Path(f["file"]).stat().st_size if Path(f["file"]).is_file() else None)
+             for f in (meta.get("loaded_from") or {}).get("files", [])]
+    return dict(file=", ".join(f["file"] for f in files),
+                sha256=",".join(f["sha256"] for f in files), files=files,
+                format=(meta.get("loaded_from") or {}).get("format"))
+
+
+def build_metadata(net, img_size: int, opset: int, outputs) -> OnnxMetadata:
+    from auzoo.data.transforms import pipeline_steps
     from auzoo.engine.checkpoint import plain
 
     meta = dict(getattr(net, "checkpoint_meta", {}) or {})
     config = meta.pop("config", "") or ""
     for key in ("format", "format_version"):
         meta.pop(key, None)
-    cfg = getattr(net, "cfg", None)
-    pipeline = cfg.get("test_pipeline") if cfg is not None else None
-    pipeline = plain(list(pipeline)) if pipeline else default_test_pipeline(img_size)
     return OnnxMetadata(
         model=model_label(net), aus=tuple(int(a) for a in net.aus), img_size=int(img_size),
         requires_landmarks=bool(getattr(net, "requires_landmarks", False)),
-        outputs=tuple(outputs), test_pipeline=pipeline,
-        checkpoint=dict(file=weights.name, sha256=sha256_file(weights),
-                        bytes=weights.stat().st_size, meta=plain(meta)),
+        outputs=tuple(outputs),
+        test_pipeline=plain(pipeline_steps(getattr(net, "cfg", None), "test")),
+        checkpoint=dict(source_record(meta), meta=plain(meta)),
         config=config, versions=export_versions(opset), opset=opset)
 
 
@@ -108,36 +102,37 @@ def check_parity(net, proto_bytes: bytes, img_size: int, requires_landmarks: boo
     return float(np.abs((got - expected).numpy()).max())
 
 
-def export_onnx(weights: PathLike, out: PathLike, model=None, img_size: Optional[int] = None,
+def export_onnx(weights, out: PathLike, model=None, img_size: Optional[int] = None,
                 opset: int = DEFAULT_OPSET, overwrite: bool = False,
-                atol: float = PARITY_ATOL) -> ExportResult:
-    """Export an ``auzoo train`` checkpoint to ``out`` (a ``.onnx`` file).
+                atol: float = PARITY_ATOL, cfg_options: Optional[dict] = None) -> ExportResult:
+    """Export weights to ``out`` (a ``.onnx`` file).
 
     Args:
-        weights: the checkpoint.
+        weights: an ``auzoo train`` checkpoint; or, with ``model`` named, that
+            model's official weights (a file, a folder or a list of files), as
+            ``auzoo predict`` takes them.
         out: the ONNX file to write (replaced only with ``overwrite``).
         model: model name or config (default: the checkpoint's own config).
         img_size: the graph's input side (default: the checkpoint's image size).
         opset: ONNX opset of the default domain.
         atol: largest accepted probability difference, onnxruntime vs PyTorch.
+        cfg_options: changes to the named ``model``'s config (dotted keys).
     """
-    from auzoo.engine.checkpoint import build_from_checkpoint
+    from auzoo.inference.backends import load_model
     from auzoo.utils.io import atomic_write
 
     require_export_packages()
     start = time.perf_counter()
-    weights, out = Path(weights), Path(out)
+    out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise ValueError(f"{out}: the output file's name must end in .onnx")
     if out.exists() and not overwrite:
         raise ValueError(f"{out} exists; pass --force (overwrite=True) to replace it")
-    net = build_from_checkpoint(weights, model=model).float().eval()
-    meta = getattr(net, "checkpoint_meta", {}) or {}
-    cfg = getattr(net, "cfg", None)
-    size = int(img_size or meta.get("img_size") or (cfg.get("img_size") if cfg is not None
-                                                     else None) or 224)
+    net, trained_size = load_model(weights, model, "cpu", cfg_options)
+    net = net.float().eval()
+    size = int(img_size or trained_size)
     program, outputs = export_graph(net, size, opset)
-    metadata = build_metadata(net, weights, size, opset, outputs)
+    metadata = build_metadata(net, size, opset, outputs)
     proto = program.model_proto
     proto.doc_string = (f"auzoo {metadata.model}: AU logits (sigmoid = probability) for AUs "
                         f"{', '.join(map(str, metadata.aus))}; metadata_props describe the input")
@@ -161,7 +156,8 @@ def export_cli(args) -> int:
     from rich.console import Console
 
     result = export_onnx(args.weights, args.out, model=args.model, img_size=args.img_size,
-                         opset=args.opset, overwrite=args.force)
+                         opset=args.opset, overwrite=args.force,
+                         cfg_options=getattr(args, "cfg_options", None) or None)
     m = result.metadata
     inputs = "images (N, 3, {0}, {0})".format(m.img_size) + \
         (" + landmarks (N, 66, 2)" if m.requires_landmarks else "")
@@ -174,4 +170,4 @@ def export_cli(args) -> int:
 
 
 __all__ = ["CHECK_BATCH", "ExportResult", "PARITY_ATOL", "build_metadata", "check_parity",
-           "default_test_pipeline", "export_cli", "export_onnx", "sha256_file"]
+           "export_cli", "export_onnx", "source_record"]

@@ -19,7 +19,7 @@ from auzoo.engine.checkpoint import save_checkpoint
 from auzoo.export import ExportError, OnnxFileError, OnnxMetadata, export_onnx, read_metadata
 from auzoo.export.exporter import build_metadata
 from auzoo.export.metadata import KEYS
-from auzoo.inference.backends import OnnxInference
+from auzoo.inference.backends import OnnxInference, load_model
 from auzoo.registry import MODELS
 
 from .conftest import model_config, write_checkpoint
@@ -51,9 +51,9 @@ def test_metadata_carries_what_predict_needs(tiny):
     assert m.checkpoint["file"] == "best.pth" and m.checkpoint["meta"]["fold"] == 1
     assert m.config == torch.load(ckpt, weights_only=True)["meta"]["config"]
     assert Config.fromstring(m.config, file_format=".py").model.type == "RegionAUNet"
-    # the test pipeline: no recipe in the config, so predict's own alignment at the input size
-    assert m.test_pipeline == [{"type": "AlignMidline", "size": 48}]
-    assert json.loads(props["alignment"]) == {"type": "AlignMidline", "size": 48}
+    # the test pipeline: the config names none, so TRA-Net's (the resize to 48 px follows)
+    assert m.test_pipeline == [{"type": "AlignMidline", "size": 224}]
+    assert json.loads(props["alignment"]) == {"type": "AlignMidline", "size": 224}
     # versions and the opset the graph really has
     assert m.versions["torch"] == torch.__version__ and m.versions["onnx"] == onnx.__version__
     assert m.opset == 18 == next(o.version for o in proto.opset_import if o.domain == "")
@@ -70,14 +70,16 @@ def test_a_config_test_pipeline_travels_verbatim(tmp_path):
     cfg = model_config("resnet50", 48, tiny_backbone=True)
     cfg.test_pipeline = [dict(type="AlignEyeBox", size=200, enlarge=2.9, border=128),
                          dict(type="CenterCrop", size=176)]
-    net = auzoo.build_model(cfg)
-    ckpt = save_checkpoint(tmp_path / "c.pth", net.state_dict(), dict(config=cfg.pretty_text))
-    net.checkpoint_meta = dict(config=cfg.pretty_text, format="auzoo-checkpoint")
-    m = build_metadata(net, ckpt, 48, 18, ["logits"])
+    ckpt = save_checkpoint(tmp_path / "c.pth", auzoo.build_model(cfg).state_dict(),
+                           dict(config=cfg.pretty_text, model="eyebox", img_size=48))
+    net = load_model(ckpt, device="cpu")[0]
+    m = build_metadata(net, 48, 18, ["logits"])
     assert m.test_pipeline == cfg.test_pipeline
     props = m.to_props()
     assert json.loads(props["alignment"])["type"] == "AlignEyeBox"
     assert "format" not in m.checkpoint["meta"] and "config" not in m.checkpoint["meta"]
+    assert m.checkpoint["file"] == "c.pth" and m.checkpoint["format"] == "auzoo"
+    assert m.checkpoint_sha256 == hashlib.sha256(ckpt.read_bytes()).hexdigest()
     assert OnnxMetadata.from_props(props, "x").test_pipeline == cfg.test_pipeline
 
 
@@ -103,7 +105,7 @@ def test_cli_errors_name_the_file(tiny, tmp_path, capsys):
     ckpt, _ = tiny
     missing = tmp_path / "nope.pth"
     assert cli.main(["export", "--weights", str(missing), "--out", str(tmp_path / "a.onnx")]) == 2
-    assert f"checkpoint not found: {missing}" in capsys.readouterr().err
+    assert f"weights not found: {missing}" in capsys.readouterr().err
     text = tmp_path / "notes.pth"
     text.write_text("not a checkpoint")
     assert cli.main(["export", "--weights", str(text), "--out", str(tmp_path / "a.onnx")]) == 2
@@ -130,13 +132,16 @@ def test_predict_refuses_onnx_files_it_cannot_use(tiny, tmp_path, capsys):
     image.write_bytes(b"")  # never read: the weights are refused first
     for weights, message in ((garbage, f"{garbage}: not a readable ONNX model"),
                              (foreign, f"{foreign}: not an ONNX file written by `auzoo export`"),
-                             (tmp_path / "missing.onnx", "ONNX file not found")):
+                             (tmp_path / "missing.onnx", "weights not found")):
         assert cli.main(["predict", str(image), "--weights", str(weights)]) == 2
         assert message in capsys.readouterr().err
     with pytest.raises(OnnxFileError, match="not an ONNX file written by"):
         read_metadata(foreign)
     assert cli.main(["predict", str(image), "--weights", str(result.path), "--model", "tranet"]) == 2
-    assert "an ONNX file holds its model; --model is for checkpoints" in capsys.readouterr().err
+    assert "an ONNX file holds its model; --model and --cfg-options are for checkpoints" in \
+        capsys.readouterr().err
+    assert cli.main(["predict", str(image), "--weights", str(result.path), str(foreign)]) == 2
+    assert "an .onnx file is the whole model; give it alone" in capsys.readouterr().err
     with pytest.raises(ValueError, match="runs in fp32, not bf16"):
         auzoo.predict(image, weights=result.path, precision="bf16")
 

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from mmengine.config import Config
 
 import auzoo
 from auzoo import cli
-
-from .conftest import write_checkpoint
+from auzoo.engine.checkpoint import save_checkpoint
 
 pytest.importorskip("onnxruntime", reason="the export extra: pip install -e .[export]")
 pytest.importorskip("onnxscript", reason="the export extra: pip install -e .[export]")
@@ -64,16 +64,48 @@ def test_video_through_onnx_gives_the_checkpoints_table(grace_video, tiny_ckpt, 
     assert torch_table.attrs["settings"]["runtime"] == "torch"
 
 
-def test_landmark_model_through_onnx_gives_the_checkpoints_table(photos, tmp_path):
-    """JAA-Lite gets the detected faces' 66 points, rescaled to its input, in both runtimes."""
+def _randomized_checkpoint(path, cfg, name):
+    """Random weights and random BatchNorm statistics: a model whose outputs move
+    with its input (at initialisation they hardly do)."""
+    from models.helpers import randomize_  # tests/models
+
+    torch.manual_seed(0)
+    net = randomize_(auzoo.build_model(cfg))
+    return save_checkpoint(path, net.state_dict(), dict(
+        config=cfg.pretty_text, model=name, aus=list(net.aus), img_size=cfg.img_size))
+
+
+def test_landmark_model_and_its_recipe_through_onnx(photos, tmp_path, monkeypatch):
+    """JAA-Lite with JAA-Net's recipe: the .onnx file carries the test pipeline, and
+    predict hands onnxruntime the faces it aligned by it, and their 66 points, exactly
+    as it hands them to the checkpoint's model."""
     pytest.importorskip("auzoo_jaa_lite")
-    cfg = Config(dict(img_size=64, model=dict(
+    from auzoo.engine.inference import Inference
+    from auzoo.inference.backends import OnnxInference
+
+    recipe = [dict(type="AlignEyeBox", size=100, enlarge=2.9, border=64),
+              dict(type="CenterCrop", size=88)]
+    cfg = Config(dict(img_size=64, test_pipeline=recipe, model=dict(
         type="JAALite", backbone=dict(type="TimmBackbone", model_name="test_resnet",
                                       out_indices=(2,)), width=8)))
-    ckpt = write_checkpoint(tmp_path / "jaa.pth", cfg, "jaa_lite_small")
+    ckpt = _randomized_checkpoint(tmp_path / "jaa.pth", cfg, "jaa_lite_small")
     onnx_file = export_onnx(ckpt, tmp_path / "jaa.onnx").path
+    seen = {}
+    for runtime, cls in (("torch", Inference), ("onnxruntime", OnnxInference)):
+        def record(self, frames, landmarks=None, _real=cls.probabilities, _key=runtime):
+            seen.setdefault(_key, []).append((np.array(frames), np.array(landmarks)))
+            return _real(self, frames, landmarks)
+        monkeypatch.setattr(cls, "probabilities", record)
     inputs = [photos["grace_hopper"], photos["astronaut"]]
     torch_table = auzoo.predict(inputs, weights=ckpt, progress=False, workers=0)
     onnx_table = auzoo.predict(inputs, weights=onnx_file, progress=False, workers=0)
     assert len(onnx_table) == 2
     assert_same_table(onnx_table, torch_table)
+    steps = onnx_table.attrs["settings"]["pipeline"]
+    assert steps == torch_table.attrs["settings"]["pipeline"]
+    assert [s["type"] for s in steps] == ["AlignEyeBox", "CenterCrop", "Resize"]
+    faces = {k: np.concatenate([f for f, _ in v]) for k, v in seen.items()}
+    points = {k: np.concatenate([p for _, p in v]) for k, v in seen.items()}
+    assert faces["torch"].shape == (2, 64, 64, 3) and points["torch"].shape == (2, 66, 2)
+    np.testing.assert_array_equal(faces["onnxruntime"], faces["torch"])
+    np.testing.assert_array_equal(points["onnxruntime"], points["torch"])
