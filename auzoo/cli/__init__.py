@@ -8,9 +8,9 @@ import sys
 from typing import List, Optional
 
 
-from auzoo.cli.commands import (_cmd_bench, _cmd_browse, _cmd_convert, _cmd_eval, _cmd_list,  # noqa: F401
-                                _cmd_predict, _cmd_prepare, _cmd_show, _cmd_synth, _cmd_train,
-                                print_result)
+from auzoo.cli.commands import (_cmd_bench, _cmd_browse, _cmd_convert, _cmd_eval,  # noqa: F401
+                                _cmd_export, _cmd_list, _cmd_predict, _cmd_prepare, _cmd_show,
+                                _cmd_synth, _cmd_train, print_result)
 from auzoo.cli.options import _add_cfg_options, _add_train_options, _train_cfg_options  # noqa: F401
 
 
@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "needed for a published model's official weights)")
     p.add_argument("--weights", required=True, nargs="+", metavar="WEIGHTS",
                    help="checkpoint written by auzoo train, or with --model the official weights "
-                        "of that model (a file, a folder or several files)")
+                        "of that model (a file, a folder or several files), or an .onnx file "
+                        "written by auzoo export (run by onnxruntime; no --model)")
     p.add_argument("--out", help="CSV file to write (default: print)")
     p.add_argument("--batch-size", type=int, default=32, help="faces per model call")
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
@@ -145,6 +146,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for the images and samples.json")
     _add_cfg_options(p)
     p.set_defaults(func=_cmd_browse)
+
+    p = sub.add_parser("export", help="a checkpoint as an ONNX file (dynamic batch) whose "
+                                      "metadata carries what auzoo predict needs")
+    p.add_argument("model", nargs="?", help="model name or config file (default: the checkpoint's "
+                                            "own; needed for a published model's official weights)")
+    p.add_argument("--weights", required=True, nargs="+", metavar="WEIGHTS",
+                   help="checkpoint written by auzoo train, or with MODEL named the official "
+                        "weights of that model (a file, a folder or several files)")
+    p.add_argument("--out", required=True, help="ONNX file to write (FILE.onnx)")
+    from auzoo.export.metadata import DEFAULT_OPSET
+
+    p.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+                   help=f"ONNX opset of the default domain (default {DEFAULT_OPSET})")
+    p.add_argument("--img-size", type=int,
+                   help="input side in pixels (default: the checkpoint's image size)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    _add_cfg_options(p)
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("convert-weights",
                        help="VGGFace2 SENet-50 pickle -> state dict for the VGGFace2SENet50 backbone")

@@ -261,6 +261,12 @@ def _cmd_browse(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from auzoo.export import export_cli
+
+    return export_cli(args)
+
+
 def _cmd_convert(args) -> int:
     from auzoo.weights import convert_cli
 

@@ -4,6 +4,7 @@ The pipeline::
 
     decode (PyAV) ─▶ faces + 68 landmarks (dlib, tracked) ─▶ the alignment
     ``prepare`` uses ─▶ batches ─▶ auzoo.engine.inference.Inference ─▶ table
+                                   (or onnxruntime, for an ``auzoo export`` file)
 
 Decoding, face finding and alignment run in worker processes where there
 are cores for them (:func:`default_workers`), in order whatever their
@@ -48,10 +49,12 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None,
 
     Args:
         inputs: a path or a list of paths: image files, video files, folders.
-        model: model name or config (default: the config stored in ``weights``).
+        model: model name or config (default: the config stored in ``weights``;
+            not with an ``.onnx`` file, which holds its model).
         weights: a checkpoint written by ``auzoo train``; or, with ``model``
             named, that model's official weights (a file, a folder or a list
-            of files; see :mod:`auzoo.engine.weight_formats`).
+            of files; see :mod:`auzoo.engine.weight_formats`); or an ``.onnx``
+            file written by ``auzoo export`` (run through onnxruntime, same table).
         batch_size: faces per model call.
         device: ``cpu``, ``cuda``, ``cuda:1`` … (default: cuda when available).
         every: use every N-th video frame (frame numbers stay the video's).
@@ -70,7 +73,8 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None,
             GPU; the cores a CPU model's threads leave free). The table is
             the same whatever the number.
         precision: 'fp32', 'bf16' or 'fp16' (default: what ``auzoo eval``
-            scores the model in, fp32 unless its config says otherwise).
+            scores the model in, fp32 unless its config says otherwise; an
+            ``.onnx`` file runs in fp32).
         cfg_options: changes to the named ``model``'s config (dotted keys).
 
     Returns one row per face per frame (a row with ``success = 0`` for a

@@ -3,7 +3,8 @@
 Faces come from :mod:`auzoo.inference.pipeline` (worker processes, in
 order); batches go through :class:`auzoo.engine.inference.Inference`, the
 one inference path validation and ``auzoo eval`` use, so a face is scored
-exactly as a test frame is.
+exactly as a test frame is -- or, for an ``.onnx`` file from ``auzoo export``,
+through onnxruntime on the same model input (:mod:`auzoo.inference.backends`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from auzoo.inference.backends import eval_precision, load_model, open_backend  # noqa: F401
 from auzoo.inference.pipeline import (FaceIds, FacePipeline, FaceStream, Unit, as_is,
                                       default_workers, lower_priority)
 from auzoo.inference.sources import InputError, Source, collect_sources
@@ -27,40 +29,6 @@ from auzoo.vision.video import count_frames
 
 PathLike = Union[str, os.PathLike]
 log = logging.getLogger("auzoo.inference")
-
-
-def load_model(weights, model=None, device: Optional[str] = None,
-               cfg_options: Optional[dict] = None):
-    """``(model, img_size)`` on ``device``, in eval mode: an ``auzoo train``
-    checkpoint, or with ``model`` named that model's official weights
-    (:func:`auzoo.engine.weight_formats.load_weights`).
-
-    The checkpoint's own config builds the model unless ``model`` (a name,
-    a config or a module) is given; either way the weights must fit it.
-    """
-    from auzoo.engine.checkpoint import CheckpointError
-    from auzoo.engine.weight_formats import load_weights
-
-    try:
-        net = load_weights(weights, model=model, cfg_options=cfg_options)
-    except RuntimeError as exc:  # load_state_dict: tensors of other shapes
-        detail = "; ".join(line.strip() for line in str(exc).splitlines()[1:4])
-        raise CheckpointError(f"{weights}: the checkpoint does not fit the model ({detail})") from exc
-    meta = getattr(net, "checkpoint_meta", {}) or {}
-    cfg = getattr(net, "cfg", None)
-    img_size = meta.get("img_size") or (cfg.get("img_size") if cfg is not None else None) or 224
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    return net.to(device).eval(), int(img_size)
-
-
-def eval_precision(net, device: torch.device) -> str:
-    """The precision ``auzoo eval`` scores the model in, so predict matches it:
-    the config's ``precision.eval`` on a GPU (fp32 by default), fp32 on a CPU."""
-    if device.type != "cuda":
-        return "fp32"
-    cfg = getattr(net, "cfg", None)
-    precision = cfg.get("precision") if cfg is not None else None
-    return (precision or {}).get("eval", "fp32") if isinstance(precision, dict) else "fp32"
 
 
 class Predictor:
@@ -80,36 +48,37 @@ class Predictor:
                  detect_every: int = 10, detect_size: Optional[int] = 640,
                  face_threshold: float = 0.3, workers: Optional[int] = None,
                  precision: Optional[str] = None, cfg_options: Optional[dict] = None):
-        from auzoo.engine.inference import Inference
         from auzoo.engine.weight_formats import weight_paths
 
         if weights is None:
             raise ValueError("predict needs weights: a checkpoint written by `auzoo train`, "
-                             "or a published model's official weights with the model named")
+                             "a published model's official weights with the model named, or an "
+                             ".onnx file written by `auzoo export`")
         if batch_size < 1 or every < 1 or detect_every < 1:
             raise ValueError("batch_size, every and detect_every must be >= 1")
         if workers is not None and workers < 0:
             raise ValueError(f"workers must be >= 0, not {workers}")
         self.weights = weight_paths(weights)
         self.batch_size, self.every = batch_size, every
-        self.net, self.img_size = load_model(weights, model, device, cfg_options)
-        device = next(self.net.parameters()).device
-        self.inference = Inference(self.net, self.img_size,
-                                   precision=precision or eval_precision(self.net, device),
-                                   channels_last=device.type == "cuda")
-        self.aus = tuple(int(a) for a in self.net.aus)
+        # the runtime: torch weights, or an .onnx file through onnxruntime
+        self.backend = open_backend(weights, model=model, device=device, precision=precision,
+                                    cfg_options=cfg_options)
+        self.net, self.inference = self.backend.model, self.backend.inference
+        self.img_size, self.aus = self.backend.img_size, self.backend.aus
+        device = self.inference.device
         self.workers = default_workers(device) if workers is None else workers
         face_detector = FaceDetector(detector, max_side=detect_size, threshold=face_threshold)
-        from auzoo.data.transforms import config_pipeline
+        from auzoo.data.transforms import build_pipeline
 
-        transform = config_pipeline(getattr(self.net, "cfg", None), "test", self.img_size)
+        transform = build_pipeline(self.backend.test_pipeline, self.img_size)
         self.faces = FacePipeline(transform, face_detector, LandmarkPredictor(),
                                   detect_every, every)
         self.settings = {
             "weights": ", ".join(map(str, self.weights)),
             "weights_key": [file_key(p) for p in self.weights],
-            "model": getattr(self.net, "name", None), "aus": list(self.aus),
-            "img_size": self.img_size, "pipeline": transform.describe(), "every": every, "detector": detector,
+            "model": self.backend.name, "aus": list(self.aus), "runtime": self.backend.runtime,
+            "img_size": self.img_size, "pipeline": transform.describe(), "every": every,
+            "detector": detector,
             "detect_every": detect_every, "detect_size": detect_size,
             "face_threshold": face_threshold, "precision": self.inference.precision}
 
@@ -231,7 +200,7 @@ class Predictor:
     def _provenance(self, sources, skipped, unreadable, table) -> Dict[str, Any]:
         from auzoo.engine.checkpoint import device_name, software_versions
 
-        meta = dict(getattr(self.net, "checkpoint_meta", {}) or {})
+        meta = self.backend.meta
         kept = ("model", "fold", "train_subjects", "test_subjects", "bad_frames", "select_on",
                 "data_checksum", "img_size", "best", "versions")
         frames = table.dropna(subset=["frame"])[["file", "frame"]].drop_duplicates() if len(table) \
@@ -243,6 +212,7 @@ class Predictor:
             "aus": self.settings["aus"],
             "checkpoint": {k: meta.get(k) for k in kept if k in meta},
             "loaded_from": meta.get("loaded_from"),
+            **({"export": self.backend.export} if self.backend.export else {}),
             "settings": {k: v for k, v in self.settings.items() if k not in ("weights", "weights_key")},
             "workers": self.workers,
             "device": device_name(self.device),

@@ -183,3 +183,31 @@ def test_process_tree_counts_every_descendant(bench_modules):
     subprocess.run([sys.executable, "-c", child], check=True)
     used = tree.stop()
     assert used >= 0.5  # the grandchild's 0.6 s, less at most one interval
+
+
+@pytest.fixture(scope="module")
+def onnx_bench():
+    yield from benchmark_modules("onnx_throughput")
+
+
+def test_onnx_throughput_times_both_runtimes_alike(onnx_bench, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    cfg = tmp_path / "tiny.py"
+    cfg.write_text("img_size = 32\nmodel = dict(type='RegionAUNet', aus=(1, 2, 4), "
+                   "backbone=dict(type='TimmBackbone', model_name='test_resnet'), neck=None, "
+                   "splitter=dict(type='WholeFaceSplitter'), attention=[], "
+                   "head=dict(type='TwoFCHead', pool_size=1, hidden=8, dropout=0.0), "
+                   "branches=[dict(region='face')])\n")
+    out = tmp_path / "report.txt"
+    (bench,) = onnx_bench
+    assert bench.main([str(cfg), "--batch-sizes", "1", "2", "--images", "2", "--repeats", "2",
+                          "--frames", "3", "--size", "240x180", "--out", str(out)]) == 0
+    report = out.read_text()
+    rows = [line.split() for line in report.splitlines() if line.startswith("tiny ")]
+    assert [r[2] for r in rows[:2]] == ["1", "2"]           # model alone, batch 1 and 2
+    for row in rows[:2]:
+        assert float(row[3]) > 0 and float(row[4]) > 0      # images/s, each runtime
+    assert len(rows) == 3 and float(rows[2][1]) > 0 and float(rows[2][2]) > 0  # predict frames/s
+    assert "reference (matrix product" in report and "load average" in report
+    assert "geometric mean over the models" in report and "max |p_onnxrt - p_torch|" in report

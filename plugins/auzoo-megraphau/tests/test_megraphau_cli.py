@@ -99,6 +99,38 @@ def test_predict_with_the_model_named(mefarg, tmp_path, capsys):
     assert provenance["loaded_from"]["files"][0]["file"] == str(weights)
 
 
+def test_export_of_the_official_file_predicts_as_the_file_does(mefarg, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import hashlib
+
+    import pandas as pd
+
+    from auzoo.export import read_metadata
+
+    photo = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    weights = mefarg / "MEFARG_test_resnet_DISFA_fold1.pth"
+    onnx_file = tmp_path / "mefarg.onnx"
+    code, _, err = _run(capsys, "export", "megraphau_r50", "--weights", weights, "--out", onnx_file,
+                        *TINY)
+    assert code == 0, err
+    meta = read_metadata(onnx_file)
+    assert meta.model == "megraphau_r50" and meta.img_size == 48
+    assert meta.checkpoint["format"] == "megraphau-official"
+    assert meta.checkpoint_sha256 == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert [s["type"] for s in meta.test_pipeline] == ["AlignFivePoint", "CenterCrop"]
+    tables = {}
+    for name, argv in (("onnx", ["--weights", onnx_file]),
+                       ("official", ["--weights", weights, "--model", "megraphau_r50", *TINY])):
+        out_csv = tmp_path / f"{name}.csv"
+        code, _, err = _run(capsys, "predict", photo, *argv, "--out", out_csv, "--workers", "0")
+        assert code == 0, err
+        tables[name] = pd.read_csv(out_csv)
+    probs = [c for c in tables["onnx"] if c.endswith("_prob")]
+    assert tables["onnx"]["success"].tolist() == [1]
+    assert (tables["onnx"][probs] - tables["official"][probs]).abs().max().max() <= 1e-4
+
+
 def test_bench_scores_each_folds_file_without_training(mefarg, tiny_disfa, tmp_path, capsys):
     out = tmp_path / "bench"
     pattern = str(mefarg / "MEFARG_test_resnet_DISFA_fold{fold}.pth")
