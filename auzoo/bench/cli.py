@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude", nargs="+", default=[], metavar="NAME", help="leave these models out")
     p.add_argument("--data", action="append", metavar="CACHE",
                    help="prepared cache; repeat for several datasets, one table each "
-                        "(default: a synthetic DISFA and the cpu-demo preset)")
+                        "(default: a synthetic DISFA and the cpu_demo preset)")
     p.add_argument("--test-data", action="append", default=[], metavar="CACHE",
                    help="also score every trained model on this other dataset (repeatable)")
     p.add_argument("--folds", default="1,2,3", help="comma-separated fold numbers")
@@ -35,8 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "fold's file, folder or files (a quoted glob), e.g. "
                         "'MEFARG_resnet50_DISFA_fold{fold}.pth'; auzoo checkpoints or a published "
                         "model's official weights")
-    p.add_argument("--preset", choices=("paper", "cpu-demo"),
-                   help="training schedule (default: cpu-demo without --data, else the config's)")
+    from auzoo.cli.options import add_preset_option
+
+    add_preset_option(p, "cpu_demo without --data, else the config's own")
 
 
 def bench_cli(args) -> int:

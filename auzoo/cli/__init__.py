@@ -11,7 +11,8 @@ from typing import List, Optional
 from auzoo.cli.commands import (_cmd_bench, _cmd_browse, _cmd_convert, _cmd_eval, _cmd_list,  # noqa: F401
                                 _cmd_predict, _cmd_prepare, _cmd_show, _cmd_synth, _cmd_train,
                                 print_result)
-from auzoo.cli.options import _add_cfg_options, _add_train_options, _train_cfg_options  # noqa: F401
+from auzoo.cli.options import (_add_cfg_options, _add_train_options, _train_cfg_options,  # noqa: F401
+                               add_preset_option)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--test-data", action="append", metavar="CACHE",
                    help="also score the chosen model on every subject of this other dataset")
-    p.add_argument("--preset", help="a preset of configs/_base_/presets (e.g. cpu_demo)")
+    add_preset_option(p, "the config's own schedule")
     _add_train_options(p)
     p.set_defaults(func=_cmd_train)
 

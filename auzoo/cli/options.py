@@ -9,7 +9,21 @@ from mmengine.config import DictAction
 def _add_cfg_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                    metavar="KEY=VALUE",
-                   help="override config entries, e.g. model.neck.out_channels=256 train.max_epochs=5")
+                   help="override config entries (mmengine's schema, dotted keys; a key nothing reads "
+                        "is refused), e.g. train_cfg.max_epochs=5 early_stopping.patience=3")
+
+
+def _preset_spelling(name: str) -> str:
+    return name.strip().replace("-", "_")  # `cpu-demo` is read as `cpu_demo`
+
+
+def add_preset_option(p: argparse.ArgumentParser, default_text: str) -> None:
+    """``--preset``, the same names for train and bench (``-`` read as ``_``)."""
+    from auzoo.engine.settings import PRESETS
+
+    p.add_argument("--preset", type=_preset_spelling, choices=tuple(PRESETS), metavar="PRESET",
+                   help=f"training schedule: {' or '.join(PRESETS)} "
+                        f"(auzoo/configs/_base_/presets/; default: {default_text})")
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:

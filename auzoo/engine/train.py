@@ -90,8 +90,9 @@ def train(spec: RunSpec, progress=None) -> RunResult:
 
     from auzoo.data import open_cache
     from auzoo.engine.runner import AuzooRunner, launch, on_rank0, resolve_device, runner_config
-    from auzoo.engine.settings import resolve_config, schedule_record
+    from auzoo.engine.settings import preset_piece, resolve_config, schedule_record
 
+    spec = dataclasses.replace(spec, preset=preset_piece(spec.preset))  # 'cpu-demo' = 'cpu_demo'
     cfg = resolve_config(spec.model, spec.cfg_options, preset=spec.preset)
     if spec.allow_random_init:
         cfg.allow_random_init = True

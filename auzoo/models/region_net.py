@@ -73,6 +73,8 @@ class RegionAUNet(nn.Module):
     """
 
     requires_landmarks = False
+    # The keys of each ``branches`` entry (the config check and the build read them).
+    config_sections = {"branches": ("aus", "region", "attention", "head")}
 
     def __init__(self, aus: Optional[Sequence[int]], backbone: Dict, splitter: Dict,
                  branches: Sequence[Dict], neck: Optional[Dict] = None, attention: Sequence[Dict] = (),
@@ -113,7 +115,7 @@ class RegionAUNet(nn.Module):
                              persistent=False)
 
     def _branch_aus(self, region: str, cfg: Dict, single: bool) -> Tuple[int, ...]:
-        unknown = set(cfg) - {"aus", "region", "attention", "head"}
+        unknown = set(cfg) - set(self.config_sections["branches"])
         if unknown:
             raise ValueError(f"branch '{region}': unknown keys {sorted(unknown)}")
         if cfg.get("aus") is not None:

@@ -54,7 +54,10 @@ def show_model(name_or_path: str, cfg_options: Optional[Mapping[str, Any]] = Non
     import auzoo
     from auzoo.config import apply_overrides, load_config
 
+    from auzoo.config_check import check_config, key_locator
+
     cfg = apply_overrides(load_config(name_or_path), dict(cfg_options or {}))
+    check_config(cfg, key_locator(cfg, cfg_options))
     model = auzoo.build_model(cfg)
     size = int(img_size or cfg.get("img_size", 224))
     summary = model_summary(model, size)
