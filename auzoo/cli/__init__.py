@@ -74,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="prepared cache folder")
     p.add_argument("--fold", type=int, required=True, help="fold number of the cache's dataset")
     p.add_argument("--work-dir", help="where checkpoints and logs go")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --work-dir")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run in --work-dir (the default: a run found "
+                        "there resumes if its settings are the same, a finished one is shown)")
+    p.add_argument("--force", action="store_true",
+                   help="discard the run found in --work-dir and train from the start")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--test-data", action="append", metavar="CACHE",
                    help="also score the chosen model on every subject of this other dataset")
@@ -156,11 +160,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What a command interrupted by Ctrl-C keeps, said in one line.
+_RESUME_HINTS = {
+    "train": "run the same command again to resume after the last finished epoch "
+             "(--force starts over)",
+    "bench": "run the same command again: finished cells are kept and the interrupted one resumes",
+    "prepare": "run the same command again to resume: prepared subjects are kept",
+}
+
+
+def interrupted_message(args) -> str:
+    hint = _RESUME_HINTS.get(args.command)
+    if args.command == "predict" and getattr(args, "out", None):
+        hint = f"run the same command again to resume: finished files are kept in {args.out}.partial"
+    return f"auzoo {args.command}: interrupted" + (f"; {hint}" if hint else "")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        if "AUZOO_DEBUG" in __import__("os").environ:
+            raise
+        print(f"\n{interrupted_message(args)}", file=sys.stderr)
+        return 130
     except (FileNotFoundError, KeyError, ValueError) as exc:
         if "AUZOO_DEBUG" in __import__("os").environ:
             raise

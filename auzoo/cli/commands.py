@@ -135,7 +135,7 @@ def _cmd_train(args) -> int:
 
     spec = RunSpec(model=args.model, data=args.data, fold=args.fold, seed=args.seed,
                    work_dir=args.work_dir, cfg_options=_train_cfg_options(args),
-                   device=args.device, resume=args.resume, test_data=tuple(args.test_data or ()),
+                   device=args.device, resume=True, force=args.force, test_data=tuple(args.test_data or ()),
                    allow_random_init=args.allow_random_init, preset=args.preset)
     with distributed_session():
         result = train(spec)

@@ -266,6 +266,12 @@ class ProgressHook(Hook):
             self.console.print(f"{self.label}: stopped early after epoch {loop.epoch} "
                                "(no better mean F1 for the patience window)")
         self.progress.update(self.task, total=loop.iter, completed=loop.iter)
+        self.close()
+
+    def close(self) -> None:
+        """Stop drawing (at the end, or when training is interrupted)."""
+        if self.task is None:
+            return
         if self._own:
             self.progress.stop()
         else:
