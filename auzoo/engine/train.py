@@ -212,9 +212,9 @@ def _discard_run(work_dir: Path) -> None:
 
 
 def _note(text: str) -> None:
-    from rich.console import Console
+    from auzoo.utils.console import make_console
 
-    Console(stderr=True, soft_wrap=True).print(text, markup=False, highlight=False)
+    make_console(stderr=True).print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _check_same_run(work_dir: Path, settings: Mapping[str, Any]) -> None:

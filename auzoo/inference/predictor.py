@@ -262,9 +262,9 @@ def console():
     """The console progress and warnings share (stderr), so a warning prints above the bar."""
     global _CONSOLE
     if _CONSOLE is None:
-        from rich.console import Console
+        from auzoo.utils.console import make_console
 
-        _CONSOLE = Console(stderr=True)
+        _CONSOLE = make_console(stderr=True)
     return _CONSOLE
 
 

@@ -47,12 +47,12 @@ def model_summary(model: nn.Module, img_size: int) -> Dict[str, Any]:
 def show_model(name_or_path: str, cfg_options: Optional[Mapping[str, Any]] = None,
                img_size: Optional[int] = None) -> Dict[str, Any]:
     """Print a model's resolved config, parameter counts and GFLOPs (``auzoo show``)."""
-    from rich.console import Console
     from rich.syntax import Syntax
     from rich.table import Table
 
     import auzoo
     from auzoo.config import apply_overrides, load_config
+    from auzoo.utils.console import make_console, rule
 
     from auzoo.config_check import check_config, key_locator
 
@@ -62,8 +62,8 @@ def show_model(name_or_path: str, cfg_options: Optional[Mapping[str, Any]] = Non
     size = int(img_size or cfg.get("img_size", 224))
     summary = model_summary(model, size)
 
-    console = Console()
-    console.rule(f"[bold]{model.name}")
+    console = make_console()
+    rule(console, f"[bold]{model.name}[/]")
     console.print(Syntax(cfg.pretty_text, "python", theme="ansi_dark", word_wrap=True))
     table = Table(title=f"{model.name} at {size}x{size}", show_header=False)
     table.add_column(style="bold")
