@@ -19,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-data", action="append", default=[], metavar="CACHE",
                    help="also score every trained model on this other dataset (repeatable)")
     p.add_argument("--folds", default="1,2,3", help="comma-separated fold numbers")
-    p.add_argument("--seeds", help="comma-separated seeds, each cell trained once per seed (e.g. 0,1,2)")
+    p.add_argument("--seeds", help="comma-separated seeds, each cell trained once per seed, e.g. 0,1,2 "
+                        "(default: the one --seed)")
     p.add_argument("--seed", type=int, help="a single seed (default 0)")
     p.add_argument("--out", help="results folder (default: ./bench_out)")
     p.add_argument("--shard", help="I/N: run only every N-th cell, starting at I (1-based)")

@@ -3,7 +3,7 @@
 module prints."""
 from __future__ import annotations
 
-from auzoo.cli.options import _train_cfg_options
+from auzoo.cli.options import _train_cfg_options, refuse_existing
 
 
 # ----------------------------------------------------------------- list / show
@@ -265,4 +265,5 @@ def _cmd_browse(args) -> int:
 def _cmd_convert(args) -> int:
     from auzoo.weights import convert_cli
 
+    refuse_existing(args.dst, args.force)
     return convert_cli(args)

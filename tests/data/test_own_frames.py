@@ -165,3 +165,18 @@ def test_an_au_like_column_that_cannot_be_read_is_an_error_naming_it(tmp_path, c
     path.write_text(f"subject,path,AU1,{column}\np,a.jpg,0,1\n")
     with pytest.raises(LabelsCsvError, match=rf"{path}, line 1: column '{column}' looks like an AU"):
         LabelsCsv(path)
+
+
+def test_preparing_into_a_cache_of_other_labels_says_the_csv_changed(own_cache, lab, tmp_path,
+                                                                     capsys):
+    root = tmp_path / "lab"
+    shutil.copytree(lab, root)
+    text = (root / "labels.csv").read_text().splitlines()
+    text[1] = text[1].replace(",0,0,", ",1,1,", 1)  # one label edited
+    (root / "labels.csv").write_text("\n".join(text) + "\n")
+    assert main(["prepare", "frames", str(root / "labels.csv"), "--out", str(own_cache.root),
+                 "--size", str(SIZE), "--folds", "3"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{own_cache.root} was prepared from other labels: {root / 'labels.csv'} is not the " \
+           "labels CSV it was made from, or that CSV has changed since" in err
+    assert "prepare into another --out" in err
