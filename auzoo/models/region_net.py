@@ -152,6 +152,18 @@ class RegionAUNet(nn.Module):
         by_name = {b["region"]: b for b in branches}
         return [(i, by_name[name]) for i, name in enumerate(names) if name in by_name]
 
+    def branch_path(self, branch: RegionBranch) -> str:
+        """Which input ``branch`` runs on, and why: its band of rows alone, or
+        the masked full map (``auzoo show`` prints it)."""
+        if not self.band_only:
+            return "masked full map (band_only=False)"
+        if not hasattr(self.splitter, "bands"):
+            return f"masked full map ({type(self.splitter).__name__} has no bands)"
+        blocks = [type(b).__name__ for b in branch.attention if not getattr(b, "zero_preserving", False)]
+        if blocks:
+            return (f"masked full map ({', '.join(dict.fromkeys(blocks))} not zero_preserving)")
+        return "band of rows"
+
     def features(self, images: Tensor) -> Tensor:
         """The map the splitter divides: the neck's output, or the backbone's last map."""
         features = self.backbone(images)

@@ -77,8 +77,10 @@ def show_model(name_or_path: str, cfg_options: Optional[Mapping[str, Any]] = Non
         table.add_row("AUs", ", ".join(map(str, aus)))
     branches = getattr(model, "branches", None)
     if branches is not None:
+        path = getattr(model, "branch_path", None)
         table.add_row("branches", "; ".join(
-            f"{getattr(b, 'region', i)}: AU {', '.join(map(str, b.aus))}" for i, b in enumerate(branches)))
+            f"{getattr(b, 'region', i)}: AU {', '.join(map(str, b.aus))}"
+            + (f", on the {path(b)}" if path else "") for i, b in enumerate(branches)))
     console.print(table)
     return summary
 
