@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 AUZOO_KEYS: Dict[str, str] = {
     "model": "the model: dict(type=..., parts ...)",
     "loss": "the training loss: dict(type=...)",
-    "data": "dataset options: bad_frames, hflip, threshold",
+    "data": "dataset options: bad_frames, threshold",
     "img_size": "input size of the model",
     "select_on": "'test' (the paper) or 'val'",
     "val_subjects": "training subjects held out by select_on='val'",
@@ -47,7 +47,7 @@ AUZOO_KEYS: Dict[str, str] = {
 
 # Plain (untyped) sections and the keys read from them.
 SECTIONS: Dict[str, Sequence[str]] = {
-    "data": ("bad_frames", "hflip", "threshold"),
+    "data": ("bad_frames", "threshold"),
     "early_stopping": ("patience", "min_delta", "begin"),
     "precision": ("train", "eval"),
     "init_from": ("config", "keys"),
@@ -139,11 +139,16 @@ def _accepted(obj) -> Optional[set]:
 # --------------------------------------------------------------------------
 
 class _Checker:
-    def __init__(self, locate):
+    def __init__(self, locate, renamed=None):
         self.locate = locate
+        self.renamed = renamed or (lambda dotted: None)
 
     def fail(self, path: List[str], valid: Iterable[str], what: str) -> None:
         key = path[-1]
+        moved = self.renamed(".".join(path))
+        if moved is not None:
+            raise ConfigKeyError(f"`{'.'.join(path)}` in {self.locate(path)} is from an earlier "
+                                 f"config schema; it is now {moved}")
         close = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
         hint = f"; did you mean `{close[0]}`?" if close else \
             f" (valid keys: {', '.join(sorted(valid)) or 'none'})"
@@ -199,15 +204,16 @@ class _Checker:
                 self.value(sub, path + [str(key)])
 
 
-def check_config(cfg, locate=None, model_only: bool = False) -> None:
+def check_config(cfg, locate=None, model_only: bool = False, renamed=None) -> None:
     """Refuse any key of ``cfg`` that nothing reads (:class:`ConfigKeyError`).
 
     ``locate(path)`` says where the dotted ``path`` came from (default:
-    :func:`key_locator` over the config's files)."""
+    :func:`key_locator` over the config's files); ``renamed(dotted)`` names
+    the new place of a key that moved (None: it did not)."""
     from auzoo import registry
 
     registry.ensure_loaded()
-    checker = _Checker(locate or key_locator(cfg))
+    checker = _Checker(locate or key_locator(cfg), renamed)
     if model_only:
         if isinstance(cfg.get("model"), Mapping):
             checker.value(cfg["model"], ["model"])

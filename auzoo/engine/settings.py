@@ -172,7 +172,7 @@ def check_keys(cfg: Config, cfg_options: Optional[Mapping[str, Any]] = None,
 
     piece = preset_piece(preset)
     extra = [config_path(f"{PRESET_DIR}/{piece}.py")] if piece else []
-    check_config(cfg, key_locator(cfg, cfg_options, extra_files=extra))
+    check_config(cfg, key_locator(cfg, cfg_options, extra_files=extra), renamed=_renamed)
 
 
 def _optional_int(value) -> Optional[int]:

@@ -59,6 +59,20 @@ def test_cfg_options_typos_are_refused_as_cfg_options(key, meant, owner):
     assert f"did you mean `{meant}`" in message
 
 
+def test_pipelines_and_moved_keys(tmp_path):
+    from auzoo.engine.settings import resolve_config
+
+    with pytest.raises(ConfigKeyError, match=r"`train_pipeline\.1\.prb` in --cfg-options "
+                                             r"train_pipeline is not a key of RandomFlip; did you "
+                                             r"mean `prob`"):
+        resolve_config("tranet", {"train_pipeline": [dict(type="AlignMidline", size=224),
+                                                     dict(type="RandomFlip", prb=0.5)]})
+    path = _write(tmp_path, "_base_ = ['auzoo::tranet']\ndata = dict(hflip=False)\n")
+    with pytest.raises(ConfigKeyError, match=rf"`data\.hflip` in {path}:2 is from an earlier "
+                                             r"config schema; it is now train_pipeline"):
+        resolve_config(str(path))
+
+
 def test_a_parts_unexpected_argument_is_named_by_its_path(tmp_path):
     import auzoo
     from auzoo.engine.settings import resolve_config
