@@ -32,6 +32,10 @@ def build_model(name_or_config: ConfigLike, **overrides: Any):
     if "model" not in cfg:
         raise KeyError(f"config {cfg.filename or '(dict)'} has no 'model' section")
     apply_overrides(cfg, overrides, prefix="model.")
+    from auzoo.config_check import check_config, key_locator
+
+    check_config(cfg, key_locator(cfg, {f"model.{k}": v for k, v in overrides.items()},
+                                  option_source="build_model override"), model_only=True)
     model = registry.build_part(registry.MODELS, cfg.model)
     model.cfg = cfg
     model.name = model_name(cfg)

@@ -41,9 +41,40 @@ def config_path(name: str) -> Path:
     if stem in registry.CONFIGS:
         return registry.CONFIGS[stem]
     known = sorted(registry.CONFIGS)
+    plugin = plugin_providing(stem)
+    if plugin is not None:
+        if registry.plugins_disabled():
+            raise KeyError(f"unknown model '{name}': it comes with the plugin in {plugin}, and "
+                           f"plugin loading is off ({registry.DISABLE_PLUGINS_ENV} is set)")
+        raise KeyError(f"unknown model '{name}': it comes with the plugin in {plugin}, which is "
+                       f"not installed. Install it from auzoo's source folder: "
+                       f"pip install -e {plugin}")
     close = difflib.get_close_matches(stem, known, n=3)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise KeyError(f"unknown model '{name}'.{hint} Models: {', '.join(known)}")
+
+
+# The models of the plugins that ship in auzoo's source folder (plugins/), so
+# that a model named in the docs but not installed says where it comes from.
+# A source checkout is also searched, for plugins added there since.
+PLUGIN_MODELS = {
+    "megraphau_r50": "plugins/auzoo-megraphau",
+    "megraphau_r50_stage1": "plugins/auzoo-megraphau",
+    "megraphau_swinb": "plugins/auzoo-megraphau",
+    "megraphau_swinb_stage1": "plugins/auzoo-megraphau",
+    "jaanet": "plugins/auzoo-jaanet",
+    "drml": "plugins/auzoo-drml",
+    "jaa_lite": "plugins/auzoo-jaa-lite",
+}
+
+
+def plugin_providing(model: str):
+    """The plugin folder (``plugins/NAME``) whose configs define ``model``, or None."""
+    source = Path(__file__).resolve().parent.parent / "plugins"
+    for config in sorted(source.glob("*/*/configs/*.py")):
+        if config.stem == model and not config.name.startswith("_"):
+            return f"plugins/{config.parents[2].name}"
+    return PLUGIN_MODELS.get(model)
 
 
 # mmengine resolves '::' bases through pkg_resources and a table of OpenMMLab

@@ -256,8 +256,13 @@ def build_part(registry: AuzooRegistry, cfg, **kwargs):
         if name in registry.ambiguous:
             raise RegistryConflictError(ambiguity_message(registry.name, name, registry.ambiguous[name]))
         if name not in registry.module_dict:
+            import difflib
+
             known = ", ".join(sorted(registry.module_dict)) or "(none)"
-            raise KeyError(f"unknown {registry.name} '{name}'. Registered {registry.name}s: {known}")
+            close = difflib.get_close_matches(name, list(registry.module_dict), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise KeyError(f"unknown {registry.name} '{name}'.{hint} Registered "
+                           f"{registry.name}s: {known}")
     cfg.update(kwargs)
     return registry.build(cfg)
 

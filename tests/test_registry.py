@@ -1,5 +1,6 @@
 """The registries, the config catalogue and config loading."""
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch.nn as nn
@@ -126,3 +127,22 @@ def test_cli_list_models(capsys):
     out = capsys.readouterr().out
     for name in ("tranet", "senet50_hm", "tranet_residual"):
         assert name in out
+
+
+def test_a_plugin_model_that_is_not_installed_names_its_plugin(monkeypatch):
+    from auzoo import registry
+    from auzoo.config import PLUGIN_MODELS, config_path, plugin_providing
+
+    registry.ensure_loaded()
+    monkeypatch.delenv(registry.DISABLE_PLUGINS_ENV, raising=False)
+    monkeypatch.delitem(registry.CONFIGS, "megraphau_r50", raising=False)
+    with pytest.raises(KeyError) as info:
+        config_path("megraphau_r50")
+    message = str(info.value.args[0])
+    assert "comes with the plugin in plugins/auzoo-megraphau" in message
+    assert "pip install -e plugins/auzoo-megraphau" in message
+    # the table agrees with the plugin folders of the source tree
+    for model, folder in PLUGIN_MODELS.items():
+        assert plugin_providing(model) == folder
+        assert (Path(__file__).resolve().parents[1] / folder / "pyproject.toml").is_file()
+    assert plugin_providing("no_such_model") is None

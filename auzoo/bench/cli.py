@@ -15,11 +15,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude", nargs="+", default=[], metavar="NAME", help="leave these models out")
     p.add_argument("--data", action="append", metavar="CACHE",
                    help="prepared cache; repeat for several datasets, one table each "
-                        "(default: a synthetic DISFA and the cpu-demo preset)")
+                        "(default: a synthetic DISFA and the cpu_demo preset)")
     p.add_argument("--test-data", action="append", default=[], metavar="CACHE",
                    help="also score every trained model on this other dataset (repeatable)")
     p.add_argument("--folds", default="1,2,3", help="comma-separated fold numbers")
-    p.add_argument("--seeds", help="comma-separated seeds, each cell trained once per seed (e.g. 0,1,2)")
+    p.add_argument("--seeds", help="comma-separated seeds, each cell trained once per seed, e.g. 0,1,2 "
+                        "(default: the one --seed)")
     p.add_argument("--seed", type=int, help="a single seed (default 0)")
     p.add_argument("--out", help="results folder (default: ./bench_out)")
     p.add_argument("--shard", help="I/N: run only every N-th cell, starting at I (1-based)")
@@ -35,8 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "fold's file, folder or files (a quoted glob), e.g. "
                         "'MEFARG_resnet50_DISFA_fold{fold}.pth'; auzoo checkpoints or a published "
                         "model's official weights")
-    p.add_argument("--preset", choices=("paper", "cpu-demo"),
-                   help="training schedule (default: cpu-demo without --data, else the config's)")
+    from auzoo.cli.options import add_preset_option
+
+    add_preset_option(p, "cpu_demo without --data, else the config's own")
 
 
 def bench_cli(args) -> int:

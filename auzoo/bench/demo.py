@@ -8,10 +8,6 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-# --preset on the command line -> the piece of configs/_base_/presets/ (None: the
-# model config's own schedule, i.e. the paper's).
-PRESETS = {"paper": None, "cpu-demo": "cpu_demo"}
-
 # The synthetic DISFA the demo runs on (27 subjects, the real folds); bump the
 # version when its recipe changes.
 SYNTHETIC = dict(name="synthetic-disfa-v2", subjects=27, frames=48, width=320, height=240,
@@ -24,12 +20,12 @@ SYNTHETIC_BP4D = dict(name="synthetic-bp4d-v1", subjects=41, tasks=2, frames=24,
 
 
 def preset_piece(preset: Optional[str], synthetic: bool) -> Optional[str]:
-    """``--preset`` (default: cpu-demo on the synthetic data, else the paper's)."""
+    """``--preset`` (default: cpu_demo on the synthetic data, else the paper's)."""
+    from auzoo.engine.settings import preset_piece as piece
+
     if preset is None:
-        preset = "cpu-demo" if synthetic else "paper"
-    if preset not in PRESETS:
-        raise ValueError(f"--preset {preset!r}: presets are {', '.join(PRESETS)}")
-    return PRESETS[preset]
+        preset = "cpu_demo" if synthetic else "paper"
+    return piece(preset)
 
 
 def user_cache_dir() -> Path:

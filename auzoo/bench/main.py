@@ -72,9 +72,9 @@ def bench(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,
     finished ones; then write each dataset folder's tables and return them
     (folder -> results.csv as a DataFrame). None for a shard, a rank other
     than 0, or Slurm jobs still queued. ``grid_options``: see :func:`make_grid`."""
-    from rich.console import Console
+    from auzoo.utils.console import make_console
 
-    console = console or Console()
+    console = console or make_console()
     g = make_grid(models, data=data, out=out, folds=folds, seeds=_seeds(seeds, seed), **grid_options)
     distributed = start_process_group(g.device)
     rank = world_rank() if distributed else 0

@@ -3,7 +3,7 @@
 module prints."""
 from __future__ import annotations
 
-from auzoo.cli.options import _train_cfg_options
+from auzoo.cli.options import _train_cfg_options, refuse_existing
 
 
 # ----------------------------------------------------------------- list / show
@@ -11,10 +11,11 @@ from auzoo.cli.options import _train_cfg_options
 def _cmd_list(args) -> int:
     from auzoo import registry
 
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from auzoo.utils.console import make_console
+
+    console = make_console()
     what = args.what
     if what in ("models", "all"):
         registry.ensure_loaded()
@@ -111,16 +112,18 @@ def _cmd_synth(args) -> int:
 
 def _cmd_prepare(args) -> int:
     from auzoo.data import prepare
+    from auzoo.utils.console import make_console
 
+    console = make_console()  # the report's tables whole in a log too
     if args.dataset == "disfa":
         prepare.prepare_disfa(args.root, args.out, workers=args.workers, camera=args.camera,
-                              size=args.size)
+                              size=args.size, console=console)
     elif args.dataset == "bp4d":
         prepare.prepare_bp4d(args.root, args.out, workers=args.workers, size=args.size,
-                             landmarks=args.landmarks)
+                             landmarks=args.landmarks, console=console)
     else:
         prepare.prepare_frames(args.root, args.out, workers=args.workers, size=args.size,
-                               folds=args.folds, threshold=args.threshold)
+                               folds=args.folds, threshold=args.threshold, console=console)
     return 0
 
 
@@ -135,7 +138,7 @@ def _cmd_train(args) -> int:
 
     spec = RunSpec(model=args.model, data=args.data, fold=args.fold, seed=args.seed,
                    work_dir=args.work_dir, cfg_options=_train_cfg_options(args),
-                   device=args.device, resume=args.resume, test_data=tuple(args.test_data or ()),
+                   device=args.device, resume=True, force=args.force, test_data=tuple(args.test_data or ()),
                    allow_random_init=args.allow_random_init, preset=args.preset)
     with distributed_session():
         result = train(spec)
@@ -163,11 +166,10 @@ def _scores_table(title: str, scores, baseline: bool = True):
 
 def print_result(result) -> None:
     """A run's test scores (and scores on other datasets) as rich tables."""
-    from rich.console import Console
-
     from auzoo.engine.records import AUScores
+    from auzoo.utils.console import make_console
 
-    console = Console()
+    console = make_console()
     p, t = result.provenance, result.training
     console.print(_scores_table(f"{p.model} fold {p.fold} on {p.dataset}: test subjects "
                                 f"{', '.join(p.test_subjects)} ({result.scores.frames} frames)",
@@ -184,10 +186,9 @@ def print_result(result) -> None:
 
 
 def _cmd_eval(args) -> int:
-    from rich.console import Console
-
     from auzoo.engine.evaluate import evaluate_checkpoint
     from auzoo.engine.weight_formats import describe_loaded
+    from auzoo.utils.console import make_console
 
     out = evaluate_checkpoint(args.weights, args.data, fold=args.fold, model=args.model,
                               device=args.device, batch_size=args.batch_size,
@@ -203,7 +204,7 @@ def _cmd_eval(args) -> int:
                  f"{', '.join(out['subjects'])} ({scores.frames} frames)")
     if getattr(args, "out", None):
         _write_eval(args.out, out)
-    console = Console()
+    console = make_console()
     console.print(_scores_table(title, scores))
     for line in describe_loaded(meta):
         console.print(line, soft_wrap=True, highlight=False)
@@ -270,4 +271,5 @@ def _cmd_export(args) -> int:
 def _cmd_convert(args) -> int:
     from auzoo.weights import convert_cli
 
+    refuse_existing(args.dst, args.force)
     return convert_cli(args)

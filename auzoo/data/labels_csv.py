@@ -7,8 +7,11 @@ Columns (names matched case-insensitively; others are left out and reported):
     frame      for a video: the 0-based frame number (required); ignored for an image
     sequence   optional: a recording / task name kept in the index
     fold       optional: the fold (1, 2, ...) whose test set holds this subject
-    AU1, AU01, au1 ...   one per AU: 0/1, or an intensity (0-254);
-               empty, 9 or -1 = not coded
+    AU1, AU01, au1, AU_1, AU 1, AU1_c, AU01_r ...
+               one per AU: 0/1, or an intensity (0-254); empty, 9 or -1 = not
+               coded. ``_c`` (occurrence) and ``_r`` (intensity) are
+               OpenFace's suffixes. Any other column that starts like an AU
+               (``AUl2``, ``AU25_prob``, ``AU``) is an error naming it.
 
 A row that cannot be read is a :class:`LabelsCsvError` naming the CSV line.
 """
@@ -26,7 +29,11 @@ from auzoo.data.cache_format import NOT_CODED
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 NOT_CODED_CELLS = ("", "9", "-1", "9.0", "-1.0")
-_AU_RE = re.compile(r"^au0*(\d+)$", re.IGNORECASE)
+_AU_RE = re.compile(r"^au[ _-]?0*(\d+)(?:[ _-]?[cr])?$", re.IGNORECASE)
+# Starts like an AU column: "AU" then a digit, a separator, a digit-like
+# letter (l, I, O for 1 and 0) or nothing ("audio", "author" do not).
+_AU_LIKE_RE = re.compile(r"^au(?:$|[\d\W_]|[lio][\W_\d]*\d)", re.IGNORECASE)
+AU_SPELLINGS = "AU25, AU_25, au25, AU25_c or AU25_r"
 _SUBJECT_RE = re.compile(r"^[^/\\.][^/\\]*$")
 
 
@@ -50,6 +57,10 @@ def _au_columns(header: List[str], where: str) -> Dict[int, int]:
     aus: Dict[int, int] = {}
     for i, name in enumerate(header):
         m = _AU_RE.match(name.strip())
+        if not m and _AU_LIKE_RE.match(name.strip()):
+            raise LabelsCsvError(f"{where}, line 1: column {name!r} looks like an AU but is "
+                                 f"not one auzoo can read; write it {AU_SPELLINGS} (an AU "
+                                 "number), or rename it if it is not an AU")
         if m:
             au = int(m.group(1))
             if au in aus:
@@ -57,7 +68,7 @@ def _au_columns(header: List[str], where: str) -> Dict[int, int]:
                                      f"{header[aus[au]]!r} and {name!r}")
             aus[au] = i
     if not aus:
-        raise LabelsCsvError(f"{where}, line 1: no AU column (AU1, AU01, au1 ...) in {header}")
+        raise LabelsCsvError(f"{where}, line 1: no AU column ({AU_SPELLINGS} ...) in {header}")
     return dict(sorted(aus.items()))
 
 

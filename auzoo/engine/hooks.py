@@ -195,9 +195,15 @@ class TrainTimeHook(Hook):
 @HOOKS.register_module()
 class ProgressHook(Hook):
     """A rich progress bar over all iterations of the run, with the epoch and
-    an ETA, and one line per scored epoch. Only rank 0 draws."""
+    an ETA, and one line per scored epoch. Only rank 0 draws.
+
+    Written to a file or a pipe, where no bar is drawn, it says when training
+    starts and prints a heartbeat line (epoch, iteration, loss, time) every
+    :attr:`heartbeat_s` seconds between the epoch lines, so a log never sits
+    silent through a long first epoch."""
 
     priority = "BELOW_NORMAL"
+    heartbeat_s = 30.0
 
     def __init__(self, label: str, progress=None, console=None):
         self.label = label
@@ -209,6 +215,8 @@ class ProgressHook(Hook):
         self.best_epoch: Optional[int] = None
         self._loss = math.nan
         self._t0 = 0.0
+        self._log = False        # a file or a pipe: heartbeat lines instead of a bar
+        self._last_line = 0.0
 
     def _loss_text(self) -> str:
         # the loss reaches the host only every logging interval (no sync a step)
@@ -224,10 +232,11 @@ class ProgressHook(Hook):
         if self.progress is None:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
+            from auzoo.utils.console import make_console
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                      MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
                                      TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                     console=self.console, transient=False)
+                                     console=self.console or make_console(), transient=False)
             self.progress.start()
         self.console = self.progress.console
         loop = runner.train_loop
@@ -235,9 +244,17 @@ class ProgressHook(Hook):
         self.task = self.progress.add_task(self._describe(runner), total=loop.max_iters,
                                            completed=loop.iter, status="")
         if loop.iter:
-            self.console.print(f"{self.label}: resumed after epoch {loop.epoch} "
-                               f"(iteration {loop.iter})")
-        self._t0 = time.perf_counter()
+            self._print(f"{self.label}: resumed after epoch {loop.epoch} (iteration {loop.iter})")
+        self._t0 = self._last_line = time.perf_counter()
+        self._log = not self.console.is_terminal
+        if self._log:
+            per_epoch = loop.max_iters // max(1, loop.max_epochs)
+            self._print(f"{self.label}: training, at most {loop.max_epochs} epochs of "
+                        f"{per_epoch} iterations")
+
+    def _print(self, text: str) -> None:
+        self.console.print(text, soft_wrap=True, highlight=False, markup=False)
+        self._last_line = time.perf_counter()
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if self.task is None:
@@ -247,6 +264,13 @@ class ProgressHook(Hook):
             self._loss = float(loss.current())
         self.progress.update(self.task, advance=1, description=self._describe(runner),
                              status=self._loss_text())
+        now = time.perf_counter()
+        if self._log and now - self._last_line >= self.heartbeat_s:
+            loop = runner.train_loop
+            per_epoch = loop.max_iters // max(1, loop.max_epochs)
+            loss = self._loss_text()
+            self._print(f"{self._describe(runner)}: iteration {batch_idx + 1}/{per_epoch}"
+                        f"{', ' + loss if loss else ''}, {now - self._t0:.0f} s")
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         if self.task is None or not metrics or MONITOR not in metrics:
@@ -255,17 +279,23 @@ class ProgressHook(Hook):
         if self.best is None or f1 > self.best:
             self.best, self.best_epoch = f1, runner.epoch
         best = f"best {self.best:.1f}" + (f" @ {self.best_epoch}" if self.best_epoch else "")
-        self.console.print(f"{self.label} epoch {runner.epoch}: {self._loss_text()}  "
-                           f"F1 {f1:.1f}  acc {metrics.get('acc_mean', math.nan):.1f}  ({best})")
+        self._print(f"{self.label} epoch {runner.epoch}: {self._loss_text()}  "
+                    f"F1 {f1:.1f}  acc {metrics.get('acc_mean', math.nan):.1f}  ({best})")
 
     def after_train(self, runner) -> None:
         if self.task is None:
             return
         loop = runner.train_loop
         if loop.stop_training:
-            self.console.print(f"{self.label}: stopped early after epoch {loop.epoch} "
-                               "(no better mean F1 for the patience window)")
+            self._print(f"{self.label}: stopped early after epoch {loop.epoch} "
+                        "(no better mean F1 for the patience window)")
         self.progress.update(self.task, total=loop.iter, completed=loop.iter)
+        self.close()
+
+    def close(self) -> None:
+        """Stop drawing (at the end, or when training is interrupted)."""
+        if self.task is None:
+            return
         if self._own:
             self.progress.stop()
         else:

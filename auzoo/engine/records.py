@@ -35,7 +35,8 @@ class RunSpec:
                                           # over the model config (with its `demo` entry) before cfg_options
     cfg_options: Dict[str, Any] = field(default_factory=dict)  # dotted keys, applied last
     device: Optional[str] = None          # default: cuda where there is one
-    resume: bool = False
+    resume: bool = True                   # a run found in work_dir resumes (or is returned, finished)
+    force: bool = False                   # discard a run found in work_dir and start over
     test_data: Tuple[str, ...] = ()       # other caches to score the chosen model on
     allow_random_init: bool = False       # train frozen stages without a weight file
     label: Optional[str] = None           # how progress names the run

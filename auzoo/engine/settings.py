@@ -47,7 +47,29 @@ RENAMED = {
 }
 
 PRESET_DIR = "_base_/presets"
+# --preset NAME -> the piece of configs/_base_/presets/ it merges (None: the
+# model config's own schedule, i.e. the paper's). Names are written with '_',
+# like model names; '-' is read as '_' everywhere (`cpu-demo` = `cpu_demo`).
+PRESETS = {"paper": None, "cpu_demo": "cpu_demo"}
 REQUIRED = ("model", "optim_wrapper", "train_cfg", "train_dataloader", "val_dataloader", "loss")
+
+
+def preset_name(name: str) -> str:
+    """The canonical spelling of a preset name (``cpu-demo`` -> ``cpu_demo``);
+    an unknown name is an error that lists the presets."""
+    canonical = str(name).strip().replace("-", "_")
+    if canonical not in PRESETS:
+        import difflib
+
+        close = difflib.get_close_matches(canonical, list(PRESETS), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ValueError(f"--preset {name!r} is not a preset{hint} Presets: {', '.join(PRESETS)}")
+    return canonical
+
+
+def preset_piece(preset: Optional[str]) -> Optional[str]:
+    """The config piece a preset merges (None for 'paper' or no preset)."""
+    return None if preset is None else PRESETS[preset_name(preset)]
 
 
 def _renamed(key: str) -> Optional[str]:
@@ -87,7 +109,11 @@ def apply_preset(cfg: Config, preset: str) -> Dict[str, Any]:
     means. Returns what was applied, for the run's record."""
     from auzoo.config import config_path
 
-    piece = Config.fromfile(str(config_path(f"{PRESET_DIR}/{preset}.py")))
+    piece_name = preset_piece(preset)
+    if piece_name is None:
+        return {}
+    preset = piece_name
+    piece = Config.fromfile(str(config_path(f"{PRESET_DIR}/{piece_name}.py")))
     cfg.merge_from_dict(piece.to_dict())
     applied: Dict[str, Any] = {"preset": preset}
     demo = dict(cfg.get("demo") or {})
@@ -131,10 +157,22 @@ def resolve_config(model, cfg_options: Optional[Mapping[str, Any]] = None,
     if unknown:
         raise TypeError(f"unknown training option(s): {', '.join(sorted(unknown))}")
     _merge(cfg, {OPTION_KEYS[k]: v for k, v in options.items() if v is not None}, "options")
+    check_keys(cfg, cfg_options, preset)
     if cfg.get("select_on", "test") not in ("test", "val"):
         raise ValueError(f"select_on must be 'test' or 'val', not {cfg.select_on!r}")
     cfg.applied = applied
     return cfg
+
+
+def check_keys(cfg: Config, cfg_options: Optional[Mapping[str, Any]] = None,
+               preset: Optional[str] = None) -> None:
+    """Refuse keys nothing reads, naming the file (or ``--cfg-options``) they came from."""
+    from auzoo.config import config_path
+    from auzoo.config_check import check_config, key_locator
+
+    piece = preset_piece(preset)
+    extra = [config_path(f"{PRESET_DIR}/{piece}.py")] if piece else []
+    check_config(cfg, key_locator(cfg, cfg_options, extra_files=extra), renamed=_renamed)
 
 
 def _optional_int(value) -> Optional[int]:

@@ -13,8 +13,13 @@ better one (counted from ``early_stopping.begin``). The work dir holds:
 * ``best.pth``     the chosen model, an auzoo checkpoint that says what it is
 * ``result.json``  its scores and everything that produced them
 * ``run.json``     the run's settings (a resume refuses different ones)
-* mmengine's resume state (``epoch_N.pth``, ``last_checkpoint`` …), removed
-  once the run has finished
+* mmengine's resume state (``epoch_N.pth``, the latest epoch with the
+  optimizer's state; ``best_f1_mean_epoch_K.pth``, the best epoch's weights;
+  ``last_checkpoint``), removed once the run has finished
+
+A rerun into the same work dir resumes an interrupted run, or returns a
+finished one, as ``auzoo bench`` does for its cells; other settings are
+refused, and ``force`` starts over.
 
 Under ``torchrun`` the same call trains with DistributedDataParallel.
 """
@@ -84,14 +89,17 @@ def model_aus(cfg: Config, dataset) -> tuple:
 
 def train(spec: RunSpec, progress=None) -> RunResult:
     """Train ``spec.model`` on fold ``spec.fold`` of ``spec.data``; returns the
-    result (also written to ``WORK_DIR/result.json``). With ``spec.resume`` an
-    interrupted run continues where it stopped and a finished one is returned."""
+    result (also written to ``WORK_DIR/result.json``). A run already in the work
+    dir, started with the same settings, continues where it stopped, or is
+    returned when it finished (``spec.resume=False``: only if it finished);
+    ``spec.force`` discards it first."""
     from mmengine.dist import barrier, get_rank
 
     from auzoo.data import open_cache
     from auzoo.engine.runner import AuzooRunner, launch, on_rank0, resolve_device, runner_config
-    from auzoo.engine.settings import resolve_config, schedule_record
+    from auzoo.engine.settings import preset_piece, resolve_config, schedule_record
 
+    spec = dataclasses.replace(spec, preset=preset_piece(spec.preset))  # 'cpu-demo' = 'cpu_demo'
     cfg = resolve_config(spec.model, spec.cfg_options, preset=spec.preset)
     if spec.allow_random_init:
         cfg.allow_random_init = True
@@ -108,8 +116,14 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     settings = dict(model=cfg.name, config_digest=_digest(cfg.to_dict()), fold=spec.fold,
                     data_checksum=cache.checksum, seed=spec.seed, aus=list(aus), split=split,
                     test_data=list(map(str, spec.test_data)), preset=spec.preset)
-    finished = on_rank0(_finished_result, work_dir, settings) if spec.resume else None
+    if spec.force and get_rank() == 0:
+        _discard_run(work_dir)
+    barrier()
+    finished = on_rank0(_finished_result, work_dir, settings)
     if finished is not None:
+        if progress is None and get_rank() == 0:
+            _note(f"{spec.label or cfg.name}: this run finished already in {work_dir}; its "
+                  "result follows (--force trains it again)")
         return finished
     resume = bool(on_rank0(_resumable, work_dir, settings, spec.resume))
     if get_rank() == 0:
@@ -126,13 +140,16 @@ def train(spec: RunSpec, progress=None) -> RunResult:
         warnings.filterwarnings("ignore", message="Multi-processing start method")
         runner = AuzooRunner.from_cfg(rc)
     from auzoo.engine.hooks import ProgressHook
-    runner.register_hook(ProgressHook(spec.label or f"{cfg.name} fold {spec.fold}",
-                                      progress=progress), priority="BELOW_NORMAL")
+    progress_hook = ProgressHook(spec.label or f"{cfg.name} fold {spec.fold}", progress=progress)
+    runner.register_hook(progress_hook, priority="BELOW_NORMAL")
     if cfg.get("keep_epochs"):
         from auzoo.engine.init import KeepEpochWeights
         runner.register_hook(KeepEpochWeights(cfg.keep_epochs, _weights_meta(
             cfg, spec, cache, split, aus)))
-    runner.train()
+    try:
+        runner.train()
+    finally:
+        progress_hook.close()  # an interrupt leaves no live progress bar behind
 
     result = None
     if get_rank() == 0:
@@ -199,13 +216,30 @@ def _finished_result(work_dir: Path, settings: Mapping[str, Any]) -> Optional[Ru
     return result
 
 
-def _resumable(work_dir: Path, settings: Mapping[str, Any], resume: bool) -> bool:
-    """Whether to resume mmengine's state: asked for, there is one, and it was
-    started with the same settings (else a clear error)."""
-    if not resume:
+def _resumable(work_dir: Path, settings: Mapping[str, Any], resume: bool = True) -> bool:
+    """Whether to resume mmengine's state: there is one, and it was started
+    with the same settings (else a clear error). ``resume=False``: a run found
+    there is refused, naming the two ways on."""
+    if not (work_dir / "last_checkpoint").is_file():
         return False
+    if not resume:
+        raise ValueError(f"{work_dir} holds an unfinished run; resume it (the default), or "
+                         "start over with --force")
     _check_same_run(work_dir, settings)
-    return (work_dir / "last_checkpoint").is_file()
+    return True
+
+
+def _discard_run(work_dir: Path) -> None:
+    """``--force``: what a run left in ``work_dir`` goes, so training starts over."""
+    _remove_resume_state(work_dir)
+    for name in (BEST_FILE, RESULT_FILE, RUN_FILE):
+        (work_dir / name).unlink(missing_ok=True)
+
+
+def _note(text: str) -> None:
+    from auzoo.utils.console import make_console
+
+    make_console(stderr=True).print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _check_same_run(work_dir: Path, settings: Mapping[str, Any]) -> None:
@@ -219,8 +253,9 @@ def _check_same_run(work_dir: Path, settings: Mapping[str, Any]) -> None:
         detail = "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in changed
                            if k != "split")
         raise ValueError(f"{path}: the run in this folder was started with other settings "
-                         f"({detail or 'subject split'}); resume it with the same ones, or "
-                         "train into another folder (auzoo train --work-dir, auzoo bench --out)")
+                         f"({detail or 'subject split'}); resume it with the same ones, "
+                         "start it over with --force, or train into another folder "
+                         "(auzoo train --work-dir, auzoo bench --out)")
 
 
 def _remove_resume_state(work_dir: Path) -> None:

@@ -33,7 +33,8 @@ from auzoo.inference.pipeline import default_workers
 from auzoo.inference.predictor import Predictor, console, load_model
 from auzoo.inference.sources import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, InputError, Source,
                                      collect_sources, read_image)
-from auzoo.inference.table import FRAME_COLUMNS, au_columns, write_csv
+from auzoo.inference.table import (FORMATS, FRAME_COLUMNS, au_columns, openface_table,
+                                   write_table)
 
 PathLike = Union[str, os.PathLike]
 
@@ -44,7 +45,8 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None,
             progress: bool = True, out: Optional[PathLike] = None, overwrite: bool = False,
             detector: str = "hog", detect_every: int = 10, detect_size: Optional[int] = 640,
             face_threshold: float = 0.3, workers: Optional[int] = None,
-            precision: Optional[str] = None, cfg_options: Optional[dict] = None) -> pd.DataFrame:
+            precision: Optional[str] = None, cfg_options: Optional[dict] = None,
+            format: str = "auzoo") -> pd.DataFrame:
     """AU table for images, folders of images and videos.
 
     Args:
@@ -76,6 +78,10 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None,
             scores the model in, fp32 unless its config says otherwise; an
             ``.onnx`` file runs in fp32).
         cfg_options: changes to the named ``model``'s config (dotted keys).
+        format: how ``out`` is written: ``auzoo`` (the columns below) or
+            ``openface`` (OpenFace 2.x's, see
+            :func:`auzoo.inference.table.openface_table`). The returned
+            table has auzoo's columns either way.
 
     Returns one row per face per frame (a row with ``success = 0`` for a
     frame without a face or a file that could not be read), columns
@@ -87,7 +93,7 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None,
                           every=every, detector=detector, detect_every=detect_every,
                           detect_size=detect_size, face_threshold=face_threshold,
                           workers=workers, precision=precision, cfg_options=cfg_options)
-    return predictor(inputs, progress=progress, out=out, overwrite=overwrite)
+    return predictor(inputs, progress=progress, out=out, overwrite=overwrite, format=format)
 
 
 class _ConsoleWarnings(logging.Handler):
@@ -118,6 +124,9 @@ def predict_cli(args) -> int:
     """``auzoo predict`` once its arguments are parsed (auzoo.cli declares them)."""
     import sys
 
+    from auzoo.cli.options import refuse_existing
+
+    refuse_existing(args.out, args.force)  # in the CLI's words (--force, not overwrite=True)
     logger = logging.getLogger("auzoo.inference")
     handler = _ConsoleWarnings(logging.INFO)
     logger.addHandler(handler)
@@ -128,7 +137,8 @@ def predict_cli(args) -> int:
                         progress=True, out=args.out, overwrite=args.force, detector=args.detector,
                         detect_every=args.detect_every, detect_size=args.detect_size or None,
                         face_threshold=args.face_threshold, workers=getattr(args, "workers", None),
-                        cfg_options=getattr(args, "cfg_options", None) or None)
+                        cfg_options=getattr(args, "cfg_options", None) or None,
+                        format=args.format)
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
@@ -136,11 +146,12 @@ def predict_cli(args) -> int:
         console().print(f"wrote {args.out} ({summary(table)}); provenance in {args.out}.json",
                         soft_wrap=True, highlight=False)
     else:
-        write_csv(table, sys.stdout)
+        write_table(table, sys.stdout, args.format)
         console().print(summary(table), soft_wrap=True, highlight=False)
     return 0
 
 
-__all__ = ["FRAME_COLUMNS", "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "InputError", "Predictor",
+__all__ = ["FORMATS", "FRAME_COLUMNS", "openface_table",
+           "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "InputError", "Predictor",
            "Source", "au_columns", "collect_sources", "default_workers", "load_model", "predict",
            "predict_cli", "read_image", "summary"]

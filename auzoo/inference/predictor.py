@@ -23,7 +23,7 @@ from auzoo.inference.backends import eval_precision, load_model, open_backend  #
 from auzoo.inference.pipeline import (FaceIds, FacePipeline, FaceStream, Unit, as_is,
                                       default_workers, lower_priority)
 from auzoo.inference.sources import InputError, Source, collect_sources
-from auzoo.inference.table import Resume, Row, file_key, rows_to_table, write_csv
+from auzoo.inference.table import Resume, Row, file_key, rows_to_table, write_csv, write_table
 from auzoo.vision.faces import FaceDetector, LandmarkPredictor
 from auzoo.vision.video import count_frames
 
@@ -87,10 +87,13 @@ class Predictor:
         return self.inference.device
 
     def __call__(self, inputs: Union[PathLike, Iterable[PathLike]], progress: bool = True,
-                 out: Optional[PathLike] = None, overwrite: bool = False) -> pd.DataFrame:
+                 out: Optional[PathLike] = None, overwrite: bool = False,
+                 format: str = "auzoo") -> pd.DataFrame:
+        """The table (auzoo's columns) of ``inputs``; with ``out`` also written
+        there, in auzoo's format or OpenFace's (``format='openface'``)."""
         out = Path(out) if out is not None else None
         if out is not None and out.exists() and not overwrite:
-            raise ValueError(f"{out} exists; pass --force (overwrite=True) to replace it")
+            raise ValueError(f"{out} exists; pass overwrite=True to replace it")
         sources, skipped = collect_sources(inputs)
         resume = Resume(out, self.settings, self.aus) if out is not None else None
         todo = [i for i, s in enumerate(sources) if resume is None or not resume.finished(s)]
@@ -109,7 +112,7 @@ class Predictor:
         if out is not None:
             from auzoo.utils.io import atomic_write, atomic_write_text
 
-            atomic_write(out, lambda tmp: write_csv(table, tmp))
+            atomic_write(out, lambda tmp: write_table(table, tmp, format))
             atomic_write_text(out.with_name(out.name + ".json"),
                               json.dumps(table.attrs, indent=1, default=str))
             resume.finish()
@@ -232,9 +235,9 @@ def console():
     """The console progress and warnings share (stderr), so a warning prints above the bar."""
     global _CONSOLE
     if _CONSOLE is None:
-        from rich.console import Console
+        from auzoo.utils.console import make_console
 
-        _CONSOLE = Console(stderr=True)
+        _CONSOLE = make_console(stderr=True)
     return _CONSOLE
 
 

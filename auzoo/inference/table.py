@@ -79,6 +79,78 @@ def rows_to_table(rows: Sequence[Row], aus: Sequence[int]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+# ---------------------------------------------------------------- OpenFace 2.x
+
+FORMATS = ("auzoo", "openface")
+OPENFACE_FRAME_COLUMNS = ("frame", "face_id", "timestamp", "confidence", "success")
+# The logistic slope that maps the detector's score to OpenFace's 0-1 confidence.
+CONFIDENCE_SLOPE = 2.0
+
+
+def openface_confidence(score) -> np.ndarray:
+    """The detector's score as a confidence in 0-1: ``1 / (1 + exp(-2 score))``.
+
+    dlib's HOG detector scores a window by its SVM margin (0 at the decision
+    boundary, real faces about 1-3); the logistic of twice the margin puts the
+    boundary at 0.5, the default ``--face-threshold`` 0.3 at 0.65, a margin of
+    0.7 at 0.8 and the usual 1.3-1.9 of a clear face at 0.93-0.98, so an
+    OpenFace-style ``confidence > 0.8`` keeps clear faces."""
+    return 1.0 / (1.0 + np.exp(-CONFIDENCE_SLOPE * np.asarray(score, dtype=np.float64)))
+
+
+def openface_table(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` (auzoo's table) in OpenFace 2.x's columns, order and conventions.
+
+    ``frame, face_id, timestamp, confidence, success``, then ``AUxx_r`` for
+    every AU the table has an intensity for (sorted), then ``AUxx_c`` (sorted):
+    frames count from 1 (a still image is frame 1 at timestamp 0), confidence
+    is :func:`openface_confidence`, and a row without a scored face has
+    ``success = 0`` and zeros, as OpenFace writes them. A table of several
+    input files keeps ``file`` as its last column."""
+    success = df["success"].astype(int).to_numpy() if len(df) else np.zeros(0, int)
+    frame = df["frame"].astype("Float64").fillna(0).to_numpy(dtype=np.float64)
+    out = {
+        "frame": (frame + 1).astype(np.int64),
+        "face_id": df["face_id"].astype("Float64").fillna(0).to_numpy(dtype=np.float64).astype(np.int64),
+        "timestamp": df["timestamp"].astype(float).fillna(0.0).to_numpy(),
+        "confidence": np.where(success > 0, openface_confidence(
+            df["confidence"].astype(float).fillna(0.0).to_numpy()), 0.0),
+        "success": success,
+    }
+    intensity = sorted(c for c in df.columns if c.startswith("AU") and c.endswith("_r"))
+    presence = sorted(c for c in df.columns if c.startswith("AU") and c.endswith("_c"))
+    for column in intensity:
+        out[column] = df[column].astype(float).fillna(0.0).to_numpy()
+    for column in presence:
+        out[column] = df[column].astype("Float64").fillna(0).to_numpy(dtype=np.float64).astype(np.int64)
+    table = pd.DataFrame(out)
+    if "file" in df and df["file"].nunique() > 1:
+        table["file"] = df["file"].to_numpy()
+    return table
+
+
+def write_openface(df: pd.DataFrame, path) -> None:
+    """OpenFace's CSV: its columns, with OpenFace's ``", "`` between fields."""
+    table = openface_table(df)
+    lines = [", ".join(table.columns)]
+    floats = {"timestamp": "{:.3f}", "confidence": "{:.2f}"}
+    formats = [floats.get(c, "{:.2f}" if c.endswith("_r") else "{}") for c in table.columns]
+    for row in table.itertuples(index=False):
+        lines.append(", ".join(f.format(v) for f, v in zip(formats, row)))
+    text = "\n".join(lines) + "\n"
+    if hasattr(path, "write"):
+        path.write(text)
+    else:
+        Path(path).write_text(text)
+
+
+def write_table(df: pd.DataFrame, path, format: str = "auzoo") -> None:
+    """The table in auzoo's format or OpenFace's (:data:`FORMATS`)."""
+    if format not in FORMATS:
+        raise ValueError(f"format {format!r}: choose one of {', '.join(FORMATS)}")
+    (write_openface if format == "openface" else write_csv)(df, path)
+
+
 _DTYPES = {"file": str, "frame": "Int64", "face_id": "Int64", "success": "int8"}
 
 
@@ -143,5 +215,6 @@ class Resume:
         self.state_path.unlink(missing_ok=True)
 
 
-__all__ = ["FRAME_COLUMNS", "Resume", "Row", "au_columns", "file_key", "read_table",
-           "rows_to_table", "write_csv"]
+__all__ = ["FORMATS", "FRAME_COLUMNS", "OPENFACE_FRAME_COLUMNS", "Resume", "Row", "au_columns",
+           "file_key", "openface_confidence", "openface_table", "read_table", "rows_to_table",
+           "write_csv", "write_openface", "write_table"]

@@ -73,6 +73,8 @@ class RegionAUNet(nn.Module):
     """
 
     requires_landmarks = False
+    # The keys of each ``branches`` entry (the config check and the build read them).
+    config_sections = {"branches": ("aus", "region", "attention", "head")}
 
     def __init__(self, aus: Optional[Sequence[int]], backbone: Dict, splitter: Dict,
                  branches: Sequence[Dict], neck: Optional[Dict] = None, attention: Sequence[Dict] = (),
@@ -113,7 +115,7 @@ class RegionAUNet(nn.Module):
                              persistent=False)
 
     def _branch_aus(self, region: str, cfg: Dict, single: bool) -> Tuple[int, ...]:
-        unknown = set(cfg) - {"aus", "region", "attention", "head"}
+        unknown = set(cfg) - set(self.config_sections["branches"])
         if unknown:
             raise ValueError(f"branch '{region}': unknown keys {sorted(unknown)}")
         if cfg.get("aus") is not None:
@@ -149,6 +151,18 @@ class RegionAUNet(nn.Module):
                              f"regions {tuple(names)}")
         by_name = {b["region"]: b for b in branches}
         return [(i, by_name[name]) for i, name in enumerate(names) if name in by_name]
+
+    def branch_path(self, branch: RegionBranch) -> str:
+        """Which input ``branch`` runs on, and why: its band of rows alone, or
+        the masked full map (``auzoo show`` prints it)."""
+        if not self.band_only:
+            return "masked full map (band_only=False)"
+        if not hasattr(self.splitter, "bands"):
+            return f"masked full map ({type(self.splitter).__name__} has no bands)"
+        blocks = [type(b).__name__ for b in branch.attention if not getattr(b, "zero_preserving", False)]
+        if blocks:
+            return (f"masked full map ({', '.join(dict.fromkeys(blocks))} not zero_preserving)")
+        return "band of rows"
 
     def features(self, images: Tensor) -> Tensor:
         """The map the splitter divides: the neck's output, or the backbone's last map."""

@@ -47,20 +47,23 @@ def model_summary(model: nn.Module, img_size: int) -> Dict[str, Any]:
 def show_model(name_or_path: str, cfg_options: Optional[Mapping[str, Any]] = None,
                img_size: Optional[int] = None) -> Dict[str, Any]:
     """Print a model's resolved config, parameter counts and GFLOPs (``auzoo show``)."""
-    from rich.console import Console
     from rich.syntax import Syntax
     from rich.table import Table
 
     import auzoo
     from auzoo.config import apply_overrides, load_config
+    from auzoo.utils.console import make_console, rule
+
+    from auzoo.config_check import check_config, key_locator
 
     cfg = apply_overrides(load_config(name_or_path), dict(cfg_options or {}))
+    check_config(cfg, key_locator(cfg, cfg_options))
     model = auzoo.build_model(cfg)
     size = int(img_size or cfg.get("img_size", 224))
     summary = model_summary(model, size)
 
-    console = Console()
-    console.rule(f"[bold]{model.name}")
+    console = make_console()
+    rule(console, f"[bold]{model.name}[/]")
     console.print(Syntax(cfg.pretty_text, "python", theme="ansi_dark", word_wrap=True))
     table = Table(title=f"{model.name} at {size}x{size}", show_header=False)
     table.add_column(style="bold")
@@ -74,8 +77,10 @@ def show_model(name_or_path: str, cfg_options: Optional[Mapping[str, Any]] = Non
         table.add_row("AUs", ", ".join(map(str, aus)))
     branches = getattr(model, "branches", None)
     if branches is not None:
+        path = getattr(model, "branch_path", None)
         table.add_row("branches", "; ".join(
-            f"{getattr(b, 'region', i)}: AU {', '.join(map(str, b.aus))}" for i, b in enumerate(branches)))
+            f"{getattr(b, 'region', i)}: AU {', '.join(map(str, b.aus))}"
+            + (f", on the {path(b)}" if path else "") for i, b in enumerate(branches)))
     console.print(table)
     return summary
 

@@ -18,8 +18,17 @@ SYNTHETIC_NOTE = ("> **Synthetic data.** These numbers come from auzoo's synthet
 
 
 def fmt(x, digits: int = 1, signed: bool = False) -> str:
+    """``x`` with ``digits`` decimals; never ``-0.0``: a value that rounds to
+    zero is ``0.0``, or shown with one more digit when its sign matters."""
     if x is None or (isinstance(x, float) and np.isnan(x)):
         return "–"
+    x = float(x)
+    if round(x, digits) == 0:
+        if x == 0 or not signed:
+            return f"{0.0:.{digits}f}"
+        digits += 1
+        if round(x, digits) == 0:
+            return f"{0.0:.{digits - 1}f}"
     return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
 
 
@@ -111,7 +120,7 @@ def comparison_section(comparison: Optional[pd.DataFrame]) -> List[str]:
              "over the seeds both models ran, then the mean over subjects with a percentile "
              "bootstrap 95% CI (10,000 resamples of subjects). A CI that contains 0 means the "
              "data cannot tell the two apart.", "",
-             "| A | B | subjects | seeds | F1 A | F1 B | A − B | 95% CI | |",
+             "| A | B | subjects | seeds | F1 A | F1 B | A − B | 95% CI | verdict |",
              "|---|---|---:|---:|---:|---:|---:|---|---|"]
     for _, row in comparison.iterrows():
         lines.append(f"| {row['model_a']} | {row['model_b']} | {row['subjects']} | {row['seeds']} | "

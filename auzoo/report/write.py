@@ -47,5 +47,5 @@ def write_reports(out: Path, results: Sequence[RunResult], *, synthetic: bool,
         frame, results, synthetic=synthetic, published=published, comparison=comparison,
         cross=cross))
     if plots:
-        write_plots(model_means(frame), published, out / "plots")
+        write_plots(model_means(frame), published, out / "plots", synthetic=synthetic)
     return dict(frame=frame, comparison=comparison, cross=cross, published=published)

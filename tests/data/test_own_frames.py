@@ -147,3 +147,36 @@ def test_header_errors(tmp_path):
     path.write_text("subject,file,AU1\np,a.jpg,0\n")
     with pytest.raises(LabelsCsvError, match="line 1: no 'path' column"):
         LabelsCsv(path)
+
+
+def test_au_columns_in_the_spellings_labs_use(tmp_path):
+    path = tmp_path / "l.csv"
+    path.write_text("subject,path,AU_1,au2,AU04_c,AU6_r,AU 9,Au-12,AU25,notes\n"
+                    "p,a.jpg,1,0,1,3,0,1,9,x\n")
+    labels = LabelsCsv(path)
+    assert labels.aus == (1, 2, 4, 6, 9, 12, 25)
+    assert labels.rows[0].labels[:6] == (1, 0, 1, 3, 0, 1)
+    assert labels.ignored == ["notes"]  # not AU-like: left out and reported
+
+
+@pytest.mark.parametrize("column", ["AUl2", "AU", "AU_x", "AU25_prob", "AUO1"])
+def test_an_au_like_column_that_cannot_be_read_is_an_error_naming_it(tmp_path, column):
+    path = tmp_path / "l.csv"
+    path.write_text(f"subject,path,AU1,{column}\np,a.jpg,0,1\n")
+    with pytest.raises(LabelsCsvError, match=rf"{path}, line 1: column '{column}' looks like an AU"):
+        LabelsCsv(path)
+
+
+def test_preparing_into_a_cache_of_other_labels_says_the_csv_changed(own_cache, lab, tmp_path,
+                                                                     capsys):
+    root = tmp_path / "lab"
+    shutil.copytree(lab, root)
+    text = (root / "labels.csv").read_text().splitlines()
+    text[1] = text[1].replace(",0,0,", ",1,1,", 1)  # one label edited
+    (root / "labels.csv").write_text("\n".join(text) + "\n")
+    assert main(["prepare", "frames", str(root / "labels.csv"), "--out", str(own_cache.root),
+                 "--size", str(SIZE), "--folds", "3"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{own_cache.root} was prepared from other labels: {root / 'labels.csv'} is not the " \
+           "labels CSV it was made from, or that CSV has changed since" in err
+    assert "prepare into another --out" in err

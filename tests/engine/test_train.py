@@ -326,3 +326,52 @@ def test_eval_warns_when_the_data_differs(reference, tiny_cache, tmp_path, capsy
         code, _, _ = _cli(capsys, "eval", "--data", tiny_cache, "--fold", "1", "--weights", other,
                           "--device", "cpu")
     assert code == 0
+
+
+def test_ctrl_c_says_how_to_resume_and_a_rerun_resumes(tiny_cache, tmp_path, capsys):
+    config = _config(tmp_path / "cfg", sleep=1.0)
+    work_dir = tmp_path / "run"
+    proc = subprocess.Popen(_train_cmd(config, tiny_cache, work_dir), env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (work_dir / "last_checkpoint").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "auzoo train: interrupted; run the same command again to resume after the last "
+        "finished epoch (--force starts over)")
+    assert not (work_dir / "result.json").exists()
+    # while training: the latest epoch (to resume) and the best one's weights (to select)
+    epochs = list(work_dir.glob("epoch_*.pth"))
+    best = list(work_dir.glob("best_*.pth"))
+    assert len(epochs) == 1 and len(best) == 1 and len(list(work_dir.glob("*.pth"))) == 2
+    from auzoo.engine.checkpoint import mmengine_safe_globals
+    with mmengine_safe_globals():
+        assert "optimizer" in torch.load(epochs[0], weights_only=True)
+        assert "optimizer" not in torch.load(best[0], weights_only=True)
+
+    # the same command again (no --resume) resumes, then shows the finished run
+    again = _train_cmd(config, tiny_cache, work_dir)[3:]
+    code, stdout, _ = _cli(capsys, *again)
+    assert code == 0 and "resumed after epoch" in stdout
+    first = RunResult.read(work_dir / "result.json")
+    assert first.training.epochs == EPOCHS
+    code, _, stderr = _cli(capsys, *again)
+    assert code == 0 and "this run finished already" in stderr and "--force" in stderr
+    # --force starts over: no "resumed", a new result file
+    code, stdout, _ = _cli(capsys, *again, "--force")
+    assert code == 0 and "resumed" not in stdout
+    assert RunResult.read(work_dir / "result.json").training.epochs == EPOCHS
+
+
+def test_a_finished_cell_keeps_only_the_chosen_checkpoint(reference):
+    """Resume needs the latest epoch (with the optimizer) and selection the
+    best one while training; once finished only best.pth stays."""
+    kept = sorted(p.name for p in reference["work_dir"].iterdir())
+    assert [p for p in kept if p.endswith(".pth")] == ["best.pth"]
+    assert "last_checkpoint" not in kept

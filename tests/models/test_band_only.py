@@ -188,3 +188,43 @@ def test_band_batch_norm_under_syncbn_uses_the_whole_distributed_batch(tmp_path)
     expected = nn.BatchNorm2d(3).train()(full)[:, :, 1:4]
     got = torch.cat([results[0], results[1]])
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_each_branch_says_which_path_it_takes(capsys):
+    """A block without ``zero_preserving`` sends its branch to the masked full
+    map, and ``auzoo show`` says so, naming the block."""
+    from torch import nn
+
+    from auzoo.models.summary import show_model
+    from auzoo.registry import ATTENTION
+
+    @ATTENTION.register_module(force=True)
+    class PlainGate(nn.Module):  # no zero_preserving: it may add a bias
+        def __init__(self, channels):
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(1, channels, 1, 1))
+
+        def forward(self, x):
+            return x * self.scale
+
+    try:
+        cfg = dict(model=dict(
+            type="RegionAUNet", aus=(1, 2, 4, 6, 9, 12, 25, 26), splitter=dict(type="ThreeRegionSplitter"),
+            backbone=dict(type="TimmBackbone", model_name="test_resnet"),
+            head=dict(type="TwoFCHead", pool_size=1, hidden=8),
+            branches=[dict(region="upper", attention=[dict(type="PlainGate")]),
+                      dict(region="middle", attention=[dict(type="CBAM")]), dict(region="lower")]),
+            img_size=64)
+        model = auzoo.build_model(cfg)
+        paths = [model.branch_path(b) for b in model.branches]
+        assert paths == ["masked full map (PlainGate not zero_preserving)", "band of rows",
+                         "band of rows"]
+        assert model.band_only
+        model.band_only = False
+        assert model.branch_path(model.branches[1]) == "masked full map (band_only=False)"
+        show_model(cfg)
+        shown = " ".join(capsys.readouterr().out.split())
+        assert "upper: AU 1, 2, 4, on the masked full map (PlainGate not zero_preserving)" in shown
+        assert "middle: AU 6, 9, on the band of rows" in shown
+    finally:
+        ATTENTION.unregister("PlainGate")

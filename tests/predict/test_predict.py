@@ -135,7 +135,10 @@ def test_cli_writes_csv_and_provenance(photos, grace_video, tiny_ckpt, tmp_path,
     assert _digest(inputs + [tiny_ckpt]) == before  # nothing the user gave was touched
     # an existing output is not replaced without --force
     assert run_cli([photos["astronaut"], "--weights", tiny_ckpt, "--out", out]) == 2
-    assert "exists" in capsys.readouterr().err
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"auzoo predict: error: {out} exists; pass --force to replace it")  # the CLI's words
+    with pytest.raises(ValueError, match="exists; pass overwrite=True to replace it"):
+        auzoo.predict(photos["astronaut"], weights=tiny_ckpt, out=out, progress=False)
     # without --out the table goes to stdout
     assert run_cli([photos["astronaut"], "--weights", tiny_ckpt]) == 0
     printed = capsys.readouterr().out.splitlines()
@@ -303,3 +306,50 @@ def test_faces_are_scored_in_the_precision_eval_uses(tiny_ckpt, photos):
     assert chosen.inference.precision == "bf16" and chosen.settings["precision"] == "bf16"
     df = chosen(photos["astronaut"], progress=False)
     assert df.attrs["settings"]["precision"] == "bf16" and (df["success"] == 1).all()
+
+
+def test_openface_format_writes_openface_columns_order_and_conventions(grace_video, photos,
+                                                                       tiny_ckpt, tmp_path):
+    from auzoo.inference.table import openface_confidence
+
+    out = tmp_path / "clip_openface.csv"
+    assert run_cli([grace_video, "--weights", tiny_ckpt, "--out", out, "--format", "openface"]) == 0
+    header = out.read_text().splitlines()[0]
+    assert header == ", ".join(["frame", "face_id", "timestamp", "confidence", "success"]
+                               + [f"AU{au:02d}_c" for au in sorted(AUS)])  # no _r: no intensities
+    openface = pd.read_csv(out, skipinitialspace=True)
+    native = auzoo.predict(grace_video, weights=tiny_ckpt, progress=False)
+    assert list(openface["frame"]) == [f + 1 for f in native["frame"]] == [1, 2, 3, 4, 5, 6]
+    assert list(openface["face_id"]) == [0] * 6 and list(openface["success"]) == [1] * 6
+    assert np.allclose(openface["timestamp"], native["timestamp"], atol=1e-3)
+    assert openface["confidence"].between(0, 1).all()
+    assert np.allclose(openface["confidence"], openface_confidence(native["confidence"]), atol=0.01)
+    for au in AUS:
+        assert list(openface[f"AU{au:02d}_c"]) == list(native[f"AU{au:02d}_c"])
+    # several inputs: the file each row came from is the last column; a still image is frame 1
+    both = tmp_path / "both.csv"
+    assert run_cli([photos["grace_hopper"], grace_video, "--weights", tiny_ckpt, "--out", both,
+                    "--format", "openface"]) == 0
+    table = pd.read_csv(both, skipinitialspace=True)
+    assert list(table.columns)[-1] == "file" and list(table["frame"])[:2] == [1, 1]
+    assert table["timestamp"].iloc[0] == 0.0
+
+
+def test_openface_confidence_and_intensity_columns():
+    from auzoo.inference.table import openface_confidence, openface_table
+
+    assert openface_confidence(0.0) == 0.5
+    assert openface_confidence(0.7) == pytest.approx(0.80, abs=0.01)
+    assert openface_confidence(1.3) > 0.9 and openface_confidence(-1) < 0.2
+    native = pd.DataFrame({
+        "file": ["a.mp4", "a.mp4"], "frame": pd.array([0, 1], dtype="Int64"),
+        "timestamp": [0.0, 0.1], "face_id": pd.array([0, None], dtype="Int64"),
+        "success": [1, 0], "confidence": [1.5, np.nan],
+        "AU12_prob": [0.9, np.nan], "AU02_prob": [0.1, np.nan],
+        "AU12_r": [2.5, np.nan], "AU02_r": [0.3, np.nan],   # a model with intensities
+        "AU12_c": pd.array([1, None], dtype="Int8"), "AU02_c": pd.array([0, None], dtype="Int8")})
+    table = openface_table(native)
+    assert list(table.columns) == ["frame", "face_id", "timestamp", "confidence", "success",
+                                   "AU02_r", "AU12_r", "AU02_c", "AU12_c"]
+    assert table.iloc[1].tolist() == [2, 0, 0.1, 0.0, 0, 0.0, 0.0, 0, 0]  # no face: zeros
+    assert table["AU12_r"].iloc[0] == 2.5 and table["AU12_c"].iloc[0] == 1

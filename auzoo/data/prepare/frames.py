@@ -171,4 +171,25 @@ def prepare_frames(labels_csv, out, workers: int = 1, size: int = LOOSE_SIZE, fo
                    threshold: Optional[int] = None, console=None) -> dict:
     """Find, align and index the frames a labels CSV lists into the cache ``out``."""
     source = FramesSource(labels_csv, folds, threshold)
+    _check_same_labels(Path(out), source)
     return run_prepare(source, out, workers=workers, size=size, console=console)
+
+
+def _check_same_labels(out: Path, source: "FramesSource") -> None:
+    """A cache holds the labels it was prepared from: an edited CSV (or another
+    one) is refused in words, not as two hashes."""
+    import json
+
+    from auzoo.data.cache_format import SETTINGS
+
+    path = out / SETTINGS
+    if not path.is_file():
+        return
+    before = json.loads(path.read_text()).get("labels_sha256")
+    now = source.settings["labels_sha256"]
+    if before is not None and before != now:
+        raise ValueError(
+            f"{out} was prepared from other labels: {source.root} is not the labels CSV it was "
+            f"made from, or that CSV has changed since (SHA-256 {before[:12]}… then, {now[:12]}… "
+            f"now). A cache keeps the labels it was prepared with: prepare into another --out, "
+            f"or delete {out} to prepare it again")

@@ -65,6 +65,10 @@ def _watch(owner: int) -> None:
 
 def _init_worker(queue, owner: int) -> None:
     global _progress_queue
+    # Ctrl-C reaches every process of the terminal's group: the main process
+    # stops the pool and says how to resume; a worker stays quiet (it ends
+    # with its parent) instead of printing a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     threading.Thread(target=_watch, args=(owner,), daemon=True, name="owner-watchdog").start()
     _progress_queue = queue

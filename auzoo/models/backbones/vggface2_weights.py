@@ -201,7 +201,7 @@ def convert_weights(src: PathLike, dst: PathLike, overwrite: bool = False) -> Di
     if dst.exists() and dst.resolve() == src.resolve():
         raise ValueError(f"{dst}: the output would overwrite the input")
     if dst.exists() and not overwrite:
-        raise ValueError(f"{dst} exists; pass --force to replace it")
+        raise ValueError(f"{dst} exists; pass overwrite=True to replace it")
     state = convert_vggface2_senet50(load_numpy_pickle(src), source=str(src))
     dst.parent.mkdir(parents=True, exist_ok=True)
     _atomic_save(state, dst)
