@@ -25,6 +25,7 @@ from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
@@ -178,6 +179,12 @@ CHECKPOINT_FORMATS = AuzooRegistry("checkpoint format", scope="auzoo",
 # ``transfer(model, state_dict, source_meta, where)``, it returns a record.
 WEIGHT_TRANSFERS = AuzooRegistry("weight_transfer", scope="auzoo",
                                  locations=["auzoo.engine.init"])
+# How a recipe splits the model's parameters into optimiser groups
+# (``optim_wrapper.constructor``: layer-wise learning-rate decay, no weight
+# decay on some parameters ...); mmengine's own constructors stay reachable.
+OPTIM_WRAPPER_CONSTRUCTORS = AuzooRegistry("optim_wrapper_constructor",
+                                           parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+                                           scope="auzoo")
 
 PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "backbones": BACKBONES,
@@ -194,6 +201,7 @@ PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "transforms": TRANSFORMS,
     "checkpoint_formats": CHECKPOINT_FORMATS,
     "weight_transfers": WEIGHT_TRANSFERS,
+    "optim_wrapper_constructors": OPTIM_WRAPPER_CONSTRUCTORS,
 }
 
 
@@ -274,7 +282,7 @@ from auzoo.plugin_loader import (  # noqa: E402  (it imports this module's names
 __all__ = [
     "ATTENTION", "BACKBONES", "HEADS", "MODELS", "NECKS", "SPLITTERS",
     "DATASETS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS", "TRANSFORMS", "CHECKPOINT_FORMATS",
-    "WEIGHT_TRANSFERS",
+    "WEIGHT_TRANSFERS", "OPTIM_WRAPPER_CONSTRUCTORS",
     "PART_REGISTRIES", "CONFIGS", "AuzooRegistry", "RegistryConflictError",
     "PluginInfo", "Provider", "ambiguity_message", "ambiguous_names", "register_config", "register_config_dir",
     "load_plugins", "load_builtins", "ensure_loaded", "plugins_disabled",
