@@ -4,7 +4,8 @@ A loss is called as ``loss(outputs, labels, mask, batch)``: ``outputs`` is the
 model's ``forward_train`` dict (at least ``'logits'``), ``labels`` float 0/1
 (N, A) in ``model.aus`` order, ``mask`` bool (N, A) with False where the
 dataset did not code that AU on that frame (such a label counts in no term),
-and ``batch`` the rest of the batch (landmarks …). It returns a tensor or a
+and ``batch`` the rest of the batch: ``landmarks``, ``index`` (dataset rows)
+and ``subject`` (the frames' subject names). It returns a tensor or a
 dict of tensors whose keys containing ``loss`` are summed (mmengine's
 ``parse_losses``). Before training the engine calls ``bind(model,
 train_labels)`` where a loss has it: the model (its AU groups) and the

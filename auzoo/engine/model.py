@@ -15,7 +15,7 @@ scaling (its exponent range is fp32's), so no GradScaler and its
 """
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -30,7 +30,8 @@ from auzoo.registry import MODELS
 
 class AUFramePreprocessor(BaseDataPreprocessor):
     """uint8 (N, H, W, 3) frames -> float (N, 3, S, S) in [0, 1] on the device,
-    with landmarks scaled to S, labels and their mask."""
+    with landmarks scaled to S, labels and their mask; the frames' subject
+    names pass through for losses that use them (identity-adversarial heads)."""
 
     def __init__(self, img_size: int, channels_last: bool = False):
         super().__init__(non_blocking=True)
@@ -42,7 +43,7 @@ class AUFramePreprocessor(BaseDataPreprocessor):
         frames: Tensor = data["image"]
         out = dict(images=to_model_input(frames, self.img_size, self.channels_last),
                    labels=data.get("labels"), label_mask=data.get("label_mask"),
-                   index=data.get("index"))
+                   index=data.get("index"), subject=data.get("subject"))
         if data.get("landmarks") is not None:
             out["landmarks"] = scale_landmarks(data["landmarks"].float(), frames.shape[-2],
                                                self.img_size)
@@ -103,12 +104,14 @@ class AUDetectorModule(BaseModel):
 
     def forward(self, images: Tensor, labels: Optional[Tensor] = None,
                 label_mask: Optional[Tensor] = None, index: Optional[Tensor] = None,
-                landmarks: Optional[Tensor] = None, mode: str = "tensor"):
+                landmarks: Optional[Tensor] = None, subject: Optional[Sequence[str]] = None,
+                mode: str = "tensor"):
         if mode == "loss":
             with autocast(images.device, self.train_precision):
                 outputs = self.outputs(images, landmarks)
             mask = label_mask if label_mask is not None else torch.ones_like(labels, dtype=torch.bool)
-            losses = self.loss(outputs, labels, mask, dict(landmarks=landmarks, index=index))
+            batch = dict(landmarks=landmarks, index=index, subject=subject)
+            losses = self.loss(outputs, labels, mask, batch)
             return losses if isinstance(losses, dict) else {"loss": losses}
         logits = model_logits(self.model, images, landmarks)
         if mode == "predict":

@@ -110,6 +110,10 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     aus = model_aus(cfg, cache.dataset)
     cfg.model.aus = aus  # concrete in the saved config, so the checkpoint rebuilds the same model
     split = fold_split(cfg, cache, spec.fold, spec.seed)
+    if "train_subjects" in cfg.model:
+        # a model that declares it (an identity-adversarial head) is sized by
+        # the fold's training subjects; saved with the config, like the AUs
+        cfg.model.train_subjects = tuple(split["train"])
     _check_batch(cfg, launcher)
     from auzoo.engine.init import plan_init
     init_plan = plan_init(cfg, cache.dataset.name)  # refuses a missing source run now

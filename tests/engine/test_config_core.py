@@ -270,3 +270,55 @@ def test_a_two_stage_recipe_trains_stage_one_first_and_takes_its_weights(tiny_ca
     wrong = _write(tmp_path, "wrong", f"init_from = dict(config={str(first)!r}, keys=['backbone_x.'])\n")
     with pytest.raises(CheckpointError, match="backbone_x"):
         _train(wrong, tiny_cache, tmp_path)
+
+
+def test_a_model_asking_for_train_subjects_gets_the_folds_and_the_loss_the_names(tiny_cache,
+                                                                                  tmp_path):
+    """A model config with ``train_subjects=None`` (an identity-adversarial head)
+    is built with the fold's training subjects, the loss sees each training
+    frame's subject name in its batch, and the checkpoint rebuilds the same model."""
+    import torch.nn.functional as F
+    from torch import nn
+
+    from auzoo.data import open_cache
+    from auzoo.engine.checkpoint import build_from_checkpoint
+    from auzoo.engine.losses import masked_mean
+    from auzoo.registry import LOSSES, MODELS
+
+    seen, bound = [], []
+
+    class SubjectProbe(nn.Module):
+        def __init__(self, aus=(1, 2, 4, 6, 9, 12, 25, 26), train_subjects=None):
+            super().__init__()
+            self.aus = tuple(aus)
+            self.train_subjects = tuple(train_subjects)  # refuses None: the run must fill it
+            self.fc = nn.Linear(3, len(aus))
+            self.who = nn.Linear(3, len(self.train_subjects))
+
+        def forward(self, images, landmarks=None):
+            return self.fc(images.mean(dim=(2, 3)))
+
+    class SubjectLoss(nn.Module):
+        def bind(self, model, train_labels=None):
+            bound.append(model.train_subjects)
+
+        def forward(self, outputs, labels, mask, batch):
+            seen.append(list(batch["subject"]))
+            bce = F.binary_cross_entropy_with_logits(outputs["logits"], labels, reduction="none")
+            return masked_mean(bce, mask)
+
+    MODELS.register_module("SubjectProbe", module=SubjectProbe, force=True)
+    LOSSES.register_module("SubjectLoss", module=SubjectLoss, force=True)
+    try:
+        config = _write(tmp_path, "subjects", "model = dict(type='SubjectProbe', train_subjects=None, "
+                        "_delete_=True)\nloss = dict(type='SubjectLoss', _delete_=True)\n")
+        result = _train(config, tiny_cache, tmp_path)
+        net = build_from_checkpoint(result.training.checkpoint)
+    finally:
+        MODELS.unregister("SubjectProbe")
+        LOSSES.unregister("SubjectLoss")
+    train_subjects, _ = open_cache(tiny_cache).fold_subjects(1)
+    assert bound == [tuple(train_subjects)]
+    assert len(seen) == 3 and all(len(names) == 8 for names in seen)  # 3 batches of 8
+    assert {s for names in seen for s in names} <= set(train_subjects)
+    assert net.train_subjects == tuple(train_subjects) and net.who.out_features == 18
