@@ -165,13 +165,25 @@ class TimmRandAugment(Transform):
             ops = np.random.choice(aug.ops, aug.num_layers, replace=aug.choice_weights is None,
                                    p=aug.choice_weights)
             for op in ops:
-                image = op(image)
+                image = _apply(op, image)
         results["img"] = np.asarray(image, dtype=np.uint8).copy()
         names = [op.name for op in ops]
         if any(name in GEOMETRIC_OPS for name in names):
             results["landmarks"] = np.full_like(results["landmarks"], np.nan)
         self.record(results, ops=names)
         return results
+
+
+def _apply(op, image: Image.Image) -> Image.Image:
+    """One RandAugment op. At the top magnitude timm's increasing posterize keeps
+    0 bits, which Pillow 11 and later refuse; older Pillow (the official
+    environment's) returned a black image, and so does this."""
+    try:
+        return op(image)
+    except ValueError:
+        if not op.name.startswith("Posterize"):
+            raise
+        return Image.new(image.mode, image.size)
 
 
 @TRANSFORMS.register_module()

@@ -62,8 +62,10 @@ def test_the_demo_entry_keeps_the_recipes_optimiser_and_fits_its_schedule():
     cfg = resolve_config("fmae_iat_vitb", preset="cpu_demo")
     assert cfg.applied["demo"]["model.backbone.depth"] == 4
     assert cfg.optim_wrapper.constructor == "LayerDecayOptimWrapperConstructor"
-    assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.65
+    assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == 1.0  # from random weights
     assert cfg.model.backbone.img_size == cfg.img_size == 64
+    assert [s["type"] for s in cfg.train_pipeline] == ["FaceBoxCrop", "RandomFlip"]
+    assert cfg.test_pipeline == load_config("fmae_iat_vitb").test_pipeline
     steps = cfg.train_cfg.max_epochs
     assert cfg.param_scheduler[1].end == cfg.param_scheduler[1].begin + cfg.param_scheduler[1].T_max == steps
     assert cfg.early_stopping.patience >= steps  # the whole schedule runs

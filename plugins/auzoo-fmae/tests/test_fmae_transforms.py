@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from timm.data import IMAGENET_DEFAULT_MEAN
 
 from auzoo.config import load_config
@@ -134,3 +135,15 @@ def test_the_configs_pipelines_make_224_px_faces():
     a, b = test(img, pts), test(img, pts)
     assert np.array_equal(a["img"], b["img"]) and not test.random
     assert config_pipeline(cfg, "test", img_size=64)(img, pts)["img"].shape == (64, 64, 3)
+
+
+def test_posterize_to_no_bits_gives_black_as_the_official_pillow_did():
+    from timm.data.auto_augment import AugmentOp
+
+    from auzoo_fmae.transforms import _apply
+
+    op = AugmentOp("PosterizeIncreasing", prob=1.0, magnitude=10)  # 4 - 4 = 0 bits kept
+    img = Image.fromarray(_face(size=32)[0])
+    assert np.asarray(_apply(op, img)).max() == 0
+    one_bit = AugmentOp("PosterizeIncreasing", prob=1.0, magnitude=8)  # 4 - 3 = 1 bit kept
+    assert set(np.unique(np.asarray(_apply(one_bit, img)))) <= {0, 128}
