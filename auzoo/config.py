@@ -65,6 +65,10 @@ PLUGIN_MODELS = {
     "jaanet": "plugins/auzoo-jaanet",
     "drml": "plugins/auzoo-drml",
     "jaa_lite": "plugins/auzoo-jaa-lite",
+    "fmae_vitb": "plugins/auzoo-fmae",
+    "fmae_iat_vitb": "plugins/auzoo-fmae",
+    "fmae_vitl": "plugins/auzoo-fmae",
+    "fmae_iat_vitl": "plugins/auzoo-fmae",
 }
 
 

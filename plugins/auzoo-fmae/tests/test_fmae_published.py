@@ -69,3 +69,23 @@ def test_the_demo_entry_keeps_the_recipes_optimiser_and_fits_its_schedule():
     steps = cfg.train_cfg.max_epochs
     assert cfg.param_scheduler[1].end == cfg.param_scheduler[1].begin + cfg.param_scheduler[1].T_max == steps
     assert cfg.early_stopping.patience >= steps  # the whole schedule runs
+
+
+@pytest.mark.parametrize("device, train, wrapper", [
+    ("cuda", "fp16", "AmpOptimWrapper"), ("cpu", "fp32", "OptimWrapper")])
+def test_a_run_trains_as_the_official_amp_on_a_gpu(device, train, wrapper):
+    """fp16 autocast with loss scaling on a GPU (the official AMP), scored in fp32;
+    the layer-decay constructor stays in the optimizer wrapper either way."""
+    from pathlib import Path
+
+    import torch
+
+    from auzoo.engine.runner import runner_config
+
+    cfg = resolve_config("fmae_iat_vitl")
+    rc = runner_config(cfg, data="cache", aus=DISFA_AUS, split=dict(train=(), val=(), test=()),
+                       seed=0, work_dir=Path("work"), device=torch.device(device),
+                       launcher="none", resume=False, predictions_file="p.npz")
+    assert dict(rc.model.precision) == dict(train=train, eval="fp32")
+    assert rc.optim_wrapper.get("type", "OptimWrapper") == wrapper
+    assert rc.optim_wrapper.constructor == "LayerDecayOptimWrapperConstructor"
