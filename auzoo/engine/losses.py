@@ -111,3 +111,6 @@ def build_loss(cfg) -> nn.Module:
     from auzoo.registry import build_part
 
     return build_part(LOSSES, cfg if cfg is not None else dict(type="AUBCELoss"))
+
+
+from auzoo.engine import intensity_losses  # noqa: E402,F401  (registers the intensity losses)

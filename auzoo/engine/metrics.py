@@ -180,3 +180,6 @@ class AUMetric(BaseMetric):
             metrics[f"acc_AU{au}"] = 100 * float(acc)
         metrics["frames"] = scores["frames"]
         return metrics
+
+
+from auzoo.engine import intensity_metrics  # noqa: E402,F401  (registers AUIntensityMetric)

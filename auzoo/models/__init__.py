@@ -5,9 +5,13 @@ necks/       feature maps -> one map (TRA-Net's decoder)
 splitters    one map -> one map per face region (hard masks)
 attention    blocks inside a region's branch (CBAM, SE)
 heads        a branch's map -> its AU logits
+intensity_heads  a branch's map -> its AU intensities (0-5): regression, ordinal, levels
+tasks        occurrence, intensity or both: how a model's output reads
 region_net   the assembler: RegionAUNet
 """
-from auzoo.models import attention, backbones, heads, necks, splitters  # noqa: F401  (registration)
+from auzoo.models import (attention, backbones, heads, intensity_heads, necks,  # noqa: F401
+                          splitters)  # (registration)
 from auzoo.models.region_net import RegionAUNet, RegionBranch
 
-__all__ = ["RegionAUNet", "RegionBranch", "attention", "backbones", "heads", "necks", "splitters"]
+__all__ = ["RegionAUNet", "RegionBranch", "attention", "backbones", "heads", "intensity_heads",
+           "necks", "splitters"]

@@ -2,12 +2,14 @@
 
 Every model in auzoo's TRA-Net family is this assembler with different parts::
 
-    images ─▶ backbone ─▶ neck (optional) ─▶ splitter ─┬▶ branch: attention × N ─▶ head ─▶ AU logits
-                                                      ├▶ ...
+    images ─▶ backbone ─▶ neck (optional) ─▶ splitter ─┬▶ branch: attention × N ─┬▶ head ─▶ AU logits
+                                                      ├▶ ...                    └▶ intensity head ─▶ 0-5
                                                       └▶ ...
 
-Each branch predicts its own group of AUs; the logits are put back into the
-model's AU order. Branches on hard-masked regions run on their band of rows
+Each branch predicts its own group of AUs; the outputs are put back into the
+model's AU order. A model with an occurrence ``head`` predicts occurrence,
+one with an ``intensity_head`` intensity, one with both both, from the same
+attended map (the output layout: :mod:`auzoo.models.tasks`). Branches on hard-masked regions run on their band of rows
 alone when every attention block in them is zero-preserving (exact, see
 :mod:`auzoo.models.bands`); ``band_only=False`` forces the full-map path.
 """
@@ -20,30 +22,36 @@ from torch import Tensor, nn
 
 from auzoo.models.au_regions import aus_in_region, resolve_aus
 from auzoo.models.bands import Band
+from auzoo.models.tasks import join_output
 from auzoo.registry import ATTENTION, BACKBONES, HEADS, MODELS, NECKS, SPLITTERS, build_part
 
 
 class RegionBranch(nn.Module):
-    """Attention blocks in a row, then a head, for one region's AUs."""
+    """Attention blocks in a row, then a head (occurrence), an intensity head,
+    or both, for one region's AUs."""
 
-    def __init__(self, region: str, aus: Sequence[int], attention: nn.ModuleList, head: nn.Module):
+    def __init__(self, region: str, aus: Sequence[int], attention: nn.ModuleList,
+                 head: Optional[nn.Module], intensity_head: Optional[nn.Module] = None):
         super().__init__()
         self.region = region
         self.aus = tuple(aus)
         self.attention = attention
         self.head = head
+        self.intensity_head = intensity_head
 
     @property
     def zero_preserving(self) -> bool:
         return all(getattr(block, "zero_preserving", False) for block in self.attention)
 
-    def forward(self, x: Tensor, band: Optional[Band] = None) -> Tensor:
-        """``x`` is the masked region map, or with ``band`` only the band's rows."""
+    def forward(self, x: Tensor, band: Optional[Band] = None) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+        """``(logits, raw intensity outputs)``, None for a head the branch lacks;
+        ``x`` is the masked region map, or with ``band`` only the band's rows."""
         for block in self.attention:
             x = block(x) if band is None else block(x, band=band)
         if band is not None:
             x = band.pad_to_full(x)  # the head pools over the whole map's grid
-        return self.head(x)
+        return (self.head(x) if self.head is not None else None,
+                self.intensity_head(x) if self.intensity_head is not None else None)
 
     def extra_repr(self) -> str:
         return f"region={self.region!r}, aus={self.aus}"
@@ -67,18 +75,23 @@ class RegionAUNet(nn.Module):
             ``attention`` / ``head``. A branch left with no AU is left out.
         attention: every branch's attention blocks, in order (list of part
             configs; default none), unless the branch names its own.
-        head: every branch's head (part config), unless the branch names its own.
-            Channels and class counts are filled in.
+        head: every branch's occurrence head (part config), unless the branch
+            names its own. Channels and class counts are filled in. None: the
+            model predicts no occurrence.
+        intensity_head: every branch's intensity head (part config of
+            :mod:`auzoo.models.intensity_heads`), unless the branch names its
+            own; None: no intensity. Every branch reads intensity the same way.
         band_only: run zero-preserving branches on their band of rows only.
     """
 
     requires_landmarks = False
     # The keys of each ``branches`` entry (the config check and the build read them).
-    config_sections = {"branches": ("aus", "region", "attention", "head")}
+    config_sections = {"branches": ("aus", "region", "attention", "head", "intensity_head")}
 
     def __init__(self, aus: Optional[Sequence[int]], backbone: Dict, splitter: Dict,
                  branches: Sequence[Dict], neck: Optional[Dict] = None, attention: Sequence[Dict] = (),
-                 head: Optional[Dict] = None, band_only: bool = True):
+                 head: Optional[Dict] = None, intensity_head: Optional[Dict] = None,
+                 band_only: bool = True):
         super().__init__()
         self.aus: Tuple[int, ...] = resolve_aus(aus)
         self.backbone = build_part(BACKBONES, backbone)
@@ -99,13 +112,18 @@ class RegionAUNet(nn.Module):
                 continue  # no AU of this model occurs in this region
             blocks = nn.ModuleList(build_part(ATTENTION, block, channels=channels)
                                    for block in cfg.get("attention", attention) or ())
-            head_cfg = cfg.get("head", head)
-            if not head_cfg:
-                raise ValueError(f"branch '{region}' has no head: give the model or the branch a head")
-            branch_head = build_part(HEADS, head_cfg, in_channels=channels, num_classes=len(branch_aus))
-            self.branches.append(RegionBranch(region, branch_aus, blocks, branch_head))
+            head_cfg, intensity_cfg = cfg.get("head", head), cfg.get("intensity_head", intensity_head)
+            if not head_cfg and not intensity_cfg:
+                raise ValueError(f"branch '{region}' has no head: give the model or the branch a "
+                                 "head (occurrence) and/or an intensity_head")
+            branch_head, branch_intensity = (
+                build_part(HEADS, c, in_channels=channels, num_classes=len(branch_aus)) if c else None
+                for c in (head_cfg, intensity_cfg))
+            self.branches.append(RegionBranch(region, branch_aus, blocks, branch_head,
+                                              branch_intensity))
             self.branch_regions.append(region_index)
 
+        self.task = self._task()
         predicted = [au for branch in self.branches for au in branch.aus]
         self._check_coverage(predicted)
         self.loss_groups: List[Tuple[int, ...]] = [
@@ -113,6 +131,19 @@ class RegionAUNet(nn.Module):
         # Concatenated branch logits -> model.aus order.
         self.register_buffer("_order", torch.tensor([predicted.index(au) for au in self.aus]),
                              persistent=False)
+
+    def _task(self) -> str:
+        """'occurrence', 'intensity' or 'both': what every branch predicts."""
+        kinds = {(b.head is not None, b.intensity_head is not None) for b in self.branches}
+        if len(kinds) > 1:
+            raise ValueError("every branch must have the same heads (occurrence, intensity or both)")
+        reads = {getattr(b.intensity_head, "kind", None) for b in self.branches
+                 if b.intensity_head is not None}
+        if len(reads) > 1:
+            raise ValueError(f"the branches' intensity heads read intensity in different ways "
+                             f"({', '.join(sorted(reads))}); one loss reads them all: use one kind")
+        occurrence, intensity = kinds.pop() if kinds else (True, False)
+        return "both" if occurrence and intensity else "intensity" if intensity else "occurrence"
 
     def _branch_aus(self, region: str, cfg: Dict, single: bool) -> Tuple[int, ...]:
         unknown = set(cfg) - set(self.config_sections["branches"])
@@ -169,7 +200,10 @@ class RegionAUNet(nn.Module):
         features = self.backbone(images)
         return self.neck(features) if self.neck is not None else features[-1]
 
-    def forward(self, images: Tensor, landmarks: Optional[Tensor] = None) -> Tensor:
+    def forward_train(self, images: Tensor, landmarks: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        """What the losses read, in ``aus`` order: ``logits`` (N, A) with an
+        occurrence head; ``intensity_raw`` (N, A, raw), its ``intensity_kind``
+        and ``intensity`` (N, A, 0-5) with an intensity head."""
         if images.dim() != 4 or images.shape[1] != 3 or not images.is_floating_point():
             raise ValueError(f"expected RGB float images (N, 3, H, W) in [0, 1], got a "
                              f"{images.dtype} tensor of shape {tuple(images.shape)}")
@@ -177,17 +211,29 @@ class RegionAUNet(nn.Module):
         height = x.shape[-2]
         band_rows = self.splitter.bands(height) if hasattr(self.splitter, "bands") else None
         regions = None
-        logits = []
+        outputs = []
         for index, branch in zip(self.branch_regions, self.branches):
             if self.band_only and band_rows is not None and branch.zero_preserving:
                 band = Band(*band_rows[index], height)
                 if not band.is_full:
-                    logits.append(branch(x[:, :, band.start:band.stop], band=band))
+                    outputs.append(branch(x[:, :, band.start:band.stop], band=band))
                     continue
             if regions is None:
                 regions = self.splitter(x)
-            logits.append(branch(regions[index]))
-        return torch.cat(logits, dim=1)[:, self._order]
+            outputs.append(branch(regions[index]))
+        out: Dict[str, Tensor] = {}
+        if outputs[0][0] is not None:
+            out["logits"] = torch.cat([o[0] for o in outputs], dim=1)[:, self._order]
+        if outputs[0][1] is not None:
+            raw = torch.cat([o[1] for o in outputs], dim=1)[:, self._order]
+            reader = self.branches[0].intensity_head
+            out.update(intensity_raw=raw, intensity_kind=reader.kind, intensity=reader.intensity(raw))
+        return out
+
+    def forward(self, images: Tensor, landmarks: Optional[Tensor] = None) -> Tensor:
+        """Logits (N, A), intensities (N, A) or both (N, 2A), by ``self.task``."""
+        out = self.forward_train(images, landmarks)
+        return join_output(out.get("logits"), out.get("intensity"), self.task)
 
 
 __all__ = ["RegionAUNet", "RegionBranch"]

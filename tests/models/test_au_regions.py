@@ -45,7 +45,7 @@ def test_tranet_for_bp4d_puts_each_au_in_its_regions_branch():
     with torch.no_grad():
         logits = model(x)
         regions = model.splitter(model.features(x))
-        per_au = {au: branch(regions[i])[:, k] for i, branch in zip(model.branch_regions, model.branches)
+        per_au = {au: branch(regions[i])[0][:, k] for i, branch in zip(model.branch_regions, model.branches)
                   for k, au in enumerate(branch.aus)}
     assert logits.shape == (2, 12)
     for j, au in enumerate(BP4D):  # logits in the given order

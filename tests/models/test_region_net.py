@@ -37,8 +37,12 @@ def small_backbone_config(name, **model):
     return cfg
 
 
+# Intensity configs: tested in test_intensity_heads.py.
+INTENSITY = {"tranet_intensity", "resnet50_intensity"}
+
+
 def test_every_builtin_config_is_described_here():
-    assert set(builtin_models()) == set(EXPECTED)
+    assert set(builtin_models()) == set(EXPECTED) | INTENSITY
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -120,7 +124,7 @@ def test_logits_come_back_in_model_au_order():
     with torch.no_grad():
         logits = model(x)
         regions = model.splitter(model.features(x))
-        per_branch = {au: branch(region)[:, i]
+        per_branch = {au: branch(region)[0][:, i]
                       for branch, region in zip(model.branches, regions)
                       for i, au in enumerate(branch.aus)}
     for j, au in enumerate(model.aus):
