@@ -99,7 +99,7 @@ HARD_MASK_MODELS = [name for name in builtin_models()
 
 
 def test_hard_mask_models_are_the_expected_ones():
-    assert sorted(HARD_MASK_MODELS) == ["senet50_hm", "tranet", "tranet_no_channel",
+    assert sorted(HARD_MASK_MODELS) == ["senet50_hm", "tranet", "tranet_intensity", "tranet_no_channel",
                                         "tranet_no_spatial", "tranet_residual"]
 
 
