@@ -15,13 +15,14 @@ import pandas as pd
 
 from auzoo.data.cache_format import (CACHE_FORMAT, CACHE_VERSION, DONE, FRAME_BOX_FILE,
                                      FRAMES_FILE, INDEX, LANDMARKS_FILE, MATRICES_FILE, META,
-                                     SOURCE_LANDMARKS_FILE, SUBJECTS_DIR, is_label_column)
+                                     SOURCE_LANDMARKS_FILE, SUBJECTS_DIR, is_intensity_column,
+                                     is_label_column)
 from auzoo.data.datasets import AUDataset, dataset_from_meta
 
 
 def _read_index(path: Path) -> pd.DataFrame:
     header = pd.read_csv(path, nrows=0).columns
-    dtypes = {c: np.uint8 for c in header if is_label_column(c)}
+    dtypes = {c: np.uint8 for c in header if is_label_column(c) or is_intensity_column(c)}
     dtypes.update({c: str for c in ("subject", "sequence", "path") if c in header})
     dtypes.update({c: bool for c in ("error_log", "landmarks_missing", "aligned", "bad_landmarks")
                    if c in header})

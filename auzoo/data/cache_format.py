@@ -43,6 +43,10 @@ FRAME_BOX_FILE = "frame_box.npy"
 # negative anywhere.
 NOT_CODED = 255
 FLAG_COLUMNS = ("landmarks_missing", "aligned", "bad_landmarks")
+# A dataset that codes intensity apart from occurrence (BP4D: 0/1 occurrence
+# CSVs and 0-5 intensity files for 5 AUs) keeps it in ``au{N}_intensity``
+# columns, uint8 0-5 with NOT_CODED; DISFA's ``au{N}`` columns are intensities.
+INTENSITY_SUFFIX = "_intensity"
 N_LANDMARKS = 66
 
 
@@ -56,3 +60,11 @@ def column_au(name: str) -> int:
 
 def is_label_column(name: str) -> bool:
     return name.startswith("au") and name[2:].isdigit()
+
+
+def intensity_column(au: int) -> str:
+    return f"au{int(au)}{INTENSITY_SUFFIX}"
+
+
+def is_intensity_column(name: str) -> bool:
+    return name.endswith(INTENSITY_SUFFIX) and is_label_column(name[:-len(INTENSITY_SUFFIX)])

@@ -9,6 +9,8 @@ from the cache's loose crop, crops, flips, colour jitter; see
     image       uint8 (N, S, S, 3) RGB model inputs (S: the pipeline's img_size)
     labels      float32 (N, A) 0/1 in the order of ``aus`` (0 where not coded)
     label_mask  bool (N, A): True where the label is coded
+    intensity   float32 (N, A) 0-5 (0 where not coded), with ``intensity=True``
+    intensity_mask  bool (N, A): True where the intensity is coded
     landmarks   float32 (N, 66, 2) landmarks in the input's pixels (NaN where missing)
     index       int64 (N,) dataset row numbers
     subject     list of N str
@@ -57,12 +59,13 @@ class AUFrames(Dataset):
     ``pipeline``: the steps that make a face the model's input (a list of
     transform configs or a built :class:`~auzoo.data.transforms.Pipeline`;
     default TRA-Net's test pipeline), ending at ``img_size`` (default: the
-    pipeline's own output size).
+    pipeline's own output size). ``intensity=True`` serves the AUs' 0-5
+    intensities too (every AU must be coded with intensities).
     """
 
     def __init__(self, cache, subjects: Sequence[str], aus: Optional[Sequence[int]] = None,
                  bad_frames: str = "drop", pipeline=None, img_size: Optional[int] = None,
-                 threshold: Optional[int] = None):
+                 threshold: Optional[int] = None, intensity: bool = False):
         self.cache = open_cache(cache)
         self.dataset = self.cache.dataset
         self.aus = self.dataset.check_aus(aus, self.cache.index.columns)
@@ -80,6 +83,9 @@ class AUFrames(Dataset):
         labels, known = self.dataset.labels(rows, self.aus, self.threshold)
         self.labels = labels.astype(np.float32)
         self.mask = known
+        self.intensity = self.intensity_mask = None
+        if intensity:
+            self.intensity, self.intensity_mask = self.dataset.intensities(rows, self.aus)
         self.frame = rows["frame"].to_numpy(np.int64)
         self.array_row = self.cache.rows[rows.index.to_numpy()]
         codes = {s: i for i, s in enumerate(self.subjects)}
@@ -136,7 +142,7 @@ class AUFrames(Dataset):
             out = self.sample(int(i), rng)
             images[j], landmarks[j], flips[j] = out["img"], out["landmarks"], out["flipped"]
         codes = self.subject_code[idx]
-        return {
+        batch = {
             "image": images_t,
             "labels": torch.from_numpy(self.labels[idx]),
             "label_mask": torch.from_numpy(self.mask[idx]),
@@ -146,6 +152,10 @@ class AUFrames(Dataset):
             "frame": torch.from_numpy(self.frame[idx]),
             "flipped": torch.from_numpy(flips),
         }
+        if self.intensity is not None:
+            batch["intensity"] = torch.from_numpy(self.intensity[idx])
+            batch["intensity_mask"] = torch.from_numpy(self.intensity_mask[idx])
+        return batch
 
 
 def _batch_tensor(shape) -> torch.Tensor:

@@ -3,13 +3,14 @@
 :func:`predict_frames` runs :class:`~auzoo.engine.inference.Inference` over
 every frame of some subjects; :func:`score` turns logits and labels into
 :class:`~auzoo.engine.records.AUScores` (per-AU F1 and accuracy over coded
-frames, per subject, and the always-present baseline). :func:`score_other`
+frames, per subject, and the always-present baseline), :func:`score_intensity`
+intensities into :class:`~auzoo.engine.records.IntensityScores` (ICC(3,1),
+PCC, MAE, per-subject ICC, and the zero predictor). :func:`score_other`
 scores a model on a dataset it was not trained on: every subject, on the AUs
 both share, saying which were left out on either side.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
@@ -18,17 +19,9 @@ import torch
 from auzoo.data.transforms import pipeline_steps
 from auzoo.engine.inference import Inference
 from auzoo.engine.loaders import build_frames_loader, frames_loader_cfg
-from auzoo.engine.records import AUScores
-
-
-@dataclass
-class Predictions:
-    logits: np.ndarray      # (n, A) float32, in ``aus`` order
-    labels: np.ndarray      # (n, A) 0/1
-    mask: np.ndarray        # (n, A) bool, False = not coded
-    index: np.ndarray       # (n,) dataset rows
-    subjects: np.ndarray    # (n,) subject of each row
-    aus: tuple
+from auzoo.engine.predictions import Predictions
+from auzoo.engine.records import AUScores, IntensityScores
+from auzoo.models.tasks import has_intensity, model_task, split_output
 
 
 def predict_frames(model, cache, subjects: Sequence[str], aus: Sequence[int], *, img_size: int,
@@ -36,34 +29,42 @@ def predict_frames(model, cache, subjects: Sequence[str], aus: Sequence[int], *,
                    batch_size: int = 256, data_cfg: Optional[dict] = None,
                    num_workers: Optional[int] = None, columns: Optional[Sequence[int]] = None,
                    pipeline: Optional[Sequence[dict]] = None) -> Predictions:
-    """Logits of ``model`` on every frame of ``subjects`` through its test ``pipeline``
-    (steps; default: the model's config's, else TRA-Net's).
+    """Outputs of ``model`` on every frame of ``subjects`` through its test
+    ``pipeline`` (steps; default: the model's config's, else TRA-Net's), split
+    by its task into occurrence logits and 0-5 intensities.
 
     ``aus`` are the label columns read from the cache; ``columns`` (indices
-    into ``model.aus``) picks the logits that match them (default: all)."""
+    into ``model.aus``) picks the outputs that match them (default: all)."""
     device = torch.device(device)
+    task = model_task(model)
     if pipeline is None:
         pipeline = pipeline_steps(getattr(model, "cfg", None), "test")
     loader = build_frames_loader(
         frames_loader_cfg(str(cache.root), subjects, aus, dict(data_cfg or {}),
                           dict(batch_size=batch_size, num_workers=num_workers), training=False,
-                          pipeline=pipeline, img_size=img_size)
+                          pipeline=pipeline, img_size=img_size, intensity=has_intensity(task))
         ["frames"], seed=0, device=device)
     inference = Inference(model.to(device), img_size, precision=precision,
                           channels_last=channels_last)
     cols = None if columns is None else torch.as_tensor(list(columns), device=device)
-    logits, labels, mask, index = [], [], [], []
+    parts: Dict[str, list] = {k: [] for k in ("logits", "intensity", "labels", "label_mask",
+                                              "index", "intensity_true", "intensity_mask")}
     for batch in loader:
-        out = inference(batch["image"], batch.get("landmarks"))
-        if cols is not None:
-            out = out[:, cols]
-        logits.append(out.cpu().numpy())
-        labels.append(np.asarray(batch["labels"]))
-        mask.append(np.asarray(batch["label_mask"]))
-        index.append(np.asarray(batch["index"]))
-    index_all = np.concatenate(index)
-    return Predictions(np.concatenate(logits), np.concatenate(labels), np.concatenate(mask),
-                       index_all, loader.dataset.subjects_of(index_all), tuple(aus))
+        logits, intensity = split_output(inference(batch["image"], batch.get("landmarks")), task,
+                                         len(model.aus))
+        for key, out in (("logits", logits), ("intensity", intensity)):
+            if out is not None:
+                parts[key].append((out if cols is None else out[:, cols]).cpu().numpy())
+        for key, name in (("labels", "labels"), ("label_mask", "label_mask"), ("index", "index"),
+                          ("intensity_true", "intensity"), ("intensity_mask", "intensity_mask")):
+            if batch.get(name) is not None:
+                parts[key].append(np.asarray(batch[name]))
+    arrays = {k: np.concatenate(v) if v else None for k, v in parts.items()}
+    index_all = arrays["index"]
+    return Predictions(arrays["logits"], arrays["labels"], arrays["label_mask"], index_all,
+                       loader.dataset.subjects_of(index_all), tuple(aus),
+                       intensity=arrays["intensity"], intensity_true=arrays["intensity_true"],
+                       intensity_mask=arrays["intensity_mask"]).where(loader.dataset)
 
 
 def score(logits: np.ndarray, labels: np.ndarray, mask: Optional[np.ndarray],
@@ -85,21 +86,67 @@ def score(logits: np.ndarray, labels: np.ndarray, mask: Optional[np.ndarray],
         baseline_f1=pct(base["f1"]), baseline_acc=pct(base["acc"]))
 
 
-def score_predictions(p: Predictions) -> AUScores:
+def _optional(values: np.ndarray, names) -> Dict[str, Optional[float]]:
+    return {n: (None if not np.isfinite(v) else float(v)) for n, v in zip(names, values)}
+
+
+def score_intensity(intensity: np.ndarray, labels: np.ndarray, mask: Optional[np.ndarray],
+                    subjects: Sequence[str], aus: Sequence[int]) -> IntensityScores:
+    """Per-AU ICC(3,1), PCC and MAE over coded frames, per-subject ICC, and the
+    zero predictor on the same frames."""
+    from auzoo.engine.intensity_metrics import intensity_scores, per_subject_icc, zero_baseline
+
+    s = intensity_scores(labels, intensity, aus, mask)
+    base = zero_baseline(labels, mask)
+    names = [f"AU{a}" for a in aus]
+    per_subject = per_subject_icc(labels, intensity, subjects, aus, mask)
+    return IntensityScores(
+        aus=tuple(int(a) for a in aus), icc=_optional(s["icc"], names),
+        pcc=_optional(s["pcc"], names), mae=_optional(s["mae"], names),
+        frames={n: int(c) for n, c in zip(names, s["frames"])},
+        per_subject_icc={subj: {k: (None if np.isnan(v) else float(v)) for k, v in row.items()}
+                         for subj, row in per_subject.to_dict(orient="index").items()},
+        baseline_icc=_optional(base["icc"], names), baseline_pcc=_optional(base["pcc"], names),
+        baseline_mae=_optional(base["mae"], names))
+
+
+def score_predictions(p: Predictions) -> Optional[AUScores]:
+    """Occurrence scores of ``p`` (None for a model without an occurrence head)."""
     if len(np.unique(p.index)) != len(p.index):
         raise ValueError("predictions count a frame twice")
+    if p.logits is None:
+        return None
     return score(p.logits, p.labels, p.mask, p.subjects, p.aus)
 
 
-def shared_aus(model_aus: Sequence[int], dataset) -> Dict[str, Any]:
+def score_intensity_predictions(p: Predictions) -> Optional[IntensityScores]:
+    """Intensity scores of ``p`` (None for a model without an intensity head)."""
+    if len(np.unique(p.index)) != len(p.index):
+        raise ValueError("predictions count a frame twice")
+    if p.intensity is None:
+        return None
+    return score_intensity(p.intensity, p.intensity_true, p.intensity_mask, p.subjects, p.aus)
+
+
+def protocol_aus(dataset, task: str = "occurrence") -> tuple:
+    """The AUs a dataset scores a model of ``task`` on: its occurrence
+    protocol's, its intensity AUs, or (both) those in both lists."""
+    if task == "occurrence":
+        return tuple(dataset.aus)
+    if task == "intensity":
+        return tuple(dataset.intensity_aus)
+    return tuple(a for a in dataset.aus if a in set(dataset.intensity_aus))
+
+
+def shared_aus(model_aus: Sequence[int], dataset, task: str = "occurrence") -> Dict[str, Any]:
     """AUs a model and another dataset's protocol share, and what each side
     leaves out. The protocol's AUs, not every column the data carries: BP4D's
     files hold more AU columns than its 12, coded only in parts of it."""
-    coded = set(dataset.aus)
-    shared = [a for a in model_aus if a in coded]
+    scored = protocol_aus(dataset, task)
+    shared = [a for a in model_aus if a in set(scored)]
     return dict(shared_aus=shared,
-                left_out=dict(model_only=[a for a in model_aus if a not in coded],
-                              data_only=[a for a in dataset.aus if a not in set(model_aus)]))
+                left_out=dict(model_only=[a for a in model_aus if a not in set(scored)],
+                              data_only=[a for a in scored if a not in set(model_aus)]))
 
 
 def score_other(model, cache, *, img_size: int, device, precision: str = "fp32",
@@ -109,19 +156,23 @@ def score_other(model, cache, *, img_size: int, device, precision: str = "fp32",
     """Scores of ``model`` on every subject of a cache of another dataset, on
     the AUs both share. Raises when they share none."""
     model_aus = tuple(int(a) for a in model.aus)
-    share = shared_aus(model_aus, cache.dataset)
+    task = model_task(model)
+    share = shared_aus(model_aus, cache.dataset, task)
     if not share["shared_aus"]:
-        raise ValueError(f"{cache.root}: the model predicts AUs {model_aus} and "
-                         f"{cache.dataset.name} scores {tuple(cache.dataset.aus)}: none shared")
+        raise ValueError(f"{cache.root}: the model predicts AUs {model_aus} ({task}) and "
+                         f"{cache.dataset.name} scores {protocol_aus(cache.dataset, task)}: "
+                         "none shared")
     columns = [model_aus.index(a) for a in share["shared_aus"]]
     data_cfg = dict(data_cfg or {}, bad_frames=_default_policy(cache.dataset))
     predictions = predict_frames(model, cache, cache.subjects, share["shared_aus"],
                                  img_size=img_size, device=device, precision=precision,
                                  channels_last=channels_last, batch_size=batch_size,
                                  data_cfg=data_cfg, columns=columns, pipeline=pipeline)
+    scores, intensity = score_predictions(predictions), score_intensity_predictions(predictions)
     return dict(dataset=cache.dataset.name, data=str(cache.root), data_checksum=cache.checksum,
                 subjects=list(cache.subjects), **share,
-                scores=score_predictions(predictions).to_dict())
+                scores=scores.to_dict() if scores is not None else None,
+                intensity=intensity.to_dict() if intensity is not None else None)
 
 
 def _default_policy(dataset) -> str:
@@ -140,9 +191,11 @@ def evaluate_checkpoint(weights, data, *, fold: Optional[int] = None, model=None
     On the dataset they were trained on: one fold (default: the weights' own),
     refused when they trained on any of that fold's test subjects.
     On another dataset: every subject, on the AUs both share.
-    Returns a dict with ``scores`` (:class:`AUScores`), ``mode``
-    ('fold' / 'cross'), ``meta`` (what the weights are; ``meta['loaded_from']``
-    names the files, their format and SHA-256) and what was scored."""
+    Returns a dict with ``scores`` (:class:`AUScores`, None for an intensity
+    model), ``intensity`` (:class:`IntensityScores`, None for an occurrence
+    model), ``mode`` ('fold' / 'cross'), ``meta`` (what the weights are;
+    ``meta['loaded_from']`` names the files, their format and SHA-256) and
+    what was scored."""
     from auzoo.engine.weight_formats import load_weights
 
     net = load_weights(weights, model=model, cfg_options=cfg_options)  # read once
@@ -178,7 +231,9 @@ def evaluate_loaded(net, data, *, fold: Optional[int] = None, device: Optional[s
     if not same_dataset:
         other = score_other(net, cache, img_size=img_size, device=dev, precision=precision,
                             channels_last=channels_last, batch_size=batch_size)
-        other["scores"] = AUScores.from_dict(other["scores"])
+        other["scores"] = AUScores.from_dict(other["scores"]) if other["scores"] else None
+        other["intensity"] = (IntensityScores.from_dict(other["intensity"])
+                              if other["intensity"] else None)
         return dict(mode="cross", meta=meta, **other)
     fold = int(fold if fold is not None else meta.get("fold"))
     _, test = cache.fold_subjects(fold)
@@ -203,4 +258,5 @@ def evaluate_loaded(net, data, *, fold: Optional[int] = None, device: Optional[s
                 img_size=img_size, pipeline=pipeline,
                 data_checksum=cache.checksum, subjects=list(test), fold_checked=bool(trained_on),
                 protocol=cache.describe(fold, data_cfg["bad_frames"], data_cfg["threshold"]),
-                scores=score_predictions(predictions))
+                scores=score_predictions(predictions),
+                intensity=score_intensity_predictions(predictions), predictions=predictions)

@@ -1,5 +1,6 @@
 """The end of a training run: the chosen epoch becomes ``best.pth``, is scored
-on the test subjects (and on other datasets), and ``result.json`` is written."""
+on the test subjects (and on other datasets), and ``result.json`` and
+``predictions.csv`` (every test frame's labels and predictions) are written."""
 from __future__ import annotations
 
 import time
@@ -14,8 +15,11 @@ from mmengine.model import is_model_wrapper
 from auzoo.data.transforms import pipeline_steps
 from auzoo.engine.checkpoint import (device_name, mmengine_safe_globals, save_checkpoint,
                                      software_versions)
-from auzoo.engine.evaluate import Predictions, predict_frames, score_other, score_predictions
+from auzoo.engine.evaluate import (predict_frames, score_intensity_predictions, score_other,
+                                   score_predictions)
 from auzoo.engine.init import init_statement
+from auzoo.engine.predictions import PREDICTIONS_CSV, Predictions, write_predictions_csv
+from auzoo.engine.runner import selection_key
 from auzoo.engine.records import RESULT_FILE, Provenance, RunResult, RunSpec, Training
 
 
@@ -38,9 +42,15 @@ def _saved_predictions(path: Path, epoch: int, dataset, aus) -> Predictions:
     with np.load(path) as npz:
         if int(npz["epoch"]) != epoch:
             raise RuntimeError(f"{path} holds epoch {int(npz['epoch'])}, not the best epoch {epoch}")
-        index = npz["index"]
-        return Predictions(npz["logits"], npz["labels"], npz["label_mask"], index,
-                           dataset.subjects_of(index), tuple(aus))
+        arrays = {k: npz[k] for k in npz.files}
+    index = arrays["index"]
+    if "labels" not in arrays:   # an intensity run: the occurrence labels from the dataset served
+        arrays["labels"], arrays["label_mask"] = dataset.labels[index], dataset.mask[index]
+    return Predictions(arrays.get("logits"), arrays["labels"], arrays["label_mask"], index,
+                       dataset.subjects_of(index), tuple(aus),
+                       intensity=arrays.get("intensity_pred"),
+                       intensity_true=arrays.get("intensity"),
+                       intensity_mask=arrays.get("intensity_mask")).where(dataset)
 
 
 def finish_run(runner, cfg: Config, spec: RunSpec, *, cache, split: Mapping[str, tuple], device,
@@ -60,7 +70,8 @@ def finish_run(runner, cfg: Config, spec: RunSpec, *, cache, split: Mapping[str,
                                      channels_last=module.channels_last, batch_size=eval_batch,
                                      data_cfg=dict(cfg.get("data") or {}),
                                      pipeline=pipeline_steps(cfg, "test"))
-    scores = score_predictions(predictions)
+    scores, intensity = score_predictions(predictions), score_intensity_predictions(predictions)
+    write_predictions_csv(work_dir / PREDICTIONS_CSV, predictions)
     cross = {str(other): score_other(net, _open(other), img_size=module.img_size, device=device,
                                      precision=module.eval_precision,
                                      channels_last=module.channels_last, batch_size=eval_batch,
@@ -92,15 +103,21 @@ def finish_run(runner, cfg: Config, spec: RunSpec, *, cache, split: Mapping[str,
     training = Training(
         best_epoch=best["epoch"], epochs=int(loop.epoch), iters=int(loop.iter),
         stopped_early=bool(loop.stop_training), selection_f1_mean=best["score"],
+        selected_by=selection_key(cfg),
         train_time=float(timer.total), eval_time=eval_time,
         params=sum(p.numel() for p in net.parameters()),
         trainable_params=sum(p.numel() for p in net.parameters() if p.requires_grad),
         checkpoint=str(work_dir / best_file))
-    result = RunResult(scores=scores, provenance=provenance, training=training, cross=cross)
-    meta = dict(provenance.__dict__, aus=list(net.aus),
-                best=dict(epoch=best["epoch"], selected_on=provenance.select_on,
-                          selection_f1_mean=best["score"], f1_mean=scores.f1_mean,
-                          acc_mean=scores.acc_mean))
+    result = RunResult(scores=scores, provenance=provenance, training=training, cross=cross,
+                       intensity=intensity)
+    best_meta = dict(epoch=best["epoch"], selected_on=provenance.select_on,
+                     selected_by=training.selected_by, selection_f1_mean=best["score"])
+    if scores is not None:
+        best_meta.update(f1_mean=scores.f1_mean, acc_mean=scores.acc_mean)
+    if intensity is not None:
+        best_meta.update(icc_mean=intensity.icc_mean, pcc_mean=intensity.pcc_mean,
+                         mae_mean=intensity.mae_mean)
+    meta = dict(provenance.__dict__, aus=list(net.aus), task=result.task, best=best_meta)
     save_checkpoint(work_dir / best_file, net.state_dict(), meta)
     result.write(work_dir / RESULT_FILE)
     return result

@@ -30,6 +30,11 @@ from auzoo.registry import HOOKS
 MONITOR = "f1_mean"
 
 
+def selection_rule(monitor: str) -> str:
+    """'less' for an error (MAE), 'greater' for a score (F1, ICC, PCC)."""
+    return "less" if monitor.startswith("mae") else "greater"
+
+
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     """A 32-bit seed for one epoch on one rank, spread by a hash so that
     neighbouring (seed, epoch, rank) triples share nothing."""
@@ -81,8 +86,9 @@ class EpochSeedHook(Hook):
 
 @HOOKS.register_module()
 class ScoredCheckpointHook(CheckpointHook):
-    """Best checkpoint by mean F1, and the resume checkpoint (only the latest
-    is kept) written after the epoch's validation.
+    """Best checkpoint by ``monitor`` (mean F1; an intensity run's mean ICC),
+    and the resume checkpoint (only the latest is kept) written after the
+    epoch's validation.
 
     Runs at priority LOWEST and must be registered after
     :class:`ResumableEarlyStopping` so that the saved early-stopping counters
@@ -94,7 +100,7 @@ class ScoredCheckpointHook(CheckpointHook):
     def __init__(self, monitor: str = MONITOR, predictions_file: Optional[str] = None, **kwargs):
         kwargs.setdefault("max_keep_ckpts", 1)
         super().__init__(interval=1, by_epoch=True, save_last=False, save_best=monitor,
-                         rule="greater", **kwargs)
+                         rule=selection_rule(monitor), **kwargs)
         self.predictions_file = predictions_file
 
     def after_train_epoch(self, runner) -> None:
@@ -117,8 +123,10 @@ class ScoredCheckpointHook(CheckpointHook):
         selects on the test fold need not score the test fold once more."""
         from auzoo.utils.io import atomic_write
 
-        predictions = getattr(runner.val_evaluator.metrics[0], "predictions", None)
-        if predictions is None:
+        predictions = {}
+        for metric in runner.val_evaluator.metrics:   # occurrence and intensity, by frame index
+            predictions.update(getattr(metric, "predictions", None) or {})
+        if not predictions:
             return
         def write(tmp):
             with open(tmp, "wb") as f:  # a file object: np.savez would append '.npz' to a name
@@ -129,8 +137,9 @@ class ScoredCheckpointHook(CheckpointHook):
 
 @HOOKS.register_module()
 class ResumableEarlyStopping(EarlyStoppingHook):
-    """Stop after ``patience`` validations without a strictly better mean F1
-    (a tie is not an improvement); the counters survive a resume.
+    """Stop after ``patience`` validations without a strictly better ``monitor``
+    (mean F1; mean ICC for intensity; a tie is not an improvement); the
+    counters survive a resume.
 
     ``begin``: the epoch from which stopping may fire. Before it the best
     score is still tracked (and the best epoch can be chosen), but epochs
@@ -142,9 +151,9 @@ class ResumableEarlyStopping(EarlyStoppingHook):
     def __init__(self, patience: int, monitor: str = MONITOR, min_delta: float = 0.0,
                  begin: int = 0):
         # mmengine counts a score >= best + min_delta as an improvement; a tiny
-        # positive margin makes it strictly greater.
-        super().__init__(monitor=monitor, rule="greater", min_delta=max(min_delta, 1e-9),
-                         patience=patience, strict=True)
+        # positive margin makes it strictly better.
+        super().__init__(monitor=monitor, rule=selection_rule(monitor),
+                         min_delta=max(min_delta, 1e-9), patience=patience, strict=True)
         self.begin = int(begin)
 
     def after_val_epoch(self, runner, metrics) -> None:
@@ -205,8 +214,9 @@ class ProgressHook(Hook):
     priority = "BELOW_NORMAL"
     heartbeat_s = 30.0
 
-    def __init__(self, label: str, progress=None, console=None):
+    def __init__(self, label: str, progress=None, console=None, monitor: str = MONITOR):
         self.label = label
+        self.monitor = monitor
         self.progress = progress
         self.console = console
         self._own = progress is None
@@ -273,14 +283,21 @@ class ProgressHook(Hook):
                         f"{', ' + loss if loss else ''}, {now - self._t0:.0f} s")
 
     def after_val_epoch(self, runner, metrics=None) -> None:
-        if self.task is None or not metrics or MONITOR not in metrics:
+        if self.task is None or not metrics or self.monitor not in metrics:
             return
-        f1 = float(metrics[MONITOR])
-        if self.best is None or f1 > self.best:
-            self.best, self.best_epoch = f1, runner.epoch
-        best = f"best {self.best:.1f}" + (f" @ {self.best_epoch}" if self.best_epoch else "")
+        score = float(metrics[self.monitor])
+        less = selection_rule(self.monitor) == "less"
+        if self.best is None or (score < self.best if less else score > self.best):
+            self.best, self.best_epoch = score, runner.epoch
+        digits = 1 if self.monitor.startswith(("f1", "acc")) else 3
+        best = f"best {self.best:.{digits}f}" + (f" @ {self.best_epoch}" if self.best_epoch else "")
+        shown = [f"F1 {metrics['f1_mean']:.1f}  acc {metrics.get('acc_mean', math.nan):.1f}"
+                 if "f1_mean" in metrics else "",
+                 f"ICC {metrics['icc_mean']:.3f}  PCC {metrics.get('pcc_mean', math.nan):.3f}  "
+                 f"MAE {metrics.get('mae_mean', math.nan):.3f}" if "icc_mean" in metrics else ""]
         self._print(f"{self.label} epoch {runner.epoch}: {self._loss_text()}  "
-                    f"F1 {f1:.1f}  acc {metrics.get('acc_mean', math.nan):.1f}  ({best})")
+                    + "  ".join(t for t in shown if t)
+                    + (f"  ({best})" if self.monitor == MONITOR else f"  ({self.monitor} {best})"))
 
     def after_train(self, runner) -> None:
         if self.task is None:
@@ -288,7 +305,7 @@ class ProgressHook(Hook):
         loop = runner.train_loop
         if loop.stop_training:
             self._print(f"{self.label}: stopped early after epoch {loop.epoch} "
-                        "(no better mean F1 for the patience window)")
+                        f"(no better {self.monitor} for the patience window)")
         self.progress.update(self.task, total=loop.iter, completed=loop.iter)
         self.close()
 

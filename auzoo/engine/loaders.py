@@ -56,7 +56,8 @@ def build_frames_loader(frames: Dict[str, Any], *, seed: int, device: torch.devi
     cache = open_cache(frames["cache"])
     dataset = AUFrames(cache, frames["subjects"], aus=tuple(frames["aus"]),
                        bad_frames=frames["bad_frames"], pipeline=frames.get("pipeline"),
-                       img_size=frames.get("img_size"), threshold=frames.get("threshold"))
+                       img_size=frames.get("img_size"), threshold=frames.get("threshold"),
+                       intensity=bool(frames.get("intensity")))
     workers = loader_workers(device, world_size, frames.get("num_workers"))
     _check_shared_memory(workers)
     common = dict(collate_fn=collate_batch, num_workers=workers, persistent_workers=workers > 0,
@@ -80,9 +81,10 @@ def build_frames_loader(frames: Dict[str, Any], *, seed: int, device: torch.devi
 
 def frames_loader_cfg(cache: str, subjects, aus, data_cfg, loader_cfg, *, training: bool,
                       distributed: bool = False, pipeline=None,
-                      img_size: Optional[int] = None) -> Dict[str, Any]:
+                      img_size: Optional[int] = None, intensity: bool = False) -> Dict[str, Any]:
     """The runner config entry for a loader over ``subjects`` of ``cache``;
-    ``pipeline``: the model's train or test pipeline steps (default TRA-Net's)."""
+    ``pipeline``: the model's train or test pipeline steps (default TRA-Net's);
+    ``intensity``: batches carry the 0-5 intensity labels too."""
     loader_cfg = dict(loader_cfg or {})
     sampler = dict(loader_cfg.get("sampler") or {}) if training else None
     if sampler is not None:
@@ -99,4 +101,5 @@ def frames_loader_cfg(cache: str, subjects, aus, data_cfg, loader_cfg, *, traini
         pipeline=None if pipeline is None else [dict(p) for p in pipeline],
         img_size=None if img_size is None else int(img_size),
         threshold=data_cfg.get("threshold"), batch_size=int(loader_cfg["batch_size"]),
-        num_workers=loader_cfg.get("num_workers"), sampler=sampler, distributed=distributed))
+        num_workers=loader_cfg.get("num_workers"), sampler=sampler, distributed=distributed,
+        intensity=bool(intensity)))

@@ -25,13 +25,15 @@ from torch import Tensor, nn
 from auzoo.engine.inference import (Inference, autocast, check_precision, model_logits,
                                     scale_landmarks, to_model_input)
 from auzoo.engine.init import apply_init
+from auzoo.models.tasks import check_task, model_task, split_output
 from auzoo.registry import MODELS
 
 
 class AUFramePreprocessor(BaseDataPreprocessor):
     """uint8 (N, H, W, 3) frames -> float (N, 3, S, S) in [0, 1] on the device,
-    with landmarks scaled to S, labels and their mask; the frames' subject
-    names pass through for losses that use them (identity-adversarial heads)."""
+    with landmarks scaled to S, labels and their mask (and the intensity labels
+    and their mask, where the batch has them); the frames' subject names pass
+    through for losses that use them (identity-adversarial heads)."""
 
     def __init__(self, img_size: int, channels_last: bool = False):
         super().__init__(non_blocking=True)
@@ -44,6 +46,8 @@ class AUFramePreprocessor(BaseDataPreprocessor):
         out = dict(images=to_model_input(frames, self.img_size, self.channels_last),
                    labels=data.get("labels"), label_mask=data.get("label_mask"),
                    index=data.get("index"), subject=data.get("subject"))
+        if data.get("intensity") is not None:
+            out.update(intensity=data["intensity"], intensity_mask=data["intensity_mask"])
         if data.get("landmarks") is not None:
             out["landmarks"] = scale_landmarks(data["landmarks"].float(), frames.shape[-2],
                                                self.img_size)
@@ -61,18 +65,26 @@ class AUDetectorModule(BaseModel):
         precision: dict with 'train' and 'eval' precision ('fp32', 'bf16', 'fp16').
         channels_last: channels-last inputs and weights.
         log_interval: iterations between losses handed to the logger.
+        task: what the run trains and scores ('occurrence', 'intensity',
+            'both'); the model must predict it (:mod:`auzoo.models.tasks`).
     """
 
     def __init__(self, model, loss, img_size: int, precision: Optional[Dict[str, str]] = None,
                  channels_last: bool = False, log_interval: int = 20,
                  allow_random_init: bool = False, init_from: Optional[dict] = None,
-                 name: Optional[str] = None):
+                 name: Optional[str] = None, task: str = "occurrence"):
         super().__init__(data_preprocessor=AUFramePreprocessor(img_size, channels_last))
         if isinstance(model, Mapping):
             from auzoo.registry import build_part
             model = build_part(MODELS, model)
         if name is not None:
             model.name = name
+        if model_task(model) != check_task(task):
+            raise ValueError(f"the config's task is {task!r} but model "
+                             f"'{getattr(model, 'name', type(model).__name__)}' predicts "
+                             f"{model_task(model)!r}: an intensity model needs model.intensity_head "
+                             "(and no occurrence head unless task='both')")
+        self.task = task
         if isinstance(loss, Mapping):
             from auzoo.engine.losses import build_loss
             loss = build_loss(loss)
@@ -105,18 +117,30 @@ class AUDetectorModule(BaseModel):
     def forward(self, images: Tensor, labels: Optional[Tensor] = None,
                 label_mask: Optional[Tensor] = None, index: Optional[Tensor] = None,
                 landmarks: Optional[Tensor] = None, subject: Optional[Sequence[str]] = None,
-                mode: str = "tensor"):
+                mode: str = "tensor", intensity: Optional[Tensor] = None,
+                intensity_mask: Optional[Tensor] = None):
         if mode == "loss":
             with autocast(images.device, self.train_precision):
                 outputs = self.outputs(images, landmarks)
             mask = label_mask if label_mask is not None else torch.ones_like(labels, dtype=torch.bool)
-            batch = dict(landmarks=landmarks, index=index, subject=subject)
+            batch = dict(landmarks=landmarks, index=index, subject=subject, intensity=intensity,
+                         intensity_mask=intensity_mask)
             losses = self.loss(outputs, labels, mask, batch)
             return losses if isinstance(losses, dict) else {"loss": losses}
-        logits = model_logits(self.model, images, landmarks)
+        output = model_logits(self.model, images, landmarks)
         if mode == "predict":
-            return [dict(logits=logits.float(), labels=labels, label_mask=label_mask, index=index)]
-        return logits
+            return [self._scored(output.float(), labels, label_mask, index, intensity,
+                                 intensity_mask)]
+        return output
+
+    def _scored(self, output: Tensor, labels, label_mask, index, intensity, intensity_mask) -> dict:
+        """What the metrics read: occurrence ``logits`` and ``intensity_pred`` (0-5)
+        split from the model's one output, beside the labels."""
+        logits, predicted = split_output(output, self.task, len(self.aus))
+        if label_mask is None and labels is not None:
+            label_mask = torch.ones_like(labels, dtype=torch.bool)
+        return dict(logits=logits, intensity_pred=predicted, labels=labels, label_mask=label_mask,
+                    index=index, intensity=intensity, intensity_mask=intensity_mask)
 
     def train_step(self, data, optim_wrapper) -> Dict[str, Tensor]:
         with optim_wrapper.optim_context(self):
@@ -139,11 +163,9 @@ class AUDetectorModule(BaseModel):
 
     def val_step(self, data) -> list:
         """Validation through the one inference path (:class:`Inference`)."""
-        logits = self.inference()(data["image"], data.get("landmarks"))
-        mask = data.get("label_mask")
-        if mask is None:
-            mask = torch.ones_like(data["labels"], dtype=torch.bool)
-        return [dict(logits=logits, labels=data["labels"], label_mask=mask,
-                     index=torch.as_tensor(np.asarray(data["index"])))]
+        output = self.inference()(data["image"], data.get("landmarks"))
+        return [self._scored(output, data["labels"], data.get("label_mask"),
+                             torch.as_tensor(np.asarray(data["index"])), data.get("intensity"),
+                             data.get("intensity_mask"))]
 
     test_step = val_step

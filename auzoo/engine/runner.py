@@ -123,14 +123,43 @@ class AuzooRunner(Runner):
         return revert_sync_batchnorm(model.to(torch.device(self.cfg.auzoo_device)))
 
 
+# What a run of each task is scored with, and the score it goes by, unless
+# the config says (val_evaluator, select_by).
+TASK_EVALUATORS = {"occurrence": ["AUMetric"], "intensity": ["AUIntensityMetric"],
+                   "both": ["AUMetric", "AUIntensityMetric"]}
+TASK_SELECT_BY = {"occurrence": "f1_mean", "intensity": "icc_mean", "both": "icc_mean"}
+_METRIC_KEYS = {"AUMetric": ("f1_", "acc_"), "AUIntensityMetric": ("icc_", "pcc_", "mae_")}
+
+
+def run_task(cfg: Config) -> str:
+    """The config's task (:mod:`auzoo.models.tasks`), 'occurrence' by default."""
+    from auzoo.models.tasks import check_task
+    return check_task(cfg.get("task", "occurrence"))
+
+
+def selection_key(cfg: Config) -> str:
+    """The validation score the best epoch and early stopping go by; it must
+    be one the run's metrics report."""
+    task = run_task(cfg)
+    key = cfg.get("select_by") or TASK_SELECT_BY[task]
+    types = [m.get("type") for m in _as_list(cfg.get("val_evaluator")) or
+             [dict(type=t) for t in TASK_EVALUATORS[task]]]
+    reported = [p for t in types for p in _METRIC_KEYS.get(t, ())]
+    if reported and not key.startswith(tuple(reported)):
+        raise ValueError(f"select_by={key!r}, but the {task} run's metrics ({', '.join(types)}) "
+                         f"report {', '.join(p + '*' for p in reported)}")
+    return key
+
+
 def _auzoo_hooks(cfg: Config, seed: int, predictions_file: str) -> List[Dict[str, Any]]:
     stopping = dict(cfg.early_stopping)
+    monitor = selection_key(cfg)
     return [dict(type="BindLossHook"), dict(type="EpochSeedHook", seed=seed),
             dict(type="TrainTimeHook"),
             dict(type="ResumableEarlyStopping", patience=int(stopping.get("patience", 10)),
                  min_delta=float(stopping.get("min_delta", 0.0)),
-                 begin=int(stopping.get("begin", 0))),
-            dict(type="ScoredCheckpointHook", predictions_file=predictions_file)]
+                 begin=int(stopping.get("begin", 0)), monitor=monitor),
+            dict(type="ScoredCheckpointHook", predictions_file=predictions_file, monitor=monitor)]
 
 
 def _precision(cfg: Config, device: torch.device) -> Dict[str, str]:
@@ -162,23 +191,26 @@ def runner_config(cfg: Config, *, data: str, aus, split: Mapping[str, tuple], se
     env_cfg["cudnn_benchmark"] = device.type == "cuda" and env_cfg.get("cudnn_benchmark", True)
     env_cfg["dist_cfg"] = dict(env_cfg.get("dist_cfg") or {},
                                backend="nccl" if device.type == "cuda" else "gloo")
-    evaluators = [dict(m, aus=tuple(aus)) if m.get("type") == "AUMetric" else dict(m)
-                  for m in _as_list(cfg.get("val_evaluator", [dict(type="AUMetric")]))]
+    task = run_task(cfg)
+    intensity = task != "occurrence"
+    evaluators = [dict(m, aus=tuple(aus)) if m.get("type") in _METRIC_KEYS else dict(m)
+                  for m in _as_list(cfg.get("val_evaluator"))
+                  or [dict(type=t) for t in TASK_EVALUATORS[task]]]
     rc = dict(
         model=dict(type="AUDetectorModule", model=model_cfg, loss=dict(cfg.loss),
                    img_size=int(cfg.img_size), precision=precision, channels_last=channels_last,
                    log_interval=log_interval, allow_random_init=bool(cfg.get("allow_random_init")),
-                   init_from=init_from, name=cfg.name),
+                   init_from=init_from, name=cfg.name, task=task),
         work_dir=str(work_dir), experiment_name=f"{cfg.name}",
         train_dataloader=frames_loader_cfg(data, split["train"], aus, cfg.get("data", {}),
                                            cfg.train_dataloader, training=True,
                                            pipeline=pipeline_steps(cfg, "train"),
-                                           img_size=cfg.img_size),
+                                           img_size=cfg.img_size, intensity=intensity),
         val_dataloader=frames_loader_cfg(data, select, aus, cfg.get("data", {}),
                                          cfg.val_dataloader, training=False,
                                          distributed=distributed,
                                          pipeline=pipeline_steps(cfg, "test"),
-                                         img_size=cfg.img_size),
+                                         img_size=cfg.img_size, intensity=intensity),
         val_evaluator=evaluators, train_cfg=dict(cfg.train_cfg),
         val_cfg=dict(cfg.get("val_cfg") or {}), optim_wrapper=optim_wrapper,
         param_scheduler=list(cfg.get("param_scheduler") or []) or None,

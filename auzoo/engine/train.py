@@ -71,15 +71,29 @@ def fold_split(cfg: Config, cache, fold: int, seed: int) -> Dict[str, tuple]:
 
 
 def model_aus(cfg: Config, dataset) -> tuple:
-    """The model's AUs: the config's where it pins them, else the dataset's.
-    Every one must be coded by the dataset."""
+    """The model's AUs: the config's where it pins them, else the dataset's
+    protocol AUs for the run's task (an intensity model: every AU the dataset
+    codes with intensities, DISFA's 12, BP4D's FERA 2015 five). Every one must
+    be coded by the dataset, with intensities where the task needs them."""
+    from auzoo.engine.evaluate import protocol_aus
+    from auzoo.engine.runner import run_task
+
+    task = run_task(cfg)
     pinned = cfg.model.get("aus")
-    aus = tuple(int(a) for a in (pinned if pinned is not None else dataset.aus))
+    aus = tuple(int(a) for a in (pinned if pinned is not None else protocol_aus(dataset, task)))
     missing = [a for a in aus if a not in set(dataset.coded_aus)]
     if missing:
         raise ValueError(f"model '{cfg.name}' predicts AUs {aus}, but {dataset.name} codes only "
                          f"{tuple(dataset.coded_aus)}: AU {', '.join(map(str, missing))} cannot be "
                          "trained or scored (set model.aus to AUs the data codes)")
+    if task != "occurrence":
+        no_intensity = [a for a in aus if a not in set(dataset.intensity_aus)]
+        if no_intensity or not aus:
+            raise ValueError(f"model '{cfg.name}' predicts the intensity of AUs {aus}, but "
+                             f"{dataset.name} codes intensities of "
+                             f"{tuple(dataset.intensity_aus) or 'no AU'}: AU "
+                             f"{', '.join(map(str, no_intensity))} cannot be trained or scored "
+                             "(set model.aus to AUs the data codes with intensities)")
     return aus
 
 
@@ -96,7 +110,8 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     from mmengine.dist import barrier, get_rank
 
     from auzoo.data import open_cache
-    from auzoo.engine.runner import AuzooRunner, launch, on_rank0, resolve_device, runner_config
+    from auzoo.engine.runner import (AuzooRunner, launch, on_rank0, resolve_device, run_task,
+                                     runner_config, selection_key)
     from auzoo.engine.settings import preset_piece, resolve_config, schedule_record
 
     spec = dataclasses.replace(spec, preset=preset_piece(spec.preset))  # 'cpu-demo' = 'cpu_demo'
@@ -120,6 +135,8 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     settings = dict(model=cfg.name, config_digest=_digest(cfg.to_dict()), fold=spec.fold,
                     data_checksum=cache.checksum, seed=spec.seed, aus=list(aus), split=split,
                     test_data=list(map(str, spec.test_data)), preset=spec.preset)
+    if run_task(cfg) != "occurrence":
+        settings["task"] = run_task(cfg)
     if spec.force and get_rank() == 0:
         _discard_run(work_dir)
     barrier()
@@ -144,7 +161,8 @@ def train(spec: RunSpec, progress=None) -> RunResult:
         warnings.filterwarnings("ignore", message="Multi-processing start method")
         runner = AuzooRunner.from_cfg(rc)
     from auzoo.engine.hooks import ProgressHook
-    progress_hook = ProgressHook(spec.label or f"{cfg.name} fold {spec.fold}", progress=progress)
+    progress_hook = ProgressHook(spec.label or f"{cfg.name} fold {spec.fold}", progress=progress,
+                                 monitor=selection_key(cfg))
     runner.register_hook(progress_hook, priority="BELOW_NORMAL")
     if cfg.get("keep_epochs"):
         from auzoo.engine.init import KeepEpochWeights

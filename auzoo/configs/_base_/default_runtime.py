@@ -18,5 +18,6 @@ custom_hooks = []
 precision = dict(train='bf16', eval='fp32')  # on a GPU; a CPU trains and scores in fp32
 channels_last = True                          # on a GPU
 compile = False                               # torch.compile the model (True or a dict of options)
-task = 'occurrence'   # what the model predicts: 'occurrence', 'intensity' or 'both' (_base_/tasks/)
-select_by = 'f1_mean'  # the validation score the best epoch and early stopping go by
+task = 'occurrence'   # what the model predicts: 'occurrence', 'intensity' or 'both'
+# select_by: the validation score the best epoch and early stopping go by;
+# unset: 'f1_mean' for occurrence, 'icc_mean' for intensity and both

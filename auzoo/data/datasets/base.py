@@ -11,6 +11,9 @@ Labels in a cache are uint8 values per ``au{N}`` column: 0/1 occurrence or
 0-5 intensity, and ``NOT_CODED`` (255) where an AU was not coded for a frame.
 :meth:`AUDataset.labels` turns them into 0/1 labels plus a mask of what is
 known; a not-coded label is neither positive nor negative anywhere.
+:meth:`AUDataset.intensities` reads the 0-5 intensities of the AUs a dataset
+codes them for (``intensity_aus``), from the label columns (DISFA, a lab's
+0-5 CSV) or from ``au{N}_intensity`` columns (BP4D), with the same mask.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from auzoo.data.cache_format import NOT_CODED, label_column
+
+INTENSITY_SCALE = "0-5 (0 absent, 1-5 = FACS A-E)"
 
 Folds = Dict[int, Tuple[Tuple[str, ...], Tuple[str, ...]]]
 
@@ -46,6 +51,10 @@ class AUDataset:
     fold_parts: Mapping[int, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {}
     bad_frame_policies: Mapping[str, str] = DEFAULT_BAD_FRAME_POLICIES
     reference: str = ""
+    # AUs coded with intensities 0-5 (the AUs an intensity model predicts by
+    # default), and what an intensity result is scored under
+    intensity_aus: Tuple[int, ...] = ()
+    intensity_reference: str = ""
 
     @classmethod
     def from_meta(cls, meta: dict) -> "AUDataset":
@@ -136,6 +145,41 @@ class AUDataset:
         known = values != NOT_CODED
         return ((values >= t) & known).astype(np.uint8), known
 
+    # ------------------------------------------------------------ intensity
+
+    def intensity_column(self, au: int) -> str:
+        """The index column holding AU ``au``'s intensity (here: its label column)."""
+        return label_column(au)
+
+    def check_intensity_aus(self, aus: Optional[Sequence[int]], columns=None) -> Tuple[int, ...]:
+        """``aus`` (default: ``intensity_aus``) if every one is coded with intensities."""
+        coded = tuple(a for a in self.intensity_aus
+                      if columns is None or self.intensity_column(a) in columns)
+        if not coded:
+            raise ValueError(f"{self.name} codes no AU intensity here (its labels are "
+                             f"{self.value_name} 0-{self.max_value}): an intensity model cannot be "
+                             "trained or scored on it")
+        aus = coded if aus is None else tuple(int(a) for a in aus)
+        absent = [a for a in aus if a not in coded]
+        if absent or not aus:
+            raise ValueError(
+                f"AU(s) {', '.join(map(str, absent)) or '(none asked)'} not coded with intensities "
+                f"by {self.name}: asked for AUs {list(aus)}, {self.name} codes intensities of AUs "
+                f"{list(coded)}")
+        return aus
+
+    def intensities(self, index, aus: Optional[Sequence[int]] = None
+                    ) -> Tuple[np.ndarray, np.ndarray]:
+        """``(intensities, known)`` of index rows: float32 (n, A) on the 0-5 scale
+        (0 where not coded) and bool (n, A)."""
+        aus = self.check_intensity_aus(aus, index.columns)
+        values = index[[self.intensity_column(a) for a in aus]].to_numpy(np.uint8)
+        known = values != NOT_CODED
+        if (values[known] > 5).any():
+            raise ValueError(f"{self.name}: intensity values above 5 in "
+                             f"{[self.intensity_column(a) for a in aus]}")
+        return np.where(known, values, 0).astype(np.float32), known
+
     # ------------------------------------------------------------ what a result records
 
     def positive_rule(self, threshold: Optional[int] = None) -> str:
@@ -164,6 +208,10 @@ class AUDataset:
             "folds": folds,
             "reference": self.reference,
         }
+        if self.intensity_aus:
+            out["intensity"] = {"aus": list(self.intensity_aus), "scale": INTENSITY_SCALE,
+                                "not_coded": "masked in every loss and metric",
+                                "reference": self.intensity_reference}
         if fold is not None:
             self.fold_subjects(fold)
             out["fold"] = fold

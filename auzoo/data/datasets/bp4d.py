@@ -4,7 +4,9 @@
 occurrence 0/1 with 9 = not coded. The 12 AUs of the standard protocol, the
 three subject-exclusive parts and folds of JAA-Net / ARL / ME-GraphAU, and the
 frame counts of the two published frame sets a prepared copy is compared
-with. Facts: reference notes ``bp4d.md``.
+with. Intensity: the release's intensity codes (0-5, 9 = not coded) of the
+FERA 2015 sub-challenge's five AUs 6, 10, 12, 14, 17, kept in the cache's
+``au{N}_intensity`` columns. Facts: reference notes ``bp4d.md``, ``intensity.md``.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from auzoo.data.cache_format import intensity_column
 from auzoo.data.datasets.base import AUDataset
 from auzoo.registry import DATASETS
 
@@ -22,6 +25,8 @@ BP4D_AUS: Tuple[int, ...] = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
 # The occurrence CSVs code AUs up to 39 (columns past them hold 9 only).
 MAX_CODED_AU = 39
 CSV_NOT_CODED = 9
+# The intensity sub-challenge of FERA 2015 (BP4D's intensity codes).
+FERA2015_INTENSITY_AUS: Tuple[int, ...] = (6, 10, 12, 14, 17)
 
 PARTS = {
     "part1": ("F001", "F002", "F008", "F009", "F010", "F016", "F018", "F023",
@@ -75,6 +80,9 @@ class Bp4dDataset(AUDataset):
     }
     reference = ("3-fold subject-exclusive protocol of JAA-Net / ARL / ME-GraphAU "
                  "(mean of the 3 test folds)")
+    intensity_reference = ("FERA 2015's intensity AUs 6, 10, 12, 14, 17 (0-5; the release's 9 "
+                           "masked per AU, as FERA's evaluation drops it); auzoo's 3 occurrence "
+                           "folds, not FERA 2015's train / development split")
 
     @classmethod
     def from_meta(cls, meta: dict) -> "Bp4dDataset":
@@ -82,7 +90,13 @@ class Bp4dDataset(AUDataset):
         coded = meta.get("coded_aus")
         if coded:  # the AU columns the copy's CSVs really have
             ds.coded_aus = tuple(int(a) for a in coded)
+        if meta.get("intensity_aus"):  # the intensity files the copy has
+            ds.intensity_aus = tuple(int(a) for a in meta["intensity_aus"])
         return ds
+
+    def intensity_column(self, au: int) -> str:
+        """BP4D codes intensity apart from occurrence: ``au{N}_intensity``."""
+        return intensity_column(au)
 
     def label_checks(self, records: Dict[str, dict], synthetic: bool) -> List[str]:
         """Coded CSV rows against ME-GraphAU's frame set (every CSV row), and frames

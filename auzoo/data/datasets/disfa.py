@@ -95,6 +95,10 @@ class DisfaDataset(AUDataset):
     }
     bad_frame_policies = BAD_FRAME_POLICIES
     reference = "3-fold subject-exclusive protocol of JAA-Net / ARL / ME-GraphAU"
+    intensity_aus = DISFA_LABELLED_AUS
+    intensity_reference = ("the 12 labelled AUs, 0-5, every frame coded; auzoo's 3 occurrence "
+                           "folds (intensity papers share no DISFA split: the subjects of each "
+                           "fold are recorded with every result)")
 
     def label_checks(self, records: Dict[str, dict], synthetic: bool) -> List[str]:
         """Frames >= 2 over all label lines against DISFA's published counts."""

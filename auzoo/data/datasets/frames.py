@@ -4,7 +4,9 @@ Unlike DISFA and BP4D, the protocol comes with the data: the AUs are the
 CSV's AU columns, the folds are pinned in the cache when it is written (from
 the CSV's ``fold`` column, or made by ``--folds K``), and the positive rule is
 ``value >= threshold`` with the threshold given at prepare time (1 for 0/1
-labels). All of it is read back from the cache's ``meta.json``.
+labels). All of it is read back from the cache's ``meta.json``. A CSV whose
+values go above 1 and stay within 0-5 codes FACS intensities: an intensity
+model trains on it as on DISFA.
 """
 from __future__ import annotations
 
@@ -43,11 +45,14 @@ class OwnFramesDataset(AUDataset):
     name = "frames"
     value_name = "value"
     reference = "subject-exclusive folds pinned in the cache by auzoo prepare frames"
+    intensity_reference = "the CSV's 0-5 values; its subject-exclusive folds"
 
     def __init__(self, aus: Sequence[int] = (), threshold: int = 1, max_value: int = 254,
                  test_folds: Mapping[int, Sequence[str]] = (), label: str = "frames"):
         self.aus = tuple(int(a) for a in aus)
         self.coded_aus = self.aus
+        # values above 1 and none above 5: the CSV codes FACS intensities 0-5
+        self.intensity_aus = self.aus if 1 < int(max_value) <= 5 else ()
         self.threshold = int(threshold)
         self.max_value = int(max_value)
         self.label = label

@@ -9,7 +9,11 @@ coded frame whose image is missing is counted, named and left out of the
 index; a frame without a face stays in the index, flagged, image black.
 Images are decoded at half size (1040 x 1392 -> 520 x 696, in the JPEG
 decoder itself): the aligned face is smaller still, so nothing is lost, and
-decoding is several times faster.
+decoding is several times faster. Where the copy has intensity codes
+(:mod:`auzoo.data.bp4d_intensity`, either layout), each coded frame gets its
+0-5 intensities in ``au{N}_intensity`` columns (not coded where the file has
+9 or no row for it; rows for frames the occurrence CSV does not code are
+counted and left out).
 """
 from __future__ import annotations
 
@@ -24,7 +28,8 @@ import pandas as pd
 from auzoo.data.align import LOOSE_SIZE
 from auzoo.data.align import complete_jaw, landmarks49_to_66
 from auzoo.data.bp4d import Bp4dRoot, image_files, read_landmark_lists, read_occurrence_csv
-from auzoo.data.cache_format import NOT_CODED, label_column
+from auzoo.data.bp4d_intensity import intensity_files, intensity_for_frames
+from auzoo.data.cache_format import NOT_CODED, intensity_column, label_column
 from auzoo.data.datasets.bp4d import BP4D_AUS
 from auzoo.data.detected import DLIB_68, DetectorSettings, VideoLandmarks
 from auzoo.data.prepare import report
@@ -39,7 +44,8 @@ _IMREAD = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_RED
 # px wide, well above what its HOG window needs, at 2.5x less work than 640.
 DETECTOR = DetectorSettings(max_side=400)
 TOTAL_KEYS = ("csv_rows", "frames", "missing_images", "not_coded", "no_face",
-              "landmarks_unusable", "aligned_frames")
+              "landmarks_unusable", "aligned_frames", "intensity_rows", "intensity_not_coded",
+              "intensity_unmatched")
 
 
 @dataclass
@@ -49,6 +55,8 @@ class SequencePlan:
     labels: np.ndarray                    # (n, coded AUs) uint8, NOT_CODED for 9
     images: List[Optional[str]]           # per CSV row: the image, None if missing
     points49: Optional[np.ndarray] = None  # (n, 49, 2), NaN where the list has none
+    intensities: Optional[np.ndarray] = None  # (n, intensity AUs) uint8 0-5, NOT_CODED
+    intensity_counts: Dict[str, int] = field(default_factory=dict)
 
 
 def _points(detect, plan: SequencePlan, j: int, bgr: np.ndarray):
@@ -76,6 +84,7 @@ class Bp4dJob:
     subject: str
     coded_aus: Tuple[int, ...]
     sequences: List[SequencePlan] = field(default_factory=list)
+    intensity_aus: Tuple[int, ...] = ()
 
     def __call__(self, folder: Path, size: int, progress) -> Tuple[pd.DataFrame, dict]:
         n = sum(sum(p is not None for p in q.images) for q in self.sequences)
@@ -112,6 +121,12 @@ class Bp4dJob:
                               "frame": np.array([f for _, f, _ in rows], dtype=np.int64)})
         for c, au in enumerate(self.coded_aus):
             index[label_column(au)] = labels[:, c]
+        if self.intensity_aus:
+            values = np.array([by_task[t].intensities[j] for t, _, j in rows], dtype=np.uint8)
+            values = values.reshape(len(rows), len(self.intensity_aus))
+            for c, au in enumerate(self.intensity_aus):
+                index[intensity_column(au)] = values[:, c]
+            labels = np.concatenate([labels, values], axis=1)   # both in the digest
         index["landmarks_missing"] = out.missing
         index["aligned"] = out.aligned
         index["bad_landmarks"] = ~out.aligned
@@ -119,7 +134,9 @@ class Bp4dJob:
         return index
 
     def _record(self, seqs: Dict[str, dict], out: SubjectArrays, detect) -> dict:
-        total = {key: sum(r[key] for r in seqs.values()) for key in ("csv_rows", "not_coded")}
+        total = {key: sum(r.get(key, 0) for r in seqs.values())
+                 for key in ("csv_rows", "not_coded", "intensity_rows", "intensity_not_coded",
+                             "intensity_unmatched")}
         cols = {a: self.coded_aus.index(a) for a in BP4D_AUS if a in self.coded_aus}
         positives = {f"au{a}": int(sum((q.labels[:, c] == 1).sum() for q in self.sequences))
                      for a, c in cols.items()}
@@ -144,12 +161,15 @@ class Bp4dJob:
 def _sequence_record(q: SequencePlan, std: List[int], missing: List[int], out: SubjectArrays,
                      start: int, stop: int) -> dict:
     frames = np.sort(q.frames)
-    return {"csv_rows": int(len(q.frames)), "first": int(frames[0]) if len(frames) else None,
-            "last": int(frames[-1]) if len(frames) else None,
-            "holes": int(np.sum(np.diff(frames) - 1)) if len(frames) > 1 else 0,
-            "missing_images": missing,
-            "not_coded": int((q.labels[:, std] == NOT_CODED).sum()),
-            "no_face": int(out.missing[start:stop].sum())}
+    record = {"csv_rows": int(len(q.frames)), "first": int(frames[0]) if len(frames) else None,
+              "last": int(frames[-1]) if len(frames) else None,
+              "holes": int(np.sum(np.diff(frames) - 1)) if len(frames) > 1 else 0,
+              "missing_images": missing,
+              "not_coded": int((q.labels[:, std] == NOT_CODED).sum()),
+              "no_face": int(out.missing[start:stop].sum())}
+    if q.intensities is not None:
+        record.update({f"intensity_{k}": int(v) for k, v in q.intensity_counts.items()})
+    return record
 
 
 class Bp4dSource(Source):
@@ -166,12 +186,18 @@ class Bp4dSource(Source):
         self.csvs = {key: read_occurrence_csv(q.csv) for key, q in self.data.sequences.items()}
         self.coded_aus = tuple(sorted({a for _, _, aus, _ in self.csvs.values() for a in aus}))
         self.ignored = sorted({h for *_, ign in self.csvs.values() for h in ign})
+        self.intensity_dir, self.intensity = intensity_files(root)
+        self.intensity_aus = tuple(sorted({a for files in self.intensity.values() for a in files}))
+        # intensity files of sequences without an occurrence CSV: nothing to join them to
+        self.intensity_orphans = sorted(f"{s}_{t}" for s, t in self.intensity if (s, t) not in self.csvs)
+        if self.intensity_aus:  # a cache resumed with other intensity AUs would mix columns
+            self.settings["intensity_aus"] = list(self.intensity_aus)
 
     def unit_frames(self, unit: str) -> int:
         return sum(len(self.csvs[(unit, q.task)][0]) for q in self.data.subject_sequences(unit))
 
     def job(self, unit: str) -> Bp4dJob:
-        job = Bp4dJob(unit, self.coded_aus)
+        job = Bp4dJob(unit, self.coded_aus, intensity_aus=self.intensity_aus)
         for q in self.data.subject_sequences(unit):
             frames, labels, aus, _ = self.csvs[(unit, q.task)]
             full = np.full((len(frames), len(self.coded_aus)), NOT_CODED, dtype=np.uint8)
@@ -185,7 +211,11 @@ class Bp4dSource(Source):
                     p = self.points.get((unit, q.task, int(f)))
                     if p is not None:
                         points[j] = p
-            job.sequences.append(SequencePlan(q.task, frames, full, images, points))
+            plan = SequencePlan(q.task, frames, full, images, points)
+            if self.intensity_aus:
+                plan.intensities, plan.intensity_counts = intensity_for_frames(
+                    frames, self.intensity.get((unit, q.task), {}), self.intensity_aus)
+            job.sequences.append(plan)
         return job
 
     def meta(self, records: Dict[str, dict]) -> dict:
@@ -195,7 +225,10 @@ class Bp4dSource(Source):
                 "label_folder": str(self.data.csv_dir), "coded_aus": list(self.coded_aus),
                 "csv_columns_left_out": self.ignored,
                 "landmark_source": self.settings["landmark_source"],
-                "decode_reduction": REDUCTION, "synthetic": (self.root / SYNTH_MARKER).is_file()}
+                "decode_reduction": REDUCTION, "synthetic": (self.root / SYNTH_MARKER).is_file(),
+                "intensity_aus": list(self.intensity_aus),
+                "intensity_folder": str(self.intensity_dir) if self.intensity_dir else None,
+                "intensity_files_left_out": self.intensity_orphans}
 
     def report(self, meta: dict, skipped: List[str], console) -> None:
         report.bp4d_report(meta, skipped, console)

@@ -93,6 +93,17 @@ def bp4d_report(meta: dict, skipped: List[str], console) -> None:
         console.print(f"[yellow]coded frames without an image: {', '.join(names[:20])}{more}[/]")
     if meta.get("csv_columns_left_out"):
         console.print(f"CSV columns left out (not AUs 1-39): {', '.join(meta['csv_columns_left_out'])}")
+    if meta.get("intensity_aus"):
+        console.print(f"intensity codes of AUs {', '.join(map(str, meta['intensity_aus']))} from "
+                      f"{meta['intensity_folder']}: {t.get('intensity_rows', 0):,} rows read, "
+                      f"{t.get('intensity_not_coded', 0):,} labels of coded frames not coded "
+                      f"(9 or no row: masked), {t.get('intensity_unmatched', 0):,} rows for frames "
+                      "the occurrence CSVs do not code (left out)")
+        if meta.get("intensity_files_left_out"):
+            console.print("intensity files without an occurrence CSV (left out): "
+                          + ", ".join(meta["intensity_files_left_out"]))
+    else:
+        console.print("no intensity codes found (AUCoding/AU_INT/ or an 'AU Intensity Codes' folder)")
     notes(meta, console)
 
 

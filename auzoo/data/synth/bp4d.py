@@ -16,8 +16,14 @@ can be learnt from the face. The quirks of real copies are reproduced:
 * the CSVs have the AU columns 1-39 (those BP4D does not code all 9s) plus
   columns 40-45 of 9s, and one CSV lists its columns in another order;
 * the 49-point lists (1-based, ``\\r\\n`` line ends) miss one frame's points;
+* intensity codes of FERA 2015's five AUs (6, 10, 12, 14, 17: the drawn
+  intensity of the AU each follows, 0-5) in one header-less ``frame,intensity``
+  CSV per AU and sequence; the first subject's T2 has 9s (not coded) for a
+  run of AU12 frames, and the second subject's T1 AU10 file a row for a
+  frame its occurrence CSV does not code;
 * ``--layout fera`` writes the FERA 2015 copy's folders (``BP4D-training/``,
-  CSVs directly in ``AUCoding/``) instead of the full release's.
+  CSVs directly in ``AUCoding/``, ``AU Intensity Codes3.0/``) instead of the
+  full release's (``AUCoding/AU_INT/``).
 
 dlib finds the drawn faces at full size, but slowly; the lists make
 preparing the synthetic copy fast and exact: prepare it with
@@ -32,7 +38,8 @@ from typing import Dict
 import cv2
 import numpy as np
 
-from auzoo.data.datasets.bp4d import BP4D_AUS, CSV_NOT_CODED, MAX_CODED_AU, PARTS
+from auzoo.data.datasets.bp4d import (BP4D_AUS, CSV_NOT_CODED, FERA2015_INTENSITY_AUS,
+                                      MAX_CODED_AU, PARTS)
 from auzoo.data.datasets.disfa import DISFA_LABELLED_AUS
 from auzoo.data.synth.disfa import SYNTH_MARKER
 from auzoo.data.synth.draw import render_frame
@@ -44,7 +51,8 @@ _FOLLOWS = {1: (1, 2), 2: (2, 2), 4: (4, 2), 6: (6, 2), 7: (6, 3), 10: (9, 2), 1
             14: (20, 2), 15: (15, 2), 17: (17, 2), 23: (17, 3), 24: (15, 3)}
 EXTRA_COLUMNS = tuple(range(MAX_CODED_AU + 1, MAX_CODED_AU + 7))
 LANDMARK_FOLDER = "landmarks49"
-LAYOUTS = {"full": ("Sequences(2D+3D)", "AUCoding/AU_OCC"), "fera": ("BP4D-training", "AUCoding")}
+LAYOUTS = {"full": ("Sequences(2D+3D)", "AUCoding/AU_OCC", "AUCoding/AU_INT"),
+           "fera": ("BP4D-training", "AUCoding", "AU Intensity Codes3.0")}
 
 
 def synth_subjects(n: int) -> tuple:
@@ -61,8 +69,9 @@ def sequence_truth(subject: str, task: int, frames: int, seed: int, width: int, 
     """What a synthetic sequence holds: images ``1..n_images``, coded ``start..start+frames-1``.
 
     Returns ``start``, ``n_images``, ``labels`` (frames, 12) 0/1/9 in BP4D_AUS
-    order, ``intensities`` and ``landmarks`` (n_images, 66, 2) 0-based pixels
-    for every image, and the quirks planted in it.
+    order, ``intensity_codes`` (frames, 5) 0-5/9 of FERA 2015's intensity AUs,
+    ``intensities`` (the drawn 12) and ``landmarks`` (n_images, 66, 2) 0-based
+    pixels for every image, and the quirks planted in it.
     """
     rng = np.random.default_rng([seed, sum(map(ord, subject))])
     identity = make_identity(rng, width, height)
@@ -76,7 +85,14 @@ def sequence_truth(subject: str, task: int, frames: int, seed: int, width: int, 
     coded = cut[start - 1:start - 1 + frames]
     labels = np.stack([(coded[:, DISFA_LABELLED_AUS.index(d)] >= level).astype(np.uint8)
                        for d, level in (_FOLLOWS[a] for a in BP4D_AUS)], 1)
+    codes = np.stack([coded[:, DISFA_LABELLED_AUS.index(_FOLLOWS[a][0])]
+                      for a in FERA2015_INTENSITY_AUS], 1).astype(np.uint8)
     quirks = {}
+    if first and task == 2:
+        codes[1:4, FERA2015_INTENSITY_AUS.index(12)] = CSV_NOT_CODED
+        quirks["intensity_not_coded"] = {"au12": list(range(start + 1, start + 4))}
+    if second and task == 1:
+        quirks["intensity_extra_row"] = {"au10": start + frames}
     if first and task == 2:
         labels[frames // 3:frames // 3 + 4, BP4D_AUS.index(23)] = CSV_NOT_CODED
         quirks["not_coded"] = {"au23": list(range(start + frames // 3, start + frames // 3 + 4))}
@@ -91,7 +107,8 @@ def sequence_truth(subject: str, task: int, frames: int, seed: int, width: int, 
         quirks["shuffled_columns"] = True
     landmarks = np.stack([_to_image(face_landmarks(identity, cut[t]), head_pose(identity, t, width))
                           for t in range(n_images)])
-    return {"start": start, "n_images": n_images, "labels": labels, "intensities": cut,
+    return {"start": start, "n_images": n_images, "labels": labels, "intensity_codes": codes,
+            "intensities": cut,
             "identity": identity, "landmarks": landmarks, "quirks": quirks}
 
 
@@ -108,9 +125,21 @@ def _csv_text(truth: dict, frames: int, shuffled: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write_intensity(folder: Path, subject: str, task: int, truth: dict) -> None:
+    """One header-less ``frame,intensity`` CSV per intensity AU."""
+    extra = truth["quirks"].get("intensity_extra_row", {})
+    for c, au in enumerate(FERA2015_INTENSITY_AUS):
+        (folder / f"AU{au:02d}").mkdir(parents=True, exist_ok=True)
+        lines = [f"{truth['start'] + j},{v}" for j, v in enumerate(truth["intensity_codes"][:, c])]
+        if f"au{au}" in extra:
+            lines.append(f"{extra[f'au{au}']},0")
+        (folder / f"AU{au:02d}" / f"{subject}_T{task}_AU{au:02d}.csv").write_text("\n".join(lines) + "\n")
+
+
 def _write_sequence(out: Path, layout: str, subject: str, task: int, truth: dict, frames: int,
                     width: int, height: int, lists: Dict[str, list]) -> dict:
-    images_dir, csv_dir = LAYOUTS[layout]
+    images_dir, csv_dir, intensity_dir = LAYOUTS[layout]
+    _write_intensity(out / intensity_dir, subject, task, truth)
     folder = out / images_dir / subject / f"T{task}"
     folder.mkdir(parents=True, exist_ok=True)
     (out / csv_dir).mkdir(parents=True, exist_ok=True)
