@@ -222,6 +222,7 @@ def load_builtins() -> None:
     with _providing(BUILTIN):
         import auzoo.models  # noqa: F401  (importing registers the parts)
         import auzoo.report.published_rows  # noqa: F401
+        import auzoo.report.published_intensity  # noqa: F401
         # what a run is made of: the training module, losses, metrics, hooks
         import auzoo.data.sampler  # noqa: F401
         import auzoo.data.transforms  # noqa: F401

@@ -14,7 +14,6 @@ from auzoo.bench.run import (CellsFailed, Grid, barrier_all, default_train, make
 def write_tables(g: Grid, console, quiet: bool = False) -> Dict[Path, pd.DataFrame]:
     """The tables of every dataset folder of the grid, from every finished cell in it."""
     from auzoo.report.console import console_table
-    from auzoo.report.stats import verdict
     from auzoo.report.write import RESULTS_CSV, RESULTS_MD, write_reports
 
     frames = {}
@@ -24,18 +23,35 @@ def write_tables(g: Grid, console, quiet: bool = False) -> Dict[Path, pd.DataFra
         if not results:
             continue
         report = write_reports(out, results, synthetic=g.synthetic)
-        frames[out] = report["frame"]
+        frames[out] = report["frame"] if report["frame"] is not None else report["intensity_frame"]
         if quiet:
             continue
-        console.print(console_table(report["frame"], report["published"],
-                                    title=f"{Path(data).name}: F1-frame (%)"))
-        comparison = report["comparison"]
-        for _, row in (comparison.iterrows() if comparison is not None else []):
-            console.print(f"{row['model_a']} − {row['model_b']}: {row['diff']:+.1f} F1 "
-                          f"[{row['ci_low']:+.1f}, {row['ci_high']:+.1f}] over {row['subjects']} "
-                          f"subjects, {row['seeds']} seed(s): {verdict(row)}")
-        console.print(f"wrote {out / RESULTS_CSV}, {out / RESULTS_MD}, {out / 'plots'}")
+        written = []
+        if report["frame"] is not None:
+            console.print(console_table(report["frame"], report["published"],
+                                        title=f"{Path(data).name}: F1-frame (%)"))
+            _print_comparison(console, report["comparison"], "F1", 1)
+            written.append(out / RESULTS_CSV)
+        if report["intensity_frame"] is not None:
+            from auzoo.report.intensity import intensity_console_table
+            from auzoo.report.write import INTENSITY_CSV
+
+            console.print(intensity_console_table(
+                report["intensity_frame"],
+                title=f"{Path(data).name}: ICC(3,1) per AU; mean ICC, PCC, MAE"))
+            _print_comparison(console, report["intensity_comparison"], "ICC", 3)
+            written.append(out / INTENSITY_CSV)
+        console.print(f"wrote {', '.join(map(str, written))}, {out / RESULTS_MD}, {out / 'plots'}")
     return frames
+
+
+def _print_comparison(console, comparison, metric: str, digits: int) -> None:
+    from auzoo.report.stats import verdict
+
+    for _, row in (comparison.iterrows() if comparison is not None else []):
+        console.print(f"{row['model_a']} − {row['model_b']}: {row['diff']:+.{digits}f} {metric} "
+                      f"[{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}] over "
+                      f"{row['subjects']} subjects, {row['seeds']} seed(s): {verdict(row)}")
 
 
 def _seeds(seeds, seed) -> Any:

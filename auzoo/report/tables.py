@@ -17,6 +17,8 @@ from auzoo.engine.records import AUScores, RunResult
 
 BASELINE = "always-present"
 MEAN = "mean"
+# Score columns: occurrence (F1, accuracy, %) and intensity (ICC, PCC, MAE).
+SCORE_PREFIXES = ("f1_", "acc_", "icc_", "pcc_", "mae_")
 
 
 def au_columns(frame: pd.DataFrame, kind: str = "f1") -> List[str]:
@@ -39,13 +41,20 @@ def _versions(versions: Mapping[str, Any]) -> str:
 
 
 def run_row(r: RunResult) -> Dict[str, Any]:
-    """One (model, fold, seed): its scores and what produced them."""
-    p, t = r.provenance, r.training
-    row: Dict[str, Any] = dict(model=p.model, fold=str(p.fold), seed=str(p.seed))
+    """One (model, fold, seed): its occurrence scores and what produced them."""
+    row: Dict[str, Any] = dict(model=r.provenance.model, fold=str(r.provenance.fold),
+                               seed=str(r.provenance.seed))
     row.update(score_columns(r.scores))
+    row.update(provenance_columns(r, frames=r.scores.frames))
+    return row
+
+
+def provenance_columns(r: RunResult, frames: int) -> Dict[str, Any]:
+    """What produced a result, as the columns of its table row."""
+    p, t = r.provenance, r.training
     schedule = p.schedule or {}
-    row.update(
-        frames=r.scores.frames, dataset=p.dataset, folds=str(p.fold),
+    return dict(
+        frames=frames, dataset=p.dataset, folds=str(p.fold),
         train_subjects=" ".join(p.train_subjects), val_subjects=" ".join(p.val_subjects),
         test_subjects=" ".join(p.test_subjects), bad_frames=p.bad_frames, select_on=p.select_on,
         best_epoch=t.best_epoch if t else None, epochs=t.epochs if t else None,
@@ -60,7 +69,6 @@ def run_row(r: RunResult) -> Dict[str, Any]:
         params=t.params if t else None, trainable_params=t.trainable_params if t else None,
         data_checksum=p.data_checksum, versions=_versions(p.versions),
         checkpoint=t.checkpoint if t else None)
-    return row
 
 
 def _same_or_joined(values: pd.Series) -> Any:
@@ -77,7 +85,7 @@ SHARED = ("dataset", "bad_frames", "select_on", "preset", "demo", "backbone_init
 def mean_rows(name: str, rows: Sequence[Mapping[str, Any]], per_seed: bool) -> List[Dict[str, Any]]:
     """Per seed the mean over its folds; then the mean ± std over seeds."""
     frame = pd.DataFrame(rows)
-    scores = [c for c in frame.columns if c.startswith(("f1_", "acc_"))]
+    scores = [c for c in frame.columns if c.startswith(SCORE_PREFIXES)]
     seed_means = frame.groupby("seed", sort=False)[scores].mean()
     out: List[Dict[str, Any]] = []
     if per_seed:
@@ -131,8 +139,9 @@ def sort_key(r: RunResult):
 
 
 def results_frame(results: Sequence[RunResult]) -> pd.DataFrame:
-    """results.csv of one dataset folder (F1 and accuracy in percent)."""
-    results = sorted(results, key=sort_key)
+    """results.csv of one dataset folder (F1 and accuracy in percent), from
+    the results that score occurrence."""
+    results = sorted((r for r in results if r.scores is not None), key=sort_key)
     rows: List[Dict[str, Any]] = []
     for name in dict.fromkeys(r.provenance.model for r in results):
         own = [run_row(r) for r in results if r.provenance.model == name]
@@ -149,7 +158,8 @@ def ordered(frame: pd.DataFrame) -> pd.DataFrame:
         return [c for a in aus for c in (a, f"{a}_std") if c in frame]
 
     first = [c for c in ("model", "fold", "seed", "n_seeds", "seeds") if c in frame]
-    head = first + scores("f1") + scores("acc")
+    head = first + [c for kind in (p[:-1] for p in SCORE_PREFIXES) for c in scores(kind)
+                    if any(x.startswith(f"{kind}_AU") for x in frame.columns)]
     return frame[head + [c for c in frame.columns if c not in set(head)]]
 
 
@@ -166,6 +176,8 @@ def cross_frame(results: Sequence[RunResult]) -> pd.DataFrame:
     for r in sorted(results, key=sort_key):
         p = r.provenance
         for data, entry in sorted(r.cross.items()):
+            if not entry.get("scores"):
+                continue   # an intensity model's: intensity_results.csv
             scores = AUScores.from_dict(entry["scores"])
             left = entry.get("left_out") or {}
             row = dict(model=p.model, fold=str(p.fold), seed=str(p.seed), trained_on=p.dataset,

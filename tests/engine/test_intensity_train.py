@@ -77,6 +77,10 @@ def test_intensity_run_scores_the_12_aus_beside_the_zero_predictor(regression_ru
     np.testing.assert_allclose([s.baseline_mae[f"AU{a}"] for a in DISFA_12], y.mean(axis=0))
     np.testing.assert_allclose([s.baseline_mae[f"AU{a}"] for a in DISFA_12], zero["mae"])
     assert all(v is None for v in s.baseline_pcc.values())
+    from auzoo.report.per_subject import per_subject_scores
+    from_csv = per_subject_scores(again, "icc")
+    for subject, row in s.per_subject_icc.items():
+        assert from_csv[subject] == pytest.approx(row["mean"], abs=1e-5)
 
 
 def test_eval_and_the_checkpoint_know_the_task(regression_run, tiny_cache, tmp_path, capsys):
@@ -137,6 +141,14 @@ def test_an_occurrence_run_writes_probabilities(tiny_cache, tmp_path):
                    / max(1, ((table[f"AU{a:02d}_pred"] >= 0.5).sum() + table[f"AU{a:02d}_true"].sum()))
                    for a in result.scores.aus]
     np.testing.assert_allclose(100 * np.array(f1_from_csv), list(result.scores.f1.values()), atol=1e-6)
+    # the paired comparison's per-subject F1, from the file, is the stored one
+    from auzoo.report.per_subject import per_subject_scores
+    read = RunResult.read(tmp_path / "run" / "result.json")
+    from_csv = per_subject_scores(read, "f1")
+    stored = {s: row["mean"] for s, row in read.scores.per_subject_f1.items()}
+    assert set(from_csv) == set(stored)
+    for subject, value in stored.items():
+        assert (value is None and np.isnan(from_csv[subject])) or from_csv[subject] == pytest.approx(value)
 
 
 def test_a_task_the_model_does_not_predict_is_refused(tiny_cache, tmp_path):
