@@ -93,7 +93,8 @@ class Inference:
     @torch.inference_mode()
     def __call__(self, frames: Union[np.ndarray, Tensor],
                  landmarks: Union[np.ndarray, Tensor, None] = None) -> Tensor:
-        """float32 logits (N, n_AU) on the model's device."""
+        """The model's float32 output on its device: logits (N, n_AU), or
+        intensities / both by its task (:mod:`auzoo.models.tasks`)."""
         frames = torch.as_tensor(frames)
         size = frames.shape[-2]
         if self.device.type == "cuda" and not frames.is_cuda:
@@ -111,5 +112,11 @@ class Inference:
         return logits.float()
 
     def probabilities(self, frames, landmarks=None) -> np.ndarray:
-        """Sigmoid of the logits as a float32 numpy array (N, n_AU)."""
-        return torch.sigmoid(self(frames, landmarks)).cpu().numpy()
+        """Sigmoid of the occurrence logits as a float32 numpy array (N, n_AU)."""
+        from auzoo.models.tasks import model_task, split_output
+
+        logits, _ = split_output(self(frames, landmarks), model_task(self.model), len(self.model.aus))
+        if logits is None:
+            raise ValueError("an intensity model gives no occurrence probabilities: its output "
+                             "is the intensity (0-5) itself")
+        return torch.sigmoid(logits).cpu().numpy()

@@ -73,8 +73,9 @@ def build_metadata(net, img_size: int, opset: int, outputs) -> OnnxMetadata:
 
 
 def check_parity(net, proto_bytes: bytes, img_size: int, requires_landmarks: bool) -> float:
-    """Largest |probability difference| between onnxruntime and the model on a
-    fresh batch of :data:`CHECK_BATCH` (another seed and size than the traced one)."""
+    """Largest difference between onnxruntime and the model on a fresh batch of
+    :data:`CHECK_BATCH` (another seed and size than the traced one): of the
+    probabilities, and of intensities / 5 where the model has them."""
     import numpy as np
     import onnxruntime as ort
 
@@ -85,9 +86,9 @@ def check_parity(net, proto_bytes: bytes, img_size: int, requires_landmarks: boo
     inputs = example_inputs(img_size, requires_landmarks, batch=CHECK_BATCH, seed=1)
     feeds = dict(zip((IMAGES, LANDMARKS), (x.numpy() for x in inputs)))
     with torch.no_grad():
-        expected = torch.sigmoid(named_outputs(net, *inputs)["logits"].float())
+        expected = {k: v.float() for k, v in named_outputs(net, *inputs).items()}
     try:
-        got = torch.sigmoid(torch.from_numpy(session.run(["logits"], feeds)[0]))
+        got = dict(zip(expected, (torch.from_numpy(o) for o in session.run(list(expected), feeds))))
     except Exception as exc:  # onnxruntime's own exception types
         shapes = {i.name: i.shape for i in session.get_inputs()}
         raise ExportError(
@@ -95,11 +96,15 @@ def check_parity(net, proto_bytes: bytes, img_size: int, requires_landmarks: boo
             f"(its inputs: {shapes}; {str(exc).strip().splitlines()[0]}): the model fixed the "
             "batch size, e.g. through .tolist() or a Python loop over the batch "
             "(see docs/export.md)") from None
-    if got.shape != expected.shape:
-        raise ExportError(f"model '{model_label(net)}': the graph returns logits of shape "
-                          f"{tuple(got.shape)} on a batch of {CHECK_BATCH}, the model "
-                          f"{tuple(expected.shape)}")
-    return float(np.abs((got - expected).numpy()).max())
+    worst = 0.0
+    for name, want in expected.items():
+        if got[name].shape != want.shape:
+            raise ExportError(f"model '{model_label(net)}': the graph returns {name} of shape "
+                              f"{tuple(got[name].shape)} on a batch of {CHECK_BATCH}, the model "
+                              f"{tuple(want.shape)}")
+        read = torch.sigmoid if name == "logits" else (lambda x: x / 5.0)
+        worst = max(worst, float(np.abs((read(got[name]) - read(want)).numpy()).max()))
+    return worst
 
 
 def export_onnx(weights, out: PathLike, model=None, img_size: Optional[int] = None,

@@ -39,12 +39,17 @@ def named_outputs(model: nn.Module, images: Tensor, landmarks: Optional[Tensor] 
                   ) -> Dict[str, Tensor]:
     """The model's outputs by name, in :data:`OUTPUT_NAMES` order.
 
-    A model returns its logits, or a mapping holding ``logits`` and any other
-    output auzoo knows (``intensity``); other keys are an error naming them.
+    A model returns one tensor, read by its task (:mod:`auzoo.models.tasks`:
+    logits, intensities, or both side by side), or a mapping holding
+    ``logits`` and any other output auzoo knows (``intensity``); other keys
+    are an error naming them.
     """
     out = model_logits(model, images, landmarks)
     if not isinstance(out, Mapping):
-        return {"logits": out}
+        from auzoo.models.tasks import model_task, split_output
+
+        logits, intensity = split_output(out, model_task(model), len(model.aus))
+        return {k: v for k, v in (("logits", logits), ("intensity", intensity)) if v is not None}
     unknown = [k for k in out if k not in OUTPUT_NAMES]
     if unknown or "logits" not in out:
         raise ExportError(f"model '{model_label(model)}' returns outputs {list(out)}; an exported "

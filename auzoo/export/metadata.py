@@ -32,7 +32,8 @@ with ``requires_landmarks``, ``landmarks`` (N, 66, 2) float32, the DISFA
 66-point scheme in pixels of ``images`` (pixel centres on integers). The
 outputs are named after what they hold: ``logits`` (N, n_AU), whose sigmoid is
 the probability of each AU, then ``intensity`` (N, n_AU, 0–5) for a model that
-also estimates intensity (:data:`OUTPUT_NAMES`, in this order).
+also estimates intensity (:data:`OUTPUT_NAMES`, in this order); an intensity
+model has ``intensity`` alone.
 """
 from __future__ import annotations
 
@@ -173,9 +174,9 @@ class OnnxMetadata:
         aus = tuple(int(a) for a in _parse(props, "aus", json.loads, path))
         outputs = tuple(_parse(props, "outputs", json.loads, path))
         unknown = [o for o in outputs if o not in OUTPUT_NAMES]
-        if unknown or "logits" not in outputs:
+        if unknown or not outputs or list(outputs) != [o for o in OUTPUT_NAMES if o in outputs]:
             raise OnnxFileError(f"{path}: metadata key 'outputs' names {list(outputs)}; auzoo "
-                                f"reads {list(OUTPUT_NAMES)}, 'logits' first")
+                                f"reads {list(OUTPUT_NAMES)}, in that order")
         flag = props["requires_landmarks"]
         if flag not in ("true", "false"):
             raise OnnxFileError(f"{path}: metadata key 'requires_landmarks' is {flag!r}, "

@@ -85,7 +85,9 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None,
 
     Returns one row per face per frame (a row with ``success = 0`` for a
     frame without a face or a file that could not be read), columns
-    :data:`FRAME_COLUMNS` then ``AUxx_prob`` and ``AUxx_c`` per AU. Frame
+    :data:`FRAME_COLUMNS` then per AU ``AUxx_r`` (intensity 0-5) from a model
+    with an intensity head and ``AUxx_prob`` and ``AUxx_c`` from a model with
+    an occurrence head (docs/intensity.md says what the numbers mean). Frame
     numbers count from 0; ``timestamp`` is in seconds (NaN for still
     images). ``df.attrs`` says what produced it and what was skipped.
     """

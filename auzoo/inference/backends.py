@@ -2,8 +2,10 @@
 
 Both backends turn the same aligned uint8 faces into the same model input
 (:func:`auzoo.engine.inference.to_model_input`, landmarks rescaled by
-:func:`~auzoo.engine.inference.scale_landmarks`) and hand back logits, so the
-face pipeline and the table around them do not know which one ran:
+:func:`~auzoo.engine.inference.scale_landmarks`) and hand back the model's
+output (logits, intensities or both, by ``Backend.task``:
+:mod:`auzoo.models.tasks`), so the face pipeline and the table around them do
+not know which one ran:
 
 * ``torch``: an ``auzoo train`` checkpoint (or a published model's official
   weights, the model named) through :class:`auzoo.engine.inference.Inference`,
@@ -31,8 +33,9 @@ PathLike = Union[str, os.PathLike]
 class Backend:
     """A loaded model, whichever runtime runs it.
 
-    ``inference(frames, landmarks)`` returns float32 logits (N, n_AU) and
-    ``inference.probabilities(...)`` their sigmoid as numpy; ``meta`` is the
+    ``inference(frames, landmarks)`` returns the float32 output (logits
+    (N, n_AU) for occurrence; ``task`` says how to read it) and
+    ``inference.probabilities(...)`` the logits' sigmoid as numpy; ``meta`` is the
     source checkpoint's meta (what produced the weights), ``test_pipeline`` the
     model's test pipeline as step configs (the resize to ``img_size`` not
     included: :func:`auzoo.data.transforms.build_pipeline` appends it).
@@ -47,6 +50,7 @@ class Backend:
     test_pipeline: List[Dict[str, Any]] = field(default_factory=list)
     model: Optional[torch.nn.Module] = None   # the torch model (None for an ONNX file)
     export: Optional[Dict[str, Any]] = None   # an ONNX file's source checkpoint and versions
+    task: str = "occurrence"                  # occurrence, intensity or both
 
 
 def onnx_file(weights) -> Optional[Path]:
@@ -101,9 +105,11 @@ def torch_backend(weights, model=None, device: Optional[str] = None,
     device = next(net.parameters()).device
     inference = Inference(net, img_size, precision=precision or eval_precision(net, device),
                           channels_last=device.type == "cuda")
+    from auzoo.models.tasks import model_task
+
     return Backend(inference, img_size, tuple(int(a) for a in net.aus), getattr(net, "name", None),
                    "torch", dict(getattr(net, "checkpoint_meta", {}) or {}),
-                   pipeline_steps(getattr(net, "cfg", None), "test"), net)
+                   pipeline_steps(getattr(net, "cfg", None), "test"), net, task=model_task(net))
 
 
 def onnx_backend(path: PathLike, model=None, device: Optional[str] = None,
@@ -120,7 +126,7 @@ def onnx_backend(path: PathLike, model=None, device: Optional[str] = None,
     export = dict(checkpoint={k: m.checkpoint.get(k) for k in ("file", "sha256")},
                   versions=m.versions, opset=m.opset)
     return Backend(inference, m.img_size, m.aus, m.model, f"onnxruntime ({inference.provider})",
-                   meta, list(m.test_pipeline), export=export)
+                   meta, list(m.test_pipeline), export=export, task=inference.task)
 
 
 def open_backend(weights, model=None, device: Optional[str] = None,
@@ -198,6 +204,9 @@ class OnnxInference:
                                 f"({list(self.metadata.input_names)}, {list(self.metadata.outputs)})")
         self.img_size = self.metadata.img_size
         self.requires_landmarks = self.metadata.requires_landmarks
+        has = set(self.metadata.outputs)
+        self.task = ("both" if has == {"logits", "intensity"} else
+                     "intensity" if has == {"intensity"} else "occurrence")
 
     def outputs(self, frames, landmarks=None) -> Dict[str, np.ndarray]:
         """Every output of the graph by name (``logits``, and ``intensity`` where present)."""
@@ -219,12 +228,18 @@ class OnnxInference:
         return dict(zip(names, self.session.run(names, feeds)))
 
     def __call__(self, frames, landmarks=None) -> Tensor:
-        """float32 logits (N, n_AU) on the CPU."""
-        return torch.from_numpy(self.outputs(frames, landmarks)["logits"]).float()
+        """The float32 output on the CPU, laid out as the model's
+        (:func:`auzoo.models.tasks.join_output`: logits, intensities or both)."""
+        from auzoo.models.tasks import join_output
+
+        out = {k: torch.from_numpy(v).float() for k, v in self.outputs(frames, landmarks).items()}
+        return join_output(out.get("logits"), out.get("intensity"), self.task)
 
     def probabilities(self, frames, landmarks=None) -> np.ndarray:
         """Sigmoid of the logits as a float32 numpy array (N, n_AU)."""
-        return torch.sigmoid(self(frames, landmarks)).numpy()
+        if "logits" not in self.metadata.outputs:
+            raise ValueError(f"{self.path}: an intensity model gives no occurrence probabilities")
+        return torch.sigmoid(torch.from_numpy(self.outputs(frames, landmarks)["logits"])).numpy()
 
 
 __all__ = ["Backend", "OnnxInference", "eval_precision", "load_model", "onnx_file",

@@ -24,6 +24,7 @@ from auzoo.inference.pipeline import (FaceIds, FacePipeline, FaceStream, Unit, a
                                       default_workers, lower_priority)
 from auzoo.inference.sources import InputError, Source, collect_sources
 from auzoo.inference.table import Resume, Row, file_key, rows_to_table, write_csv, write_table
+from auzoo.models.tasks import split_output
 from auzoo.vision.faces import FaceDetector, LandmarkPredictor
 from auzoo.vision.video import count_frames
 
@@ -65,6 +66,7 @@ class Predictor:
                                     cfg_options=cfg_options)
         self.net, self.inference = self.backend.model, self.backend.inference
         self.img_size, self.aus = self.backend.img_size, self.backend.aus
+        self.task = self.backend.task
         device = self.inference.device
         self.workers = default_workers(device) if workers is None else workers
         face_detector = FaceDetector(detector, max_side=detect_size, threshold=face_threshold)
@@ -77,6 +79,7 @@ class Predictor:
             "weights": ", ".join(map(str, self.weights)),
             "weights_key": [file_key(p) for p in self.weights],
             "model": self.backend.name, "aus": list(self.aus), "runtime": self.backend.runtime,
+            "task": self.task,
             "img_size": self.img_size, "pipeline": transform.describe(), "every": every,
             "detector": detector,
             "detect_every": detect_every, "detect_size": detect_size,
@@ -95,13 +98,14 @@ class Predictor:
         if out is not None and out.exists() and not overwrite:
             raise ValueError(f"{out} exists; pass overwrite=True to replace it")
         sources, skipped = collect_sources(inputs)
-        resume = Resume(out, self.settings, self.aus) if out is not None else None
+        resume = Resume(out, self.settings, self.aus, self.task) if out is not None else None
         todo = [i for i, s in enumerate(sources) if resume is None or not resume.finished(s)]
         if resume is not None and len(todo) < len(sources):
             log.info("resuming %s: %d of %d files already done", out, len(sources) - len(todo),
                      len(sources))
         unreadable: List[str] = []
-        table = rows_to_table(self._run(sources, todo, progress, resume, unreadable), self.aus)
+        table = rows_to_table(self._run(sources, todo, progress, resume, unreadable), self.aus,
+                              self.task)
         if resume is not None and resume.previous is not None and len(resume.previous):
             order = {s.name: i for i, s in enumerate(sources)}
             previous = resume.previous[resume.previous["file"].isin(order)]
@@ -144,10 +148,15 @@ class Predictor:
             # batch slower per face than a small one).
             for start in range(0, len(waiting), self.batch_size):
                 batch = waiting[start:start + self.batch_size]
-                probs = self.inference.probabilities(np.stack([r.aligned for r in batch]),
-                                                     np.stack([r.points for r in batch]))
-                for row, p in zip(batch, probs):
-                    row.probs, row.aligned, row.points = p, None, None
+                output = self.inference(np.stack([r.aligned for r in batch]),
+                                        np.stack([r.points for r in batch]))
+                logits, intensity = split_output(output, self.task, len(self.aus))
+                probs = torch.sigmoid(logits).cpu().numpy() if logits is not None else None
+                values = intensity.clamp(0, 5).cpu().numpy() if intensity is not None else None
+                for k, row in enumerate(batch):
+                    row.probs = probs[k] if probs is not None else None
+                    row.intensity = values[k] if values is not None else None
+                    row.aligned, row.points = None, None
             waiting.clear()
 
         def flush() -> None:
@@ -158,7 +167,8 @@ class Predictor:
                     per_source.setdefault(item.source, []).append(item)
                     bar.advance(task, int(item.new_frame))
                 elif resume is not None:  # a source's end
-                    resume.add(sources[item], rows_to_table(per_source.pop(item, []), self.aus))
+                    resume.add(sources[item], rows_to_table(per_source.pop(item, []), self.aus,
+                                                            self.task))
 
         with Progress(console=console(), disable=not progress, transient=False) as bar:
             task = bar.add_task("predict", total=self._total_frames(sources, todo))
@@ -213,6 +223,11 @@ class Predictor:
             "weights": self.settings["weights"],
             "model": self.settings["model"],
             "aus": self.settings["aus"],
+            "task": self.task,
+            "columns": ("AUxx_r: intensity 0-5 (FACS: 0 absent, 1-5 = A-E), the model's "
+                        "reading, not rounded; " if self.task != "occurrence" else "")
+                       + ("AUxx_prob: P(present); AUxx_c: 1 where AUxx_prob >= 0.5"
+                          if self.task != "intensity" else ""),
             "checkpoint": {k: meta.get(k) for k in kept if k in meta},
             "loaded_from": meta.get("loaded_from"),
             **({"export": self.backend.export} if self.backend.export else {}),

@@ -1,5 +1,11 @@
 """The table ``auzoo predict`` writes: one row per face per frame, and the
-``OUT.partial`` files that let an interrupted run resume."""
+``OUT.partial`` files that let an interrupted run resume.
+
+Per AU, as OpenFace names them: ``AUxx_r`` the intensity on FACS's 0-5
+scale (0 absent, 1-5 = A-E; a real number, the model's reading, not a
+rounded level) from a model with an intensity head; ``AUxx_prob``
+P(present) and ``AUxx_c`` presence (``_prob`` >= 0.5) from a model with an
+occurrence head. A model with both heads writes all three."""
 from __future__ import annotations
 
 import json
@@ -20,9 +26,13 @@ FRAME_COLUMNS = ("file", "frame", "timestamp", "face_id", "success",
                  "face_x", "face_y", "face_w", "face_h", "confidence")
 
 
-def au_columns(aus: Sequence[int]) -> list:
-    """``AU01_prob … AU26_prob`` then ``AU01_c … AU26_c`` (OpenFace's grouping)."""
-    return [f"AU{au:02d}_prob" for au in aus] + [f"AU{au:02d}_c" for au in aus]
+def au_columns(aus: Sequence[int], task: str = "occurrence") -> list:
+    """``AU01_r … AU26_r`` (intensity), then ``AU01_prob … AU26_prob`` and
+    ``AU01_c … AU26_c`` (occurrence), grouped as OpenFace groups ``_r`` and ``_c``."""
+    intensity = [f"AU{au:02d}_r" for au in aus] if task in ("intensity", "both") else []
+    occurrence = ([f"AU{au:02d}_prob" for au in aus] + [f"AU{au:02d}_c" for au in aus]
+                  if task in ("occurrence", "both") else [])
+    return intensity + occurrence
 
 
 @dataclass
@@ -38,20 +48,22 @@ class Row:
     points: Optional[np.ndarray] = None    # (66, 2) aligned landmarks
     probs: Optional[np.ndarray] = None
     new_frame: bool = True                 # first row of its frame (progress counts frames)
+    intensity: Optional[np.ndarray] = None  # 0-5, from a model with an intensity head
 
     @property
     def waiting(self) -> bool:
-        return self.aligned is not None and self.probs is None
+        return self.aligned is not None and self.probs is None and self.intensity is None
 
 
 def _nullable(values: np.ndarray, missing: np.ndarray, dtype) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(values.astype(dtype), missing.astype(bool))
 
 
-def rows_to_table(rows: Sequence[Row], aus: Sequence[int]) -> pd.DataFrame:
+def rows_to_table(rows: Sequence[Row], aus: Sequence[int], task: str = "occurrence") -> pd.DataFrame:
     n = len(rows)
     box = np.full((n, 4), np.nan)
     probs = np.full((n, len(aus)), np.nan, dtype=np.float32)
+    intensity = np.full((n, len(aus)), np.nan, dtype=np.float32)
     confidence = np.full(n, np.nan)
     face_id = np.full(n, -1)
     frame = np.array([-1 if r.frame is None else r.frame for r in rows], dtype=np.int64)
@@ -62,7 +74,10 @@ def rows_to_table(rows: Sequence[Row], aus: Sequence[int]) -> pd.DataFrame:
             face_id[i] = row.face.face_id
         if row.probs is not None:
             probs[i] = row.probs
-    scored = ~np.isnan(probs)
+        if row.intensity is not None:
+            intensity[i] = row.intensity
+    occurrence = task in ("occurrence", "both")
+    scored = ~np.isnan(probs if occurrence else intensity)
     columns: Dict[str, Any] = {
         "file": [r.file for r in rows],
         "frame": _nullable(frame, frame < 0, np.int64),
@@ -72,10 +87,14 @@ def rows_to_table(rows: Sequence[Row], aus: Sequence[int]) -> pd.DataFrame:
         "face_x": box[:, 0], "face_y": box[:, 1], "face_w": box[:, 2], "face_h": box[:, 3],
         "confidence": confidence,
     }
-    for j, au in enumerate(aus):
-        columns[f"AU{au:02d}_prob"] = probs[:, j]
-    for j, au in enumerate(aus):
-        columns[f"AU{au:02d}_c"] = _nullable(probs[:, j] >= 0.5, ~scored[:, j], np.int8)
+    if task in ("intensity", "both"):
+        for j, au in enumerate(aus):
+            columns[f"AU{au:02d}_r"] = intensity[:, j]
+    if occurrence:
+        for j, au in enumerate(aus):
+            columns[f"AU{au:02d}_prob"] = probs[:, j]
+        for j, au in enumerate(aus):
+            columns[f"AU{au:02d}_c"] = _nullable(probs[:, j] >= 0.5, ~scored[:, j], np.int8)
     return pd.DataFrame(columns)
 
 
@@ -177,8 +196,10 @@ class Resume:
     modification time, so a changed input is read again).
     """
 
-    def __init__(self, out: Path, settings: Dict[str, Any], aus: Sequence[int]):
+    def __init__(self, out: Path, settings: Dict[str, Any], aus: Sequence[int],
+                 task: str = "occurrence"):
         self.out = out
+        self.task = task
         self.rows_path = out.with_name(out.name + ".partial")
         self.state_path = out.with_name(out.name + ".partial.json")
         self.settings = settings
