@@ -117,10 +117,9 @@ class OccurrenceIntensityLoss(nn.Module):
 
     def forward(self, outputs, labels, mask, batch=None) -> Dict[str, Tensor]:
         occurrence = self.occurrence(outputs, labels, mask, batch)
-        if isinstance(occurrence, dict):
-            occurrence = sum(v for k, v in occurrence.items() if "loss" in k)
-        return {"loss_occurrence": occurrence,
-                "loss_intensity": self.intensity_weight * self.intensity(outputs, labels, mask, batch)}
+        out = dict(occurrence) if isinstance(occurrence, dict) else {"loss_occurrence": occurrence}
+        out["loss_intensity"] = self.intensity_weight * self.intensity(outputs, labels, mask, batch)
+        return out
 
 
 __all__ = ["IntensityMSELoss", "LevelsIntensityLoss", "OccurrenceIntensityLoss",

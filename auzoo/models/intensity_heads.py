@@ -16,9 +16,11 @@ head                           raw    intensity (0-5)
 =============================  =====  ===========================================
 
 A head's ``forward`` returns the raw outputs (N, A, raw) the loss reads;
-``intensity(raw)`` turns them into (N, A) intensities, always inside [0, 5].
-Each head is TRA-Net's two-FC head (:class:`~auzoo.models.heads.TwoFCHead`,
-same options) with an output layer of the width its reading needs.
+``intensity(raw)`` turns them into (N, A) intensities, always inside [0, 5]
+(:func:`read_intensity`). Each head is TRA-Net's two-FC head
+(:class:`~auzoo.models.heads.TwoFCHead`, same options) with an output layer of
+the width its reading needs. :class:`NodeIntensityHead` reads the same three
+ways from one feature vector per AU (a graph model's nodes).
 """
 from __future__ import annotations
 
@@ -29,6 +31,20 @@ from auzoo.models.heads import TwoFCHead
 from auzoo.registry import HEADS
 
 MAX_LEVEL = 5
+RAW_WIDTH = {"regression": 1, "ordinal": MAX_LEVEL, "levels": MAX_LEVEL + 1}
+
+
+def read_intensity(raw: Tensor, kind: str) -> Tensor:
+    """(N, A) intensities in [0, 5] from raw outputs (N, A, RAW_WIDTH[kind])."""
+    raw = raw.float()
+    if kind == "regression":
+        return MAX_LEVEL * torch.sigmoid(raw[..., 0])
+    if kind == "ordinal":
+        return torch.sigmoid(raw).sum(dim=-1)
+    if kind == "levels":
+        levels = torch.arange(raw.shape[-1], device=raw.device, dtype=torch.float32)
+        return (torch.softmax(raw, dim=-1) * levels).sum(dim=-1)
+    raise ValueError(f"unknown intensity reading {kind!r}; one of {', '.join(RAW_WIDTH)}")
 
 
 class IntensityHead(nn.Module):
@@ -52,8 +68,8 @@ class IntensityHead(nn.Module):
         """Raw outputs (N, A, raw)."""
         return self.trunk(x).view(x.shape[0], self.num_aus, self.raw)
 
-    def intensity(self, raw: Tensor) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def intensity(self, raw: Tensor) -> Tensor:
+        return read_intensity(raw, self.kind)
 
 
 @HEADS.register_module()
@@ -62,9 +78,6 @@ class RegressionIntensityHead(IntensityHead):
 
     kind = "regression"
     raw = 1
-
-    def intensity(self, raw: Tensor) -> Tensor:
-        return MAX_LEVEL * torch.sigmoid(raw.float()[..., 0])
 
 
 @HEADS.register_module()
@@ -91,9 +104,6 @@ class OrdinalIntensityHead(IntensityHead):
         score = self.trunk(x).view(x.shape[0], self.num_aus, 1)
         return score + self.thresholds.to(score.dtype)
 
-    def intensity(self, raw: Tensor) -> Tensor:
-        return torch.sigmoid(raw.float()).sum(dim=-1)
-
 
 @HEADS.register_module()
 class LevelsIntensityHead(IntensityHead):
@@ -102,13 +112,39 @@ class LevelsIntensityHead(IntensityHead):
     kind = "levels"
     raw = MAX_LEVEL + 1
 
-    def intensity(self, raw: Tensor) -> Tensor:
-        levels = torch.arange(self.raw, device=raw.device, dtype=torch.float32)
-        return (torch.softmax(raw.float(), dim=-1) * levels).sum(dim=-1)
-
 
 INTENSITY_KINDS = {cls.kind: cls for cls in (RegressionIntensityHead, OrdinalIntensityHead,
                                              LevelsIntensityHead)}
 
+
+@HEADS.register_module()
+class NodeIntensityHead(nn.Module):
+    """Intensity from one feature vector per AU (N, A, C): each AU its own
+    linear read-out of its vector, read as ``kind`` (regression, ordinal or
+    levels; the ordinal kind keeps CORAL's shared score and five thresholds)."""
+
+    def __init__(self, num_aus: int, channels: int, kind: str = "regression"):
+        super().__init__()
+        if kind not in RAW_WIDTH:
+            raise ValueError(f"NodeIntensityHead: kind {kind!r} is not one of {', '.join(RAW_WIDTH)}")
+        self.kind, self.num_aus = kind, int(num_aus)
+        self.raw = RAW_WIDTH[kind]
+        width = 1 if kind == "ordinal" else self.raw
+        self.weight = nn.Parameter(torch.empty(self.num_aus, channels, width))
+        self.bias = nn.Parameter(torch.zeros(self.num_aus, width))
+        nn.init.normal_(self.weight, std=channels ** -0.5)
+        self.thresholds = (nn.Parameter((-torch.arange(MAX_LEVEL, dtype=torch.float32) - 1.0)
+                                        .repeat(self.num_aus, 1)) if kind == "ordinal" else None)
+
+    def forward(self, nodes: Tensor) -> Tensor:
+        """Raw outputs (N, A, raw) of node features (N, A, C)."""
+        out = torch.einsum("nac,acr->nar", nodes, self.weight.to(nodes.dtype)) + self.bias.to(nodes.dtype)
+        return out + self.thresholds.to(out.dtype) if self.thresholds is not None else out
+
+    def intensity(self, raw: Tensor) -> Tensor:
+        return read_intensity(raw, self.kind)
+
+
 __all__ = ["INTENSITY_KINDS", "IntensityHead", "LevelsIntensityHead", "MAX_LEVEL",
-           "OrdinalIntensityHead", "RegressionIntensityHead"]
+           "NodeIntensityHead", "OrdinalIntensityHead", "RAW_WIDTH", "RegressionIntensityHead",
+           "read_intensity"]

@@ -10,8 +10,8 @@ import auzoo
 from auzoo.config import load_config
 from auzoo.engine.intensity_losses import (IntensityMSELoss, LevelsIntensityLoss,
                                            OccurrenceIntensityLoss, OrdinalIntensityLoss)
-from auzoo.models.intensity_heads import (LevelsIntensityHead, OrdinalIntensityHead,
-                                          RegressionIntensityHead)
+from auzoo.models.intensity_heads import (LevelsIntensityHead, NodeIntensityHead,
+                                          OrdinalIntensityHead, RegressionIntensityHead)
 from auzoo.models.tasks import split_output
 
 from .helpers import randomize_
@@ -40,6 +40,21 @@ def test_heads_read_out_inside_the_scale_and_learn(kind):
     assert value.shape == (4, 3) and (value >= 0).all() and (value <= 5).all()
     value.sum().backward()
     assert all(p.grad is not None for p in head.parameters())
+
+
+@pytest.mark.parametrize("kind", sorted(HEADS))
+def test_node_heads_read_each_aus_own_vector(kind):
+    torch.manual_seed(0)
+    head = NodeIntensityHead(num_aus=3, channels=8, kind=kind)
+    nodes = torch.randn(2, 3, 8) * 20
+    raw = head(nodes)
+    value = head.intensity(raw)
+    assert raw.shape == (2, 3, head.raw) and value.shape == (2, 3)
+    assert (value >= 0).all() and (value <= 5).all()
+    moved = nodes.clone()
+    moved[:, 1] += 1.0                      # AU 1's node moves: only AU 1's reading changes
+    changed = (head.intensity(head(moved)) != value).any(dim=0)
+    assert changed.tolist() == [False, True, False]
 
 
 def test_readings_are_the_expected_level():

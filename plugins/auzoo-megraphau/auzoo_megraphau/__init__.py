@@ -4,7 +4,8 @@ auzoo imports this package through its ``auzoo.plugins`` entry point;
 importing it registers the parts (``TokenReduction``, ``AUFeatureGenerator``,
 ``FacialGraphGenerator``, ``MEFL``, ``CosineAUClassifier``), the ``MEGraphAU``
 model, the losses (``WeightedAsymmetricLoss``, ``AUEdgeLoss``,
-``MEGraphAULoss``), the configs of both stages for ResNet-50 and Swin-B, the
+``MEGraphAULoss``), the configs of both stages for ResNet-50 and Swin-B (and
+``megraphau_r50_intensity``, which reads AU intensity from the nodes too), the
 published DISFA and BP4D rows, and the ``megraphau-official`` checkpoint
 format (the released ``MEFARG_*.pth`` files, for ``auzoo eval`` / ``predict``
 / ``bench --weights``).

@@ -13,6 +13,12 @@ which it is::
 
 Stage 2 takes over ``backbone.``, ``token_norm.`` (Swin), ``reduction.``,
 ``afg.`` and ``classifier.`` from stage 1; the FGG's weights are dropped.
+
+AU intensity: ``intensity_head`` (a ``NodeIntensityHead``) reads each AU's
+final node as well, beside the cosine classifier: the model then predicts
+both (task 'both'). Not intensity alone: the classifier's cosine is a
+probability, not a level, and the graph's edges are learnt from which AUs
+co-occur, so ME-GraphAU without its occurrence head would not be ME-GraphAU.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from auzoo.models.tasks import join_output
 from auzoo.registry import BACKBONES, HEADS, MODELS, NECKS, build_part
 from auzoo.weights import load_state_dict_strict
 
@@ -52,12 +59,14 @@ class MEGraphAU(nn.Module):
             the same file (its ``norm.*``, strictly).
         reduction, afg, head: part configs of the shared reduction, the AU
             feature generator and the classifier.
+        intensity_head: part config of an intensity head on the final nodes
+            (``NodeIntensityHead``): the model predicts occurrence and intensity.
     """
 
     def __init__(self, backbone: Dict, aus: Sequence[int] = DISFA_AUS, channels: int = 512,
                  graph: Optional[Dict] = None, token_norm: bool = False,
                  reduction: Optional[Dict] = None, afg: Optional[Dict] = None,
-                 head: Optional[Dict] = None):
+                 head: Optional[Dict] = None, intensity_head: Optional[Dict] = None):
         super().__init__()
         self.aus = tuple(int(a) for a in aus)
         if len(set(self.aus)) != len(self.aus) or not self.aus:
@@ -74,6 +83,9 @@ class MEGraphAU(nn.Module):
                                 num_aus=n, channels=channels)
         self.classifier = build_part(HEADS, head or dict(type="CosineAUClassifier"),
                                      num_aus=n, channels=channels)
+        self.intensity_head = (build_part(HEADS, intensity_head, num_aus=n, channels=channels)
+                               if intensity_head else None)
+        self.task = "both" if self.intensity_head is not None else "occurrence"
 
     def _final_norm(self, width: int) -> nn.LayerNorm:
         """Swin's final LayerNorm, with the weights of the backbone's file where it has one."""
@@ -103,13 +115,23 @@ class MEGraphAU(nn.Module):
         return self.graph(x, au_tokens, nodes)
 
     def forward_train(self, images: Tensor, landmarks: Optional[Tensor] = None) -> Dict[str, Tensor]:
-        """``logits`` (B, N), and ``edge_logits`` (B, N^2, 4) with a MEFL graph."""
+        """``logits`` (B, N), and ``edge_logits`` (B, N^2, 4) with a MEFL graph;
+        with an intensity head ``intensity_raw``, ``intensity_kind``, ``intensity``."""
         out = dict(self.nodes(images))
-        out["logits"] = self.classifier(out.pop("nodes"))
+        nodes = out.pop("nodes")
+        out["logits"] = self.classifier(nodes)
+        if self.intensity_head is not None:
+            raw = self.intensity_head(nodes)
+            out.update(intensity_raw=raw, intensity_kind=self.intensity_head.kind,
+                       intensity=self.intensity_head.intensity(raw))
         return out
 
     def forward(self, images: Tensor, landmarks: Optional[Tensor] = None) -> Tensor:
-        return self.classifier(self.nodes(images)["nodes"])
+        """Logits (B, N); with an intensity head, then the N intensities (0-5)."""
+        if self.intensity_head is None:
+            return self.classifier(self.nodes(images)["nodes"])
+        out = self.forward_train(images, landmarks)
+        return join_output(out["logits"], out["intensity"], self.task)
 
     @torch.no_grad()
     def probabilities(self, images: Tensor) -> Tensor:
