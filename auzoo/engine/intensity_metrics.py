@@ -74,7 +74,10 @@ def _icc_column(y: np.ndarray, p: np.ndarray) -> float:
     denominator = bms + (k - 1) * ems
     if denominator <= 1e-12 * max(1.0, ss_total):
         return float("nan")
-    return (bms - ems) / denominator
+    numerator = bms - ems
+    if abs(numerator) <= 1e-12 * denominator:
+        return 0.0       # rounding noise of an exact 0 (a constant prediction): no "-0.000"
+    return numerator / denominator
 
 
 def icc_3_1(y_true, y_pred, mask=None) -> np.ndarray:

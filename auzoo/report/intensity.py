@@ -178,21 +178,22 @@ def intensity_sections(frame: pd.DataFrame, results: Sequence[RunResult],
 
 
 def intensity_console_table(frame: pd.DataFrame, title: str = ""):
+    """ICC(3,1) per AU (one AU a row, one model a column, so that twelve AUs
+    fit a terminal), then the mean ICC, PCC and MAE; the zero predictor last."""
     from rich.table import Table
 
     means = model_means(frame)
-    aus = _aus(frame)
+    models = [m for m in means.index if m != ZERO] + ([ZERO] if ZERO in means.index else [])
     table = Table(title=title or "ICC(3,1) per AU, mean over folds", box=None,
                   padding=(0, 0, 0, 2), header_style="bold underline")
-    table.add_column("model", no_wrap=True, max_width=18)
-    for au in aus:
-        table.add_column(au, justify="right", no_wrap=True)
-    for name in ("ICC", "PCC", "MAE"):
-        table.add_column(name, justify="right", no_wrap=True, style="bold" if name == "ICC" else None)
-    for name, row in means.iterrows():
-        table.add_row(str(name), *(_fmt(row.get(f"icc_{au}"), 2) for au in aus),
-                      *(_fmt(row.get(f"{m}_mean")) for m in METRICS),
-                      style="dim" if name == ZERO else None)
+    table.add_column("", no_wrap=True)
+    for name in models:
+        table.add_column(str(name), justify="right", style="dim" if name == ZERO else None)
+    for au in _aus(frame):
+        table.add_row(f"ICC {au}", *(_fmt(means.loc[m].get(f"icc_{au}")) for m in models))
+    for metric in METRICS:
+        table.add_row(f"{metric.upper()} mean", *(_fmt(means.loc[m].get(f"{metric}_mean"))
+                                                  for m in models), style="bold")
     return table
 
 
