@@ -84,6 +84,24 @@ def _list_published(console) -> None:
     console.print(table)
     for citation in dict.fromkeys(row["citation"] for row in rows):
         console.print(f"  {citation}")
+    _list_published_intensity(console)
+
+
+def _list_published_intensity(console) -> None:
+    from rich.table import Table
+
+    from auzoo.report.published_intensity import METRIC_NAMES, published_intensity_rows
+
+    rows = published_intensity_rows()
+    if not rows:
+        return
+    table = Table(title="published AU intensity results (reference points: their own protocols)")
+    for col in ("method", "dataset", "metric", "mean", "aus", "source"):
+        table.add_column(col, overflow="fold", justify="right" if col in ("mean", "aus") else "left")
+    for r in rows:
+        table.add_row(r.method, r.dataset, METRIC_NAMES[r.metric], f"{r.average:.3f}",
+                      str(len(r.aus)), f"{r.citation}: {r.source}")
+    console.print(table)
 
 
 def _cmd_show(args) -> int:

@@ -135,3 +135,11 @@ def test_published_intensity_rows_carry_their_source():
     assert submitted.metric == "pcc" and submitted.aus == (6, 10, 12, 14, 17)
     assert submitted.average == pytest.approx(0.6762) and "results_v2.xlsx" in submitted.source
     assert all(r.protocol and r.source and r.citation for r in published_intensity_rows())
+
+
+def test_list_published_shows_the_intensity_rows(capsys):
+    from auzoo.cli import main
+
+    assert main(["list", "published"]) == 0
+    out = capsys.readouterr().out
+    assert "published AU intensity results" in out and "LibreFace" in out
