@@ -4,14 +4,16 @@
 weights of fold K (an auzoo checkpoint, or the official files of a published
 model, see :mod:`auzoo.engine.weight_formats`) are scored on fold K's test
 subjects, refused where they trained on any of them, and the record is
-written as a training run's is (``WORK_DIR/result.json``), with no training
-part and with what was loaded in ``provenance.extra['weights']``.
+written as a training run's is (``WORK_DIR/result.json`` and
+``predictions.csv``), with no training part and with what was loaded in
+``provenance.extra['weights']``.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+from auzoo.engine.predictions import PREDICTIONS_CSV, write_predictions_csv
 from auzoo.engine.records import RESULT_FILE, Provenance, RunResult, RunSpec
 
 # How a bench names a model scored from given weights (its cells, its rows).
@@ -56,7 +58,9 @@ def score_weights(spec: RunSpec, progress=None) -> RunResult:
                                             for f in loaded.get("files", []))},
         versions=software_versions(), device=device_name(dev), preset=None,
         extra=dict(weights=loaded))
-    result = RunResult(scores=out["scores"], provenance=provenance, training=None, cross=cross)
+    result = RunResult(scores=out["scores"], provenance=provenance, training=None, cross=cross,
+                       intensity=out.get("intensity"))
+    write_predictions_csv(Path(spec.work_dir) / PREDICTIONS_CSV, out["predictions"])
     result.write(Path(spec.work_dir) / RESULT_FILE)
     return result
 
