@@ -46,7 +46,9 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
 class BindLossHook(Hook):
     """Hand the loss its model and the training labels (NaN where not coded)
     once, before training: losses that weigh AUs by their training rates
-    (``bind(model, train_labels)``) get them from the data actually trained on."""
+    (``bind(model, train_labels)``) get them from the data actually trained on,
+    and losses that weigh intensity levels (``bind_intensity(intensities)``)
+    the 0-5 training intensities."""
 
     priority = "VERY_HIGH"
 
@@ -54,12 +56,15 @@ class BindLossHook(Hook):
         from mmengine.model import is_model_wrapper
 
         module = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        bind = getattr(module.loss, "bind", None)
-        if bind is None:
-            return
         dataset = runner.train_dataloader.dataset
-        labels = np.where(dataset.mask, dataset.labels, np.nan).astype(np.float32)
-        bind(module.model, labels)
+        bind = getattr(module.loss, "bind", None)
+        if bind is not None:
+            labels = np.where(dataset.mask, dataset.labels, np.nan).astype(np.float32)
+            bind(module.model, labels)
+        bind_intensity = getattr(module.loss, "bind_intensity", None)
+        if bind_intensity is not None and getattr(dataset, "intensity", None) is not None:
+            bind_intensity(np.where(dataset.intensity_mask, dataset.intensity, np.nan)
+                           .astype(np.float32))
 
 
 @HOOKS.register_module()

@@ -10,7 +10,7 @@ not code the AU on that frame: such a label counts in no term).
 =========================  ==============================  ================================
 loss                       head                            term per coded label
 =========================  ==============================  ================================
-``IntensityMSELoss``       any (reads the 0-5 intensity)   ((p - y) / scale)^2
+``IntensityMSELoss``       any (reads the 0-5 intensity)   ((p - y) / scale)^2 (x level weight)
 ``OrdinalIntensityLoss``   ``OrdinalIntensityHead``        sum_k BCE(sigmoid(s + b_k), y > k)
 ``LevelsIntensityLoss``    ``LevelsIntensityHead``         CE over the 6 levels (+ L1 of E[y])
 ``OccurrenceIntensityLoss``  a model with both heads       occurrence loss + w * intensity loss
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -45,21 +46,61 @@ def _raw(outputs: Dict[str, Tensor], kind: str, who: str) -> Tensor:
     return outputs["intensity_raw"].float()
 
 
+def level_weights(intensities: np.ndarray) -> np.ndarray:
+    """Per-(AU, level) weights (A, 6) that give every level an AU shows in the
+    training labels the same total weight (the inverse of its frequency, as
+    TAS weighs its squared errors), scaled so that the mean weight over the
+    coded training labels is 1. A level an AU never shows weighs 0.
+    ``intensities``: (frames, A) 0-5, NaN where not coded."""
+    values = np.asarray(intensities, dtype=np.float64)
+    counts = np.stack([(np.round(values) == k).sum(axis=0) for k in range(6)], axis=1)  # (A, 6)
+    shown = (counts > 0).sum(axis=1, keepdims=True)
+    weights = np.divide(counts.sum(axis=1, keepdims=True), shown * counts,
+                        out=np.zeros(counts.shape), where=counts > 0)
+    coded = counts.sum()
+    mean = (weights * counts).sum() / coded if coded else 1.0
+    return (weights / mean).astype(np.float32) if mean > 0 else weights.astype(np.float32)
+
+
 @LOSSES.register_module()
 class IntensityMSELoss(nn.Module):
     """Mean squared error of the 0-5 intensities over coded labels, in units of
-    ``scale`` (default 5: the error of y/5, as TAS trains; 1: on the 0-5 scale)."""
+    ``scale`` (default 5: the error of y/5, as TAS trains; 1: on the 0-5 scale).
 
-    def __init__(self, scale: float = 5.0):
+    ``balance='levels'`` weighs each label's squared error by its (AU, level)
+    weight from the training intensities (:func:`level_weights`): without
+    it the frames at 0, most of every AU's frames, outweigh the rest, and a
+    rare AU is learnt as "always about 0" (an ICC near 0)."""
+
+    BALANCES = ("none", "levels")
+
+    def __init__(self, scale: float = 5.0, balance: str = "none"):
         super().__init__()
         if scale <= 0:
             raise ValueError(f"IntensityMSELoss: scale must be > 0, not {scale}")
+        if balance not in self.BALANCES:
+            raise ValueError(f"IntensityMSELoss: balance {balance!r} is not one of "
+                             f"{', '.join(self.BALANCES)}")
         self.scale = float(scale)
+        self.balance = balance
+        self.weights: Optional[Tensor] = None
+
+    def bind_intensity(self, intensities: np.ndarray) -> None:
+        if self.balance == "levels":
+            self.weights = torch.from_numpy(level_weights(intensities))
 
     def forward(self, outputs, labels=None, mask=None, batch=None) -> Tensor:
         target, known = _targets(outputs, batch, type(self).__name__)
-        error = (outputs["intensity"].float() - target) / self.scale
-        return masked_mean(error.square(), known)
+        error = ((outputs["intensity"].float() - target) / self.scale).square()
+        if self.balance == "levels":
+            if self.weights is None:
+                raise RuntimeError("IntensityMSELoss(balance='levels') needs bind_intensity(...) "
+                                   "with the training intensities before it is used")
+            weights = self.weights.to(error.device)
+            level = target.round().clamp(0, 5).long()
+            aus = torch.arange(target.shape[1], device=error.device).expand_as(level)
+            error = error * weights[aus, level]
+        return masked_mean(error, known)
 
 
 @LOSSES.register_module()
@@ -114,6 +155,10 @@ class OccurrenceIntensityLoss(nn.Module):
         for part in (self.occurrence, self.intensity):
             if hasattr(part, "bind"):
                 part.bind(model, train_labels)
+
+    def bind_intensity(self, intensities: np.ndarray) -> None:
+        if hasattr(self.intensity, "bind_intensity"):
+            self.intensity.bind_intensity(intensities)
 
     def forward(self, outputs, labels, mask, batch=None) -> Dict[str, Tensor]:
         occurrence = self.occurrence(outputs, labels, mask, batch)

@@ -2,6 +2,7 @@
 intensity or both: output layout, AU order, readings within 0-5, masks."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -103,6 +104,29 @@ def test_losses_match_their_formulas_and_skip_uncoded_labels():
         pytest.approx(bce[mask].mean().item(), rel=1e-6)
 
 
+def test_balanced_mse_weighs_each_level_an_au_shows_alike():
+    from auzoo.engine.intensity_losses import level_weights
+
+    train = np.array([[0, 0], [0, 1], [0, np.nan], [3, 1], [0, 0]], dtype=float)
+    weights = level_weights(train)
+    # AU a: four 0s and one 3 -> each level's total weight is half the AU's 5 labels
+    np.testing.assert_allclose(weights[0, [0, 3]], [5 / 8, 5 / 2])
+    np.testing.assert_allclose(weights[1, [0, 1]], [1.0, 1.0])
+    assert weights[0, [1, 2, 4, 5]].sum() == 0
+    coded = ~np.isnan(train)
+    levels = np.nan_to_num(train).astype(int)
+    assert weights[np.nonzero(coded)[1], levels[coded]].mean() == pytest.approx(1.0)
+    loss = IntensityMSELoss(scale=1.0, balance="levels")
+    with pytest.raises(RuntimeError, match="bind_intensity"):
+        loss(dict(intensity=torch.zeros(1, 2)), None, None,
+             _batch(torch.zeros(1, 2), torch.ones(1, 2, dtype=torch.bool)))
+    loss.bind_intensity(train)
+    y = torch.tensor([[0.0, 1.0], [3.0, 0.0]])
+    pred = torch.tensor([[1.0, 1.0], [1.0, 2.0]])
+    value = loss(dict(intensity=pred), None, None, _batch(y, torch.ones(2, 2, dtype=torch.bool)))
+    assert value.item() == pytest.approx((5 / 8 * 1 + 1.0 * 0 + 5 / 2 * 4 + 1.0 * 4) / 4)
+
+
 def test_a_loss_refuses_another_heads_outputs():
     y, mask = torch.zeros(1, 1), torch.ones(1, 1, dtype=torch.bool)
     out = dict(intensity_raw=torch.zeros(1, 1, 1), intensity_kind="regression",
@@ -170,3 +194,21 @@ def test_branches_must_read_intensity_alike():
         auzoo.build_model(cfg)
     with pytest.raises(ValueError, match="no head"):
         auzoo.build_model(_tiny("tranet_intensity", intensity_head=None))
+
+
+def test_the_bind_hook_hands_the_loss_the_training_intensities():
+    from types import SimpleNamespace
+
+    from auzoo.engine.hooks import BindLossHook
+
+    loss = OccurrenceIntensityLoss(intensity=dict(type="IntensityMSELoss", balance="levels"))
+    dataset = SimpleNamespace(labels=np.zeros((3, 2), np.float32), mask=np.ones((3, 2), bool),
+                              intensity=np.array([[0, 2], [0, 0], [4, 0]], np.float32),
+                              intensity_mask=np.array([[1, 1], [1, 1], [0, 1]], bool))
+    model = SimpleNamespace(aus=(6, 12), loss_groups=[(0, 1)])
+    runner = SimpleNamespace(model=SimpleNamespace(loss=loss, model=model),
+                             train_dataloader=SimpleNamespace(dataset=dataset))
+    BindLossHook().before_train(runner)
+    weights = loss.intensity.weights.numpy()
+    np.testing.assert_allclose(weights[0, 0], 1.0)        # the masked 4 is no training label
+    np.testing.assert_allclose(weights[1, [0, 2]], [0.75, 1.5])
