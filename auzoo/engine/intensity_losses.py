@@ -68,9 +68,11 @@ class IntensityMSELoss(nn.Module):
     ``scale`` (default 5: the error of y/5, as TAS trains; 1: on the 0-5 scale).
 
     ``balance='levels'`` weighs each label's squared error by its (AU, level)
-    weight from the training intensities (:func:`level_weights`): without
-    it the frames at 0, most of every AU's frames, outweigh the rest, and a
-    rare AU is learnt as "always about 0" (an ICC near 0)."""
+    weight from the training intensities (:func:`level_weights`), against
+    the frames at 0 outweighing the rest. Full inverse frequency lets the
+    rare top levels outweigh everything else instead (docs/intensity.md:
+    on the synthetic demo it pulled every prediction up), so it is an option,
+    not a default."""
 
     BALANCES = ("none", "levels")
 
