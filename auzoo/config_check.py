@@ -39,6 +39,8 @@ AUZOO_KEYS: Dict[str, str] = {
     "allow_random_init": "train frozen stages without a weight file",
     "demo": "what the cpu_demo preset changes for this model (dotted keys)",
     "published": "the published row this model is set beside",
+    "task": "what the model predicts: 'occurrence', 'intensity' or 'both'",
+    "select_by": "the validation score the best epoch goes by (f1_mean, icc_mean …)",
     "train_pipeline": "data transforms while training",
     "test_pipeline": "data transforms while scoring and predicting",
     "sync_bn": "mmengine: convert BatchNorm to SyncBatchNorm under DDP",

@@ -64,3 +64,32 @@ def test_both_heads_give_r_beside_prob_and_c(photos, both_ckpt):
     np.testing.assert_array_equal(df[[f"AU{a:02d}_c" for a in AUS]].to_numpy(dtype=float)[0],
                                   (prob >= 0.5).astype(float))
     assert df.attrs["task"] == "both"
+
+
+def test_openface_format_writes_the_r_columns(photos, intensity_ckpt, tmp_path):
+    out = tmp_path / "openface.csv"
+    auzoo.predict([photos["grace_hopper"]], weights=intensity_ckpt, progress=False, out=out,
+                  format="openface")
+    table = pd.read_csv(out, skipinitialspace=True)
+    assert [c for c in table.columns if c.startswith("AU")] == [f"AU{a:02d}_r" for a in AUS]
+    assert table["AU12_r"].between(0, 5).all()
+
+
+@pytest.mark.parametrize("heads, outputs", [((False, True), ("intensity",)),
+                                            ((True, True), ("logits", "intensity"))])
+def test_an_exported_intensity_model_predicts_what_the_checkpoint_does(photos, tmp_path, heads,
+                                                                       outputs):
+    pytest.importorskip("onnxruntime", reason="the export extra: pip install -e .[export]")
+    pytest.importorskip("onnxscript", reason="the export extra: pip install -e .[export]")
+    from auzoo.export.exporter import export_onnx
+
+    ckpt = write_checkpoint(tmp_path / "model.pth", _config(*heads), "tiny")
+    result = export_onnx(ckpt, tmp_path / "model.onnx")
+    assert result.metadata.outputs == outputs
+    inputs = [photos["grace_hopper"]]
+    from_torch = auzoo.predict(inputs, weights=ckpt, progress=False, device="cpu")
+    from_onnx = auzoo.predict(inputs, weights=result.path, progress=False, device="cpu")
+    assert list(from_onnx.columns) == list(from_torch.columns)
+    columns = [c for c in from_torch.columns if c.startswith("AU") and not c.endswith("_c")]
+    np.testing.assert_allclose(from_onnx[columns].to_numpy(float),
+                               from_torch[columns].to_numpy(float), atol=1e-4)
