@@ -45,6 +45,10 @@ CASES = {
     "megraphau_r50_stage1": (dict(tiny_backbone=True, channels=64), "auzoo_megraphau"),
     "megraphau_r50": (dict(tiny_backbone=True, channels=64), "auzoo_megraphau"),
     "megraphau_swinb": (SMALL_SWIN, "auzoo_megraphau"),
+    # intensity: the heads' readings as a graph output of their own
+    "tranet_intensity": (dict(tiny_backbone=True), None),
+    "resnet50_intensity": (dict(tiny_backbone=True), None),
+    "megraphau_r50_intensity": (dict(tiny_backbone=True, channels=64), "auzoo_megraphau"),
 }
 # Registered models whose every part a case above exports.
 COVERED_BY = {"megraphau_swinb_stage1": ("megraphau_r50_stage1", "megraphau_swinb")}
@@ -84,17 +88,22 @@ def test_onnxruntime_scores_faces_as_torch_does(name, tmp_path):
     assert meta.requires_landmarks == bool(getattr(torch_side.model, "requires_landmarks", False))
     assert onnx_side.runtime == "onnxruntime (CPUExecutionProvider)"
 
+    assert onnx_side.task == torch_side.task
     frames, points = faces(5)
-    expected = torch_side.inference.probabilities(frames, points)
-    got = onnx_side.inference.probabilities(frames, points)
-    assert got.shape == expected.shape == (5, len(meta.aus))
-    np.testing.assert_allclose(got, expected, rtol=0, atol=PARITY_ATOL)
-    # The logits too, tighter than the faces differ (random weights tell the faces
-    # apart by little: JAA-Net's logits spread by ~1e-3 over them).
-    logits = torch_side.inference(frames, points).numpy()
-    assert np.ptp(logits, axis=0).max() > 1e-4
-    np.testing.assert_allclose(onnx_side.inference(frames, points).numpy(), logits,
-                               rtol=1e-4, atol=1e-5)
-    # one face at a time: the batch axis is dynamic
-    np.testing.assert_allclose(onnx_side.inference.probabilities(frames[:1], points[:1]),
-                               expected[:1], rtol=0, atol=PARITY_ATOL)
+    if torch_side.task != "intensity":
+        expected = torch_side.inference.probabilities(frames, points)
+        got = onnx_side.inference.probabilities(frames, points)
+        assert got.shape == expected.shape == (5, len(meta.aus))
+        np.testing.assert_allclose(got, expected, rtol=0, atol=PARITY_ATOL)
+        # one face at a time: the batch axis is dynamic
+        np.testing.assert_allclose(onnx_side.inference.probabilities(frames[:1], points[:1]),
+                                   expected[:1], rtol=0, atol=PARITY_ATOL)
+    # The logits (and intensities) too, tighter than the faces differ (random
+    # weights tell the faces apart by little: JAA-Net's logits spread by ~1e-3).
+    output = torch_side.inference(frames, points).numpy()
+    assert np.ptp(output, axis=0).max() > 1e-4
+    atol = 1e-5 if torch_side.task == "occurrence" else 5e-5   # intensities run 0-5
+    np.testing.assert_allclose(onnx_side.inference(frames, points).numpy(), output,
+                               rtol=1e-4, atol=atol)
+    np.testing.assert_allclose(onnx_side.inference(frames[:1], points[:1]).numpy(), output[:1],
+                               rtol=1e-4, atol=atol)
