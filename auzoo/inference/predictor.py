@@ -148,11 +148,8 @@ class Predictor:
             # batch slower per face than a small one).
             for start in range(0, len(waiting), self.batch_size):
                 batch = waiting[start:start + self.batch_size]
-                output = self.inference(np.stack([r.aligned for r in batch]),
-                                        np.stack([r.points for r in batch]))
-                logits, intensity = split_output(output, self.task, len(self.aus))
-                probs = torch.sigmoid(logits).cpu().numpy() if logits is not None else None
-                values = intensity.clamp(0, 5).cpu().numpy() if intensity is not None else None
+                probs, values = self._score(np.stack([r.aligned for r in batch]),
+                                            np.stack([r.points for r in batch]))
                 for k, row in enumerate(batch):
                     row.probs = probs[k] if probs is not None else None
                     row.intensity = values[k] if values is not None else None
@@ -180,6 +177,15 @@ class Predictor:
             run_batch()
             flush()
         return results
+
+    def _score(self, faces: np.ndarray, points: np.ndarray):
+        """``(probabilities, intensities)`` of aligned faces, None for what the
+        model does not predict; intensities clipped to 0-5."""
+        if self.task == "occurrence":
+            return self.inference.probabilities(faces, points), None
+        logits, intensity = split_output(self.inference(faces, points), self.task, len(self.aus))
+        probs = torch.sigmoid(logits).cpu().numpy() if logits is not None else None
+        return probs, intensity.clamp(0, 5).cpu().numpy()
 
     def _receive(self, unit: Unit, sources, ids: FaceIds, emitted: set, unreadable: List[str],
                  ordered: deque, waiting: List[Row]) -> None:

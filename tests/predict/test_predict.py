@@ -223,7 +223,7 @@ def test_interrupted_run_resumes_without_redoing_finished_files(photos, grace_vi
     out = tmp_path / "aus.csv"
     inputs = [photos["astronaut"], photos["grace_hopper"], grace_video]
     calls = []
-    real_call = Inference.__call__
+    real_call = Inference.probabilities
 
     def interrupted(self, faces, landmarks=None):
         calls.append(len(faces))
@@ -231,13 +231,13 @@ def test_interrupted_run_resumes_without_redoing_finished_files(photos, grace_vi
             raise KeyboardInterrupt
         return real_call(self, faces, landmarks)
 
-    monkeypatch.setattr(Inference, "__call__", interrupted)
+    monkeypatch.setattr(Inference, "probabilities", interrupted)
     with pytest.raises(KeyboardInterrupt):
         auzoo.predict(inputs, weights=tiny_ckpt, batch_size=1, out=out, progress=False)
     assert not out.exists() and (tmp_path / "aus.csv.partial").exists()
 
     calls.clear()
-    monkeypatch.setattr(Inference, "__call__",
+    monkeypatch.setattr(Inference, "probabilities",
                         lambda self, f, l=None: (calls.append(len(f)), real_call(self, f, l))[1])
     df = auzoo.predict(inputs, weights=tiny_ckpt, batch_size=1, out=out, progress=False)
     assert sum(calls) == 6  # only the video's 6 frames were scored again
