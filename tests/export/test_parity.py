@@ -26,6 +26,8 @@ SMALL_SWIN = {"backbone.model_name": "swin_tiny_patch4_window7_224", "backbone.i
               "backbone.embed_dim": 32, "backbone.depths": (1, 1, 1, 1),
               "backbone.num_heads": (1, 2, 4, 8), "channels": 64}
 IMG = 64
+TINY_VIT = {"backbone.img_size": 64, "backbone.embed_dim": 192, "backbone.depth": 4,
+            "backbone.num_heads": 3}
 
 # name: (options of model_config, the plugin package or None)
 CASES = {
@@ -49,10 +51,16 @@ CASES = {
     "tranet_intensity": (dict(tiny_backbone=True), None),
     "resnet50_intensity": (dict(tiny_backbone=True), None),
     "megraphau_r50_intensity": (dict(tiny_backbone=True, channels=64), "auzoo_megraphau"),
+    # FMAE's ViT (the demo's size: width 192, 4 blocks) with its AU head; the identity
+    # head is a training-only branch (logits come from the AU head alone)
+    "fmae_vitb": (TINY_VIT, "auzoo_fmae"),
+    "fmae_iat_vitb": (dict(TINY_VIT, train_subjects=("SN001", "SN002", "SN003")), "auzoo_fmae"),
 }
 # Registered models whose every part a case above exports.
-COVERED_BY = {"megraphau_swinb_stage1": ("megraphau_r50_stage1", "megraphau_swinb")}
-THIS_REPOSITORY = {registry.BUILTIN, "drml", "jaa_lite", "jaanet", "megraphau"}
+COVERED_BY = {"megraphau_swinb_stage1": ("megraphau_r50_stage1", "megraphau_swinb"),
+              "jaanet_scratch": ("jaanet",),             # the same network, another start
+              "fmae_vitl": ("fmae_vitb",), "fmae_iat_vitl": ("fmae_iat_vitb",)}  # ViT-L: more blocks
+THIS_REPOSITORY = {registry.BUILTIN, "drml", "jaa_lite", "jaanet", "megraphau", "fmae"}
 
 
 def test_every_model_of_the_zoo_has_a_parity_case():
