@@ -10,9 +10,9 @@ Decoding, face finding and alignment run in worker processes where there
 are cores for them (:func:`default_workers`), in order whatever their
 number (:mod:`auzoo.inference.pipeline`). The model sees a new face exactly
 as it saw dataset frames: dlib's 68 points become the 66-point scheme,
-:func:`auzoo.data.align.align_face` warps the frame to the checkpoint's
-image size, and a model with ``requires_landmarks`` gets the 66 points in
-the aligned image.
+the checkpoint config's ``test_pipeline`` (its recipe's alignment and crop,
+:mod:`auzoo.data.transforms`) warps the frame to the checkpoint's image size,
+and a model with ``requires_landmarks`` gets the 66 points in that image.
 
 With ``out=``, each finished input file is appended to ``OUT.partial`` as it
 completes; a rerun with the same model and settings skips those files, so an
