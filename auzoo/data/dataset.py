@@ -18,7 +18,7 @@ from the cache's loose crop, crops, flips, colour jitter; see
     flipped     bool (N,), whether the image was mirrored
 
 Images stay uint8 and channels-last until they reach the device, where
-:func:`auzoo.engine.inference.to_model_input` turns a batch into the models'
+:func:`auzoo.data.model_input.model_input` turns a batch into the models'
 (N, 3, S, S) float input in [0, 1]: a quarter of the bytes cross the
 host-device link. The CPU's share is one bilinear warp per face (plus the
 jitter a training recipe asks for); normalisation is the backbone's.

@@ -3,7 +3,8 @@
 Validation during training, ``auzoo eval``, the bench and ``auzoo predict`` all
 call :class:`Inference`, so the input a model sees (RGB float in [0, 1],
 resized on the device, channels-last where it pays), the precision it is scored
-in and the landmarks it gets are decided in one place.
+in and the landmarks it gets are decided in one place (the conversion itself:
+:mod:`auzoo.data.model_input`).
 
 Scoring runs in fp32 by default even where training used bf16 autocast: a
 logit that sits near 0 can change sign under bf16, which flips a prediction at
@@ -19,6 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from auzoo.data.model_input import model_input
+
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -26,29 +29,6 @@ def check_precision(name: str) -> str:
     if name not in PRECISIONS:
         raise ValueError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
     return name
-
-
-def to_model_input(frames: Tensor, size: Optional[int] = None, channels_last: bool = False) -> Tensor:
-    """uint8 (N, S, S, 3) RGB -> float (N, 3, size, size) in [0, 1], on ``frames``' device.
-
-    ``size`` other than S resizes (bilinear, antialiased) on the device: the
-    cache keeps one size and a model trained at another reads it unchanged.
-    """
-    if frames.dim() != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"expected uint8 frames (N, H, W, 3), got {tuple(frames.shape)}")
-    x = frames.permute(0, 3, 1, 2).float().div_(255.0)
-    if size is not None and size != x.shape[-1]:
-        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear",
-                                            align_corners=False, antialias=True)
-    return x.contiguous(memory_format=torch.channels_last if channels_last
-                        else torch.contiguous_format)
-
-
-def scale_landmarks(landmarks: Tensor, from_size: int, to_size: int) -> Tensor:
-    """Landmarks of an S-pixel image in a resized ``to_size`` one (pixel centres kept)."""
-    if from_size == to_size:
-        return landmarks
-    return (landmarks + 0.5) * (to_size / from_size) - 0.5
 
 
 def autocast(device: torch.device, precision: str):
@@ -96,16 +76,11 @@ class Inference:
         """The model's float32 output on its device: logits (N, n_AU), or
         intensities / both by its task (:mod:`auzoo.models.tasks`)."""
         frames = torch.as_tensor(frames)
-        size = frames.shape[-2]
         if self.device.type == "cuda" and not frames.is_cuda:
             frames = frames.pin_memory()
         frames = frames.to(self.device, non_blocking=True)
-        points = None
-        if landmarks is not None and getattr(self.model, "requires_landmarks", False):
-            points = torch.as_tensor(np.asarray(landmarks, dtype=np.float32)
-                                     if isinstance(landmarks, np.ndarray) else landmarks.float())
-            points = scale_landmarks(points.to(self.device, non_blocking=True), size, self.img_size)
-        images = to_model_input(frames, self.img_size, self.channels_last)
+        wanted = landmarks if getattr(self.model, "requires_landmarks", False) else None
+        images, points = model_input(frames, wanted, self.img_size, self.channels_last)
         self.model.eval()
         with autocast(self.device, self.precision):
             logits = model_logits(self.model, images, points)

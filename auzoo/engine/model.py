@@ -2,7 +2,7 @@
 
 :class:`AUFramePreprocessor` takes what the data loader yields (uint8 frames
 straight from the cache) to the device without blocking and makes the model's
-input there (:func:`auzoo.engine.inference.to_model_input`).
+input there (:func:`auzoo.data.model_input.model_input`).
 :class:`AUDetectorModule` wraps any auzoo model for mmengine's Runner: a
 training step under the configured autocast with the configured loss, and a
 validation step through the one inference path, so validation scores exactly
@@ -22,8 +22,8 @@ import torch
 from mmengine.model import BaseDataPreprocessor, BaseModel
 from torch import Tensor, nn
 
-from auzoo.engine.inference import (Inference, autocast, check_precision, model_logits,
-                                    scale_landmarks, to_model_input)
+from auzoo.data.model_input import model_input
+from auzoo.engine.inference import Inference, autocast, check_precision, model_logits
 from auzoo.engine.init import apply_init
 from auzoo.models.tasks import check_task, model_task, split_output
 from auzoo.registry import MODELS
@@ -42,15 +42,14 @@ class AUFramePreprocessor(BaseDataPreprocessor):
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(dict(data))
-        frames: Tensor = data["image"]
-        out = dict(images=to_model_input(frames, self.img_size, self.channels_last),
-                   labels=data.get("labels"), label_mask=data.get("label_mask"),
+        images, landmarks = model_input(data["image"], data.get("landmarks"), self.img_size,
+                                        self.channels_last)
+        out = dict(images=images, labels=data.get("labels"), label_mask=data.get("label_mask"),
                    index=data.get("index"), subject=data.get("subject"))
         if data.get("intensity") is not None:
             out.update(intensity=data["intensity"], intensity_mask=data["intensity_mask"])
-        if data.get("landmarks") is not None:
-            out["landmarks"] = scale_landmarks(data["landmarks"].float(), frames.shape[-2],
-                                               self.img_size)
+        if landmarks is not None:
+            out["landmarks"] = landmarks
         return out
 
 

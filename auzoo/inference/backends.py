@@ -1,8 +1,8 @@
 """What ``auzoo predict`` runs faces through: a PyTorch checkpoint or an ONNX file.
 
 Both backends turn the same aligned uint8 faces into the same model input
-(:func:`auzoo.engine.inference.to_model_input`, landmarks rescaled by
-:func:`~auzoo.engine.inference.scale_landmarks`) and hand back the model's
+(:func:`auzoo.data.model_input.model_input`, landmarks rescaled with the
+faces) and hand back the model's
 output (logits, intensities or both, by ``Backend.task``:
 :mod:`auzoo.models.tasks`), so the face pipeline and the table around them do
 not know which one ran:
@@ -210,20 +210,17 @@ class OnnxInference:
 
     def outputs(self, frames, landmarks=None) -> Dict[str, np.ndarray]:
         """Every output of the graph by name (``logits``, and ``intensity`` where present)."""
-        from auzoo.engine.inference import scale_landmarks, to_model_input
-
+        from auzoo.data.model_input import model_input
         from auzoo.export.metadata import IMAGES, LANDMARKS
 
-        frames = torch.as_tensor(frames)
-        size = frames.shape[-2]
-        feeds = {IMAGES: to_model_input(frames.cpu(), self.img_size).numpy()}
-        if self.requires_landmarks:
-            if landmarks is None:
-                raise ValueError(f"model '{self.metadata.model}' ({self.path}) needs landmarks "
-                                 "and none were given")
-            points = torch.as_tensor(np.asarray(landmarks, dtype=np.float32)
-                                     if isinstance(landmarks, np.ndarray) else landmarks.float())
-            feeds[LANDMARKS] = scale_landmarks(points.cpu(), size, self.img_size).numpy()
+        if self.requires_landmarks and landmarks is None:
+            raise ValueError(f"model '{self.metadata.model}' ({self.path}) needs landmarks "
+                             "and none were given")
+        images, points = model_input(torch.as_tensor(frames).cpu(),
+                                     landmarks if self.requires_landmarks else None, self.img_size)
+        feeds = {IMAGES: images.numpy()}
+        if points is not None:
+            feeds[LANDMARKS] = points.numpy()
         names = list(self.metadata.outputs)
         return dict(zip(names, self.session.run(names, feeds)))
 

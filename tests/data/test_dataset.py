@@ -7,9 +7,9 @@ import torch
 
 from auzoo.data.align import FLIP_PERMUTATION_66
 from auzoo.data.dataset import AUFrames, collate_batch, make_loader
-from auzoo.data.transforms import build_pipeline
-from auzoo.engine.inference import scale_landmarks, to_model_input
 from auzoo.data.datasets.disfa import DISFA
+from auzoo.data.model_input import scale_landmarks, to_model_input
+from auzoo.data.transforms import build_pipeline
 
 from .conftest import SIZE
 
