@@ -49,4 +49,13 @@ def predict(*args, **kwargs):
     return _predict(*args, **kwargs)
 
 
-__all__ = ["__version__", "build_model", "list_models", "load_config", "predict"]
+def __getattr__(name: str):
+    # auzoo.PredictOptions without importing the inference stack with auzoo
+    if name == "PredictOptions":
+        from auzoo.inference.options import PredictOptions
+        return PredictOptions
+    raise AttributeError(f"module 'auzoo' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "PredictOptions", "build_model", "list_models", "load_config",
+           "predict"]

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Iterable, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 import pandas as pd
 
+from auzoo.inference.options import PredictOptions
 from auzoo.inference.pipeline import default_workers
 from auzoo.inference.predictor import Predictor, console, load_model
 from auzoo.inference.sources import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, InputError, Source,
@@ -41,12 +42,7 @@ PathLike = Union[str, os.PathLike]
 
 def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None,
             weights: Union[PathLike, Iterable[PathLike]] = None,
-            batch_size: int = 32, device: Optional[str] = None, every: int = 1,
-            progress: bool = True, out: Optional[PathLike] = None, overwrite: bool = False,
-            detector: str = "hog", detect_every: int = 10, detect_size: Optional[int] = 640,
-            face_threshold: float = 0.3, workers: Optional[int] = None,
-            precision: Optional[str] = None, cfg_options: Optional[dict] = None,
-            format: str = "auzoo") -> pd.DataFrame:
+            options: Optional[PredictOptions] = None, **settings: Any) -> pd.DataFrame:
     """AU table for images, folders of images and videos.
 
     Args:
@@ -57,31 +53,15 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None,
             named, that model's official weights (a file, a folder or a list
             of files; see :mod:`auzoo.engine.weight_formats`); or an ``.onnx``
             file written by ``auzoo export`` (run through onnxruntime, same table).
-        batch_size: faces per model call.
-        device: ``cpu``, ``cuda``, ``cuda:1`` … (default: cuda when available).
-        every: use every N-th video frame (frame numbers stay the video's).
-        progress: show a progress bar (frames).
-        out: also write the table to this CSV, resumably (see module doc).
-        overwrite: replace an existing ``out``.
-        detector: ``hog`` (dlib's HOG detector) or ``cnn`` (dlib's MMOD CNN).
-        detect_every: in videos, run the detector every N used frames and
-            track faces in between.
-        detect_size: downscale frames so the longer side is at most this
-            before detection (None: full size). Faces smaller than about
-            ``80 * longer_side / detect_size`` pixels are not found.
-        face_threshold: least detector score kept.
-        workers: face-finding worker processes (0: all in this process);
-            default :func:`default_workers` (every core but one beside a
-            GPU; the cores a CPU model's threads leave free). The table is
-            the same whatever the number.
-        precision: 'fp32', 'bf16' or 'fp16' (default: what ``auzoo eval``
-            scores the model in, fp32 unless its config says otherwise; an
-            ``.onnx`` file runs in fp32).
-        cfg_options: changes to the named ``model``'s config (dotted keys).
-        format: how ``out`` is written: ``auzoo`` (the columns below) or
-            ``openface`` (OpenFace 2.x's, see
-            :func:`auzoo.inference.table.openface_table`). The returned
-            table has auzoo's columns either way.
+        options: a :class:`~auzoo.inference.options.PredictOptions`: how faces
+            are found and scored, and where the table goes.
+        settings: the same settings as keywords, over ``options``:
+            ``batch_size`` (32), ``device``, ``every`` (1), ``progress`` (True),
+            ``out``, ``overwrite`` (False), ``detector`` ('hog'),
+            ``detect_every`` (10), ``detect_size`` (640), ``face_threshold``
+            (0.3), ``workers``, ``precision``, ``cfg_options``, ``format``
+            ('auzoo'); :class:`PredictOptions` says what each does. An unknown
+            name is refused.
 
     Returns one row per face per frame (a row with ``success = 0`` for a
     frame without a face or a file that could not be read), columns
@@ -91,11 +71,8 @@ def predict(inputs: Union[PathLike, Iterable[PathLike]], model=None,
     numbers count from 0; ``timestamp`` is in seconds (NaN for still
     images). ``df.attrs`` says what produced it and what was skipped.
     """
-    predictor = Predictor(weights, model=model, device=device, batch_size=batch_size,
-                          every=every, detector=detector, detect_every=detect_every,
-                          detect_size=detect_size, face_threshold=face_threshold,
-                          workers=workers, precision=precision, cfg_options=cfg_options)
-    return predictor(inputs, progress=progress, out=out, overwrite=overwrite, format=format)
+    options = PredictOptions.resolve(options, settings)
+    return Predictor(weights, model=model, options=options)(inputs)
 
 
 class _ConsoleWarnings(logging.Handler):
@@ -134,13 +111,13 @@ def predict_cli(args) -> int:
     logger.addHandler(handler)
     propagate, logger.propagate = logger.propagate, False
     try:
-        table = predict(args.inputs, model=args.model, weights=args.weights,
-                        batch_size=args.batch_size, device=args.device, every=args.every,
-                        progress=True, out=args.out, overwrite=args.force, detector=args.detector,
-                        detect_every=args.detect_every, detect_size=args.detect_size or None,
-                        face_threshold=args.face_threshold, workers=getattr(args, "workers", None),
-                        cfg_options=getattr(args, "cfg_options", None) or None,
-                        format=args.format)
+        options = PredictOptions(
+            batch_size=args.batch_size, device=args.device, every=args.every, out=args.out,
+            overwrite=args.force, detector=args.detector, detect_every=args.detect_every,
+            detect_size=args.detect_size or None, face_threshold=args.face_threshold,
+            workers=getattr(args, "workers", None),
+            cfg_options=getattr(args, "cfg_options", None) or None, format=args.format)
+        table = predict(args.inputs, model=args.model, weights=args.weights, options=options)
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
@@ -154,6 +131,6 @@ def predict_cli(args) -> int:
 
 
 __all__ = ["FORMATS", "FRAME_COLUMNS", "openface_table",
-           "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "InputError", "Predictor",
+           "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "InputError", "PredictOptions", "Predictor",
            "Source", "au_columns", "collect_sources", "default_workers", "load_model", "predict",
            "predict_cli", "read_image", "summary"]

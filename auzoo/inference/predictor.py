@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from auzoo.inference.backends import eval_precision, load_model, open_backend  # noqa: F401
+from auzoo.inference.options import PredictOptions
 from auzoo.inference.pipeline import (FaceIds, FacePipeline, FaceStream, Unit, as_is,
                                       default_workers, lower_priority)
 from auzoo.inference.sources import InputError, Source, collect_sources
@@ -41,60 +42,62 @@ class Predictor:
         predictor = Predictor("work/tranet/fold1/best.pth")
         table = predictor(["clip.mp4", "photos/"])
 
-    Arguments are those of :func:`auzoo.inference.predict`.
+    ``options`` (:class:`~auzoo.inference.options.PredictOptions`) and
+    ``settings`` (its fields as keywords, over ``options``) are those of
+    :func:`auzoo.inference.predict`; the table's (``progress``, ``out``,
+    ``overwrite``, ``format``) may also be given per call.
     """
 
-    def __init__(self, weights: PathLike, model=None, device: Optional[str] = None,
-                 batch_size: int = 32, every: int = 1, detector: str = "hog",
-                 detect_every: int = 10, detect_size: Optional[int] = 640,
-                 face_threshold: float = 0.3, workers: Optional[int] = None,
-                 precision: Optional[str] = None, cfg_options: Optional[dict] = None):
+    def __init__(self, weights: PathLike, model=None, options: Optional[PredictOptions] = None,
+                 **settings: Any):
         from auzoo.engine.weight_formats import weight_paths
 
         if weights is None:
             raise ValueError("predict needs weights: a checkpoint written by `auzoo train`, "
                              "a published model's official weights with the model named, or an "
                              ".onnx file written by `auzoo export`")
-        if batch_size < 1 or every < 1 or detect_every < 1:
-            raise ValueError("batch_size, every and detect_every must be >= 1")
-        if workers is not None and workers < 0:
-            raise ValueError(f"workers must be >= 0, not {workers}")
+        self.options = options = PredictOptions.resolve(options, settings)
         self.weights = weight_paths(weights)
-        self.batch_size, self.every = batch_size, every
+        self.batch_size, self.every = options.batch_size, options.every
         # the runtime: torch weights, or an .onnx file through onnxruntime
-        self.backend = open_backend(weights, model=model, device=device, precision=precision,
-                                    cfg_options=cfg_options)
+        self.backend = open_backend(weights, model=model, device=options.device,
+                                    precision=options.precision,
+                                    cfg_options=dict(options.cfg_options or {}) or None)
         self.net, self.inference = self.backend.model, self.backend.inference
         self.img_size, self.aus = self.backend.img_size, self.backend.aus
         self.task = self.backend.task
         device = self.inference.device
-        self.workers = default_workers(device) if workers is None else workers
-        face_detector = FaceDetector(detector, max_side=detect_size, threshold=face_threshold)
+        self.workers = default_workers(device) if options.workers is None else options.workers
+        face_detector = FaceDetector(options.detector, max_side=options.detect_size,
+                                     threshold=options.face_threshold)
         from auzoo.data.transforms import build_pipeline
 
         transform = build_pipeline(self.backend.test_pipeline, self.img_size)
         self.faces = FacePipeline(transform, face_detector, LandmarkPredictor(),
-                                  detect_every, every)
+                                  options.detect_every, options.every)
         self.settings = {
             "weights": ", ".join(map(str, self.weights)),
             "weights_key": [file_key(p) for p in self.weights],
             "model": self.backend.name, "aus": list(self.aus), "runtime": self.backend.runtime,
             "task": self.task,
-            "img_size": self.img_size, "pipeline": transform.describe(), "every": every,
-            "detector": detector,
-            "detect_every": detect_every, "detect_size": detect_size,
-            "face_threshold": face_threshold, "precision": self.inference.precision}
+            "img_size": self.img_size, "pipeline": transform.describe(), **options.finding(),
+            "precision": self.inference.precision}
 
     @property
     def device(self) -> torch.device:
         return self.inference.device
 
-    def __call__(self, inputs: Union[PathLike, Iterable[PathLike]], progress: bool = True,
-                 out: Optional[PathLike] = None, overwrite: bool = False,
-                 format: str = "auzoo") -> pd.DataFrame:
+    def __call__(self, inputs: Union[PathLike, Iterable[PathLike]],
+                 progress: Optional[bool] = None, out: Optional[PathLike] = None,
+                 overwrite: Optional[bool] = None, format: Optional[str] = None) -> pd.DataFrame:
         """The table (auzoo's columns) of ``inputs``; with ``out`` also written
-        there, in auzoo's format or OpenFace's (``format='openface'``)."""
-        out = Path(out) if out is not None else None
+        there, in auzoo's format or OpenFace's (``format='openface'``). What
+        is not given is the options' (:class:`PredictOptions`)."""
+        given = dict(progress=progress, out=out, overwrite=overwrite, format=format)
+        call = PredictOptions.resolve(self.options, {k: v for k, v in given.items()
+                                                     if v is not None})
+        progress, overwrite, format = call.progress, call.overwrite, call.format
+        out = Path(call.out) if call.out is not None else None
         if out is not None and out.exists() and not overwrite:
             raise ValueError(f"{out} exists; pass overwrite=True to replace it")
         sources, skipped = collect_sources(inputs)
