@@ -15,7 +15,8 @@ from typing import Optional
 import numpy as np
 
 from auzoo.data.align import landmarks68_to_66
-from auzoo.vision.faces import FaceDetector, FaceTracker, LandmarkPredictor
+from auzoo.vision.faces import FaceDetector, LandmarkPredictor
+from auzoo.vision.tracking import FaceTracker
 
 # Where a cache's source landmarks come from (``meta.json``: ``landmark_source``).
 ANNOTATED = "annotated"   # DISFA's own files (left camera)

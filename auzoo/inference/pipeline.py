@@ -28,7 +28,8 @@ import torch
 
 from auzoo.inference.sources import InputError, Source, read_image
 from auzoo.inference.table import Row
-from auzoo.vision.faces import FaceDetector, FaceTracker, LandmarkPredictor, find_faces, iou
+from auzoo.vision.faces import FaceDetector, LandmarkPredictor, find_faces, iou
+from auzoo.vision.tracking import FaceTracker
 from auzoo.vision.video import VideoError, open_video
 
 CHUNK_MIN_FRAMES = 64  # used frames per video chunk, rounded up to a multiple of detect_every

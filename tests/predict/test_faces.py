@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from auzoo.vision.faces import FaceDetector, FaceTracker, LandmarkPredictor, find_faces, iou, model_file
+from auzoo.vision.faces import FaceDetector, LandmarkPredictor, find_faces, iou, model_file
+from auzoo.vision.tracking import FaceTracker
 
 from .conftest import shifted
 
