@@ -1,7 +1,7 @@
 """Scoring a model on frames of a prepared cache, through the one inference path.
 
 :func:`predict_frames` runs :class:`~auzoo.engine.inference.Inference` over
-every frame of some subjects; :func:`score` turns logits and labels into
+every frame of some subjects, fed as a :class:`Scoring` says; :func:`score` turns logits and labels into
 :class:`~auzoo.engine.records.AUScores` (per-AU F1 and accuracy over coded
 frames, per subject, and the always-present baseline), :func:`score_intensity`
 intensities into :class:`~auzoo.engine.records.IntensityScores` (ICC(3,1),
@@ -11,7 +11,8 @@ both share, saying which were left out on either side.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -24,28 +25,48 @@ from auzoo.engine.records import AUScores, IntensityScores
 from auzoo.models.tasks import has_intensity, model_task, split_output
 
 
-def predict_frames(model, cache, subjects: Sequence[str], aus: Sequence[int], *, img_size: int,
-                   device, precision: str = "fp32", channels_last: bool = False,
-                   batch_size: int = 256, data_cfg: Optional[dict] = None,
-                   num_workers: Optional[int] = None, columns: Optional[Sequence[int]] = None,
+@dataclass(frozen=True)
+class Scoring:
+    """How frames reach a model when it is scored.
+
+    Args:
+        img_size: the model's input size.
+        device: where the model runs (a name or a ``torch.device``).
+        precision: 'fp32' (default), 'bf16' or 'fp16' autocast.
+        channels_last: channels-last inputs and weights (pays on a GPU).
+        batch_size: frames per model call.
+        num_workers: the loader's worker processes (default: the loader's).
+    """
+
+    img_size: int
+    device: Union[str, torch.device] = "cpu"
+    precision: str = "fp32"
+    channels_last: bool = False
+    batch_size: int = 256
+    num_workers: Optional[int] = None
+
+
+def predict_frames(model, cache, subjects: Sequence[str], aus: Sequence[int], scoring: Scoring, *,
+                   data_cfg: Optional[dict] = None, columns: Optional[Sequence[int]] = None,
                    pipeline: Optional[Sequence[dict]] = None) -> Predictions:
     """Outputs of ``model`` on every frame of ``subjects`` through its test
     ``pipeline`` (steps; default: the model's config's, else TRA-Net's), split
-    by its task into occurrence logits and 0-5 intensities.
+    by its task into occurrence logits and 0-5 intensities, fed as ``scoring`` says.
 
     ``aus`` are the label columns read from the cache; ``columns`` (indices
     into ``model.aus``) picks the outputs that match them (default: all)."""
-    device = torch.device(device)
+    device = torch.device(scoring.device)
     task = model_task(model)
     if pipeline is None:
         pipeline = pipeline_steps(getattr(model, "cfg", None), "test")
     loader = build_frames_loader(
         frames_loader_cfg(str(cache.root), subjects, aus, dict(data_cfg or {}),
-                          dict(batch_size=batch_size, num_workers=num_workers), training=False,
-                          pipeline=pipeline, img_size=img_size, intensity=has_intensity(task))
+                          dict(batch_size=scoring.batch_size, num_workers=scoring.num_workers),
+                          training=False, pipeline=pipeline, img_size=scoring.img_size,
+                          intensity=has_intensity(task))
         ["frames"], seed=0, device=device)
-    inference = Inference(model.to(device), img_size, precision=precision,
-                          channels_last=channels_last)
+    inference = Inference(model.to(device), scoring.img_size, precision=scoring.precision,
+                          channels_last=scoring.channels_last)
     cols = None if columns is None else torch.as_tensor(list(columns), device=device)
     parts: Dict[str, list] = {k: [] for k in ("logits", "intensity", "labels", "label_mask",
                                               "index", "intensity_true", "intensity_mask")}
@@ -149,12 +170,10 @@ def shared_aus(model_aus: Sequence[int], dataset, task: str = "occurrence") -> D
                               data_only=[a for a in scored if a not in set(model_aus)]))
 
 
-def score_other(model, cache, *, img_size: int, device, precision: str = "fp32",
-                channels_last: bool = False, batch_size: int = 256,
-                data_cfg: Optional[dict] = None,
+def score_other(model, cache, scoring: Scoring, *, data_cfg: Optional[dict] = None,
                 pipeline: Optional[Sequence[dict]] = None) -> Dict[str, Any]:
     """Scores of ``model`` on every subject of a cache of another dataset, on
-    the AUs both share. Raises when they share none."""
+    the AUs both share, fed as ``scoring`` says. Raises when they share none."""
     model_aus = tuple(int(a) for a in model.aus)
     task = model_task(model)
     share = shared_aus(model_aus, cache.dataset, task)
@@ -164,9 +183,7 @@ def score_other(model, cache, *, img_size: int, device, precision: str = "fp32",
                          "none shared")
     columns = [model_aus.index(a) for a in share["shared_aus"]]
     data_cfg = dict(data_cfg or {}, bad_frames=_default_policy(cache.dataset))
-    predictions = predict_frames(model, cache, cache.subjects, share["shared_aus"],
-                                 img_size=img_size, device=device, precision=precision,
-                                 channels_last=channels_last, batch_size=batch_size,
+    predictions = predict_frames(model, cache, cache.subjects, share["shared_aus"], scoring,
                                  data_cfg=data_cfg, columns=columns, pipeline=pipeline)
     scores, intensity = score_predictions(predictions), score_intensity_predictions(predictions)
     return dict(dataset=cache.dataset.name, data=str(cache.root), data_checksum=cache.checksum,
@@ -218,7 +235,9 @@ def evaluate_loaded(net, data, *, fold: Optional[int] = None, device: Optional[s
     cache = open_cache(data)
     dev = resolve_device(device)
     img_size = int(meta["img_size"])
-    channels_last = dev.type == "cuda"  # model and inputs alike (Inference)
+    # channels-last on a GPU: model and inputs alike (Inference)
+    scoring = Scoring(img_size, dev, precision=precision, channels_last=dev.type == "cuda",
+                      batch_size=batch_size)
     trained_on = set(meta.get("train_subjects", [])) | set(meta.get("val_subjects", []))
     # official weights whose dataset nothing says are scored only on a fold asked for
     own_dataset = meta.get("dataset", "disfa") in (cache.dataset.name, None)
@@ -229,8 +248,7 @@ def evaluate_loaded(net, data, *, fold: Optional[int] = None, device: Optional[s
             "not train on its test subjects)")
     same_dataset = own_dataset and bool(trained_on & set(cache.subjects)) or fold is not None
     if not same_dataset:
-        other = score_other(net, cache, img_size=img_size, device=dev, precision=precision,
-                            channels_last=channels_last, batch_size=batch_size)
+        other = score_other(net, cache, scoring)
         other["scores"] = AUScores.from_dict(other["scores"]) if other["scores"] else None
         other["intensity"] = (IntensityScores.from_dict(other["intensity"])
                               if other["intensity"] else None)
@@ -251,9 +269,8 @@ def evaluate_loaded(net, data, *, fold: Optional[int] = None, device: Optional[s
     data_cfg = dict(bad_frames=meta.get("bad_frames", "drop"),
                     threshold=(meta.get("protocol") or {}).get("threshold"))
     pipeline = pipeline_steps(getattr(net, "cfg", None), "test")  # the model's own test view
-    predictions = predict_frames(net, cache, test, aus, img_size=img_size, device=dev,
-                                 precision=precision, channels_last=channels_last,
-                                 batch_size=batch_size, data_cfg=data_cfg, pipeline=pipeline)
+    predictions = predict_frames(net, cache, test, aus, scoring, data_cfg=data_cfg,
+                                 pipeline=pipeline)
     return dict(mode="fold", meta=meta, fold=fold, dataset=cache.dataset.name, data=str(data),
                 img_size=img_size, pipeline=pipeline,
                 data_checksum=cache.checksum, subjects=list(test), fold_checked=bool(trained_on),

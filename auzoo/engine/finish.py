@@ -15,11 +15,12 @@ from mmengine.model import is_model_wrapper
 from auzoo.data.transforms import pipeline_steps
 from auzoo.engine.checkpoint import (device_name, mmengine_safe_globals, save_checkpoint,
                                      software_versions)
-from auzoo.engine.evaluate import (predict_frames, score_intensity_predictions, score_other,
-                                   score_predictions)
+from auzoo.engine.evaluate import (Scoring, predict_frames, score_intensity_predictions,
+                                   score_other, score_predictions)
 from auzoo.engine.init import init_statement
 from auzoo.engine.predictions import PREDICTIONS_CSV, Predictions, write_predictions_csv
 from auzoo.engine.runner import selection_key
+from auzoo.engine.settings import schedule_record
 from auzoo.engine.records import RESULT_FILE, Provenance, RunResult, RunSpec, Training
 
 
@@ -54,33 +55,33 @@ def _saved_predictions(path: Path, epoch: int, dataset, aus) -> Predictions:
 
 
 def finish_run(runner, cfg: Config, spec: RunSpec, *, cache, split: Mapping[str, tuple], device,
-               work_dir: Path, schedule: Dict[str, Any], predictions_file: str,
-               best_file: str) -> RunResult:
+               predictions_file: str, best_file: str) -> RunResult:
+    """Score the best epoch of a trained ``runner`` on the test subjects of
+    ``split`` (and ``spec.test_data``) and write its files in the runner's
+    work dir: ``best_file``, ``result.json`` and ``predictions.csv``
+    (``predictions_file``: the best epoch's saved validation predictions)."""
     module = runner.model.module if is_model_wrapper(runner.model) else runner.model
     net = module.model
+    work_dir = Path(runner.work_dir)
     best = _load_best(runner, net)
-    eval_batch = int(cfg.val_dataloader.batch_size)
+    scoring = Scoring(module.img_size, device, precision=module.eval_precision,
+                      channels_last=module.channels_last,
+                      batch_size=int(cfg.val_dataloader.batch_size))
+    data_cfg, pipeline = dict(cfg.get("data") or {}), pipeline_steps(cfg, "test")
     started = time.perf_counter()
     saved = work_dir / predictions_file
     if cfg.get("select_on", "test") == "test" and saved.is_file():
         predictions = _saved_predictions(saved, best["epoch"], runner.val_dataloader.dataset, net.aus)
     else:
-        predictions = predict_frames(net, cache, split["test"], net.aus, img_size=module.img_size,
-                                     device=device, precision=module.eval_precision,
-                                     channels_last=module.channels_last, batch_size=eval_batch,
-                                     data_cfg=dict(cfg.get("data") or {}),
-                                     pipeline=pipeline_steps(cfg, "test"))
+        predictions = predict_frames(net, cache, split["test"], net.aus, scoring,
+                                     data_cfg=data_cfg, pipeline=pipeline)
     scores, intensity = score_predictions(predictions), score_intensity_predictions(predictions)
     write_predictions_csv(work_dir / PREDICTIONS_CSV, predictions)
-    cross = {str(other): score_other(net, _open(other), img_size=module.img_size, device=device,
-                                     precision=module.eval_precision,
-                                     channels_last=module.channels_last, batch_size=eval_batch,
-                                     data_cfg=dict(cfg.get("data") or {}),
-                                     pipeline=pipeline_steps(cfg, "test"))
+    cross = {str(other): score_other(net, _open(other), scoring, data_cfg=data_cfg,
+                                     pipeline=pipeline)
              for other in spec.test_data}
     eval_time = time.perf_counter() - started
 
-    data_cfg = dict(cfg.get("data") or {})
     provenance = Provenance(
         model=cfg.name, config=cfg.pretty_text, dataset=cache.dataset.name, data=str(spec.data),
         data_checksum=cache.checksum,
@@ -89,7 +90,7 @@ def finish_run(runner, cfg: Config, spec: RunSpec, *, cache, split: Mapping[str,
         fold=spec.fold, train_subjects=list(split["train"]), val_subjects=list(split["val"]),
         test_subjects=list(split["test"]), bad_frames=data_cfg.get("bad_frames", "drop"),
         select_on=cfg.get("select_on", "test"), seed=spec.seed, img_size=module.img_size,
-        schedule=schedule,
+        schedule=schedule_record(cfg),
         precision=dict(train=module.train_precision, eval=module.eval_precision,
                        channels_last=str(module.channels_last), compile=str(cfg.get("compile", False))),
         backbone_init=dict(getattr(module, "backbone_init", {}) or {}),

@@ -15,7 +15,7 @@ scaling (its exponent range is fp32's), so no GradScaler and its
 """
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 import torch
@@ -58,20 +58,33 @@ class AUDetectorModule(BaseModel):
     """An auzoo model as mmengine's Runner trains and validates it.
 
     Args:
-        model: the auzoo model (built; ``model.aus`` orders labels and logits).
-        loss: the built loss (see :mod:`auzoo.engine.losses`).
+        model: the auzoo model (built, or its config; ``model.aus`` orders
+            labels and logits).
+        loss: the built loss, or its config (see :mod:`auzoo.engine.losses`).
         img_size: the model's input size.
-        precision: dict with 'train' and 'eval' precision ('fp32', 'bf16', 'fp16').
-        channels_last: channels-last inputs and weights.
+        precision: dict with 'train' and 'eval' precision ('fp32', 'bf16',
+            'fp16'; default fp32) and 'channels_last' (channels-last inputs and
+            weights; default False), as the run's record keeps them.
         log_interval: iterations between losses handed to the logger.
+        init: where the weights start beyond the model's own: 'run', another
+            run's weights (:func:`auzoo.engine.init.plan_init`: a first stage
+            or a source run's epoch), and 'allow_random' (True: a frozen
+            backbone stage may keep random weights).
+        name: the model's name (its config's), for messages and records.
         task: what the run trains and scores ('occurrence', 'intensity',
             'both'); the model must predict it (:mod:`auzoo.models.tasks`).
     """
 
-    def __init__(self, model, loss, img_size: int, precision: Optional[Dict[str, str]] = None,
-                 channels_last: bool = False, log_interval: int = 20,
-                 allow_random_init: bool = False, init_from: Optional[dict] = None,
+    def __init__(self, model, loss, img_size: int, precision: Optional[Mapping[str, Any]] = None,
+                 log_interval: int = 20, init: Optional[Mapping[str, Any]] = None,
                  name: Optional[str] = None, task: str = "occurrence"):
+        precision, init = dict(precision or {}), dict(init or {})
+        unknown = (set(precision) - {"train", "eval", "channels_last"}) | \
+            (set(init) - {"run", "allow_random"})
+        if unknown:
+            raise ValueError(f"AUDetectorModule: unknown precision or init key(s) "
+                             f"{', '.join(sorted(unknown))}")
+        channels_last = bool(precision.get("channels_last", False))
         super().__init__(data_preprocessor=AUFramePreprocessor(img_size, channels_last))
         if isinstance(model, Mapping):
             from auzoo.registry import build_part
@@ -88,14 +101,13 @@ class AUDetectorModule(BaseModel):
             from auzoo.engine.losses import build_loss
             loss = build_loss(loss)
         from auzoo.weights import backbone_init, check_frozen_init
-        check_frozen_init(model, allow_random_init)
+        check_frozen_init(model, bool(init.get("allow_random", False)))
         self.backbone_init = backbone_init(model)
         # another run's weights (auzoo.engine.init): a first stage, or a source run's epoch
-        self.init_from_record = apply_init(model, init_from) if init_from else None
+        self.init_from_record = apply_init(model, init["run"]) if init.get("run") else None
         self.model = model
         self.loss = loss
         self.img_size = int(img_size)
-        precision = dict(precision or {})
         self.train_precision = check_precision(precision.get("train", "fp32"))
         self.eval_precision = check_precision(precision.get("eval", "fp32"))
         self.channels_last = channels_last
@@ -113,23 +125,31 @@ class AUDetectorModule(BaseModel):
             return forward_train(images, landmarks)
         return dict(logits=model_logits(self.model, images, landmarks))
 
+    # what a batch carries beside the images, labels and landmarks (AUFramePreprocessor)
+    TARGETS = ("index", "subject", "intensity", "intensity_mask")
+
     def forward(self, images: Tensor, labels: Optional[Tensor] = None,
-                label_mask: Optional[Tensor] = None, index: Optional[Tensor] = None,
-                landmarks: Optional[Tensor] = None, subject: Optional[Sequence[str]] = None,
-                mode: str = "tensor", intensity: Optional[Tensor] = None,
-                intensity_mask: Optional[Tensor] = None):
+                label_mask: Optional[Tensor] = None, landmarks: Optional[Tensor] = None,
+                mode: str = "tensor", **targets):
+        """mmengine's modes: 'loss' (the loss dict), 'predict' (what the
+        metrics read), 'tensor' (the model's output). ``targets``: the rest of
+        a preprocessed batch (:attr:`TARGETS`: row index, subject names,
+        intensity labels and their mask), which losses and metrics read."""
+        unknown = set(targets) - set(self.TARGETS)
+        if unknown:
+            raise TypeError(f"AUDetectorModule.forward got unknown batch key(s) "
+                            f"{', '.join(sorted(unknown))}; it reads {', '.join(self.TARGETS)}")
         if mode == "loss":
             with autocast(images.device, self.train_precision):
                 outputs = self.outputs(images, landmarks)
             mask = label_mask if label_mask is not None else torch.ones_like(labels, dtype=torch.bool)
-            batch = dict(landmarks=landmarks, index=index, subject=subject, intensity=intensity,
-                         intensity_mask=intensity_mask)
+            batch = dict(landmarks=landmarks, **{k: targets.get(k) for k in self.TARGETS})
             losses = self.loss(outputs, labels, mask, batch)
             return losses if isinstance(losses, dict) else {"loss": losses}
         output = model_logits(self.model, images, landmarks)
         if mode == "predict":
-            return [self._scored(output.float(), labels, label_mask, index, intensity,
-                                 intensity_mask)]
+            return [self._scored(output.float(), labels, label_mask, targets.get("index"),
+                                 targets.get("intensity"), targets.get("intensity_mask"))]
         return output
 
     def _scored(self, output: Tensor, labels, label_mask, index, intensity, intensity_mask) -> dict:

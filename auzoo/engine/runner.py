@@ -198,9 +198,9 @@ def runner_config(cfg: Config, *, data: str, aus, split: Mapping[str, tuple], se
                   or [dict(type=t) for t in TASK_EVALUATORS[task]]]
     rc = dict(
         model=dict(type="AUDetectorModule", model=model_cfg, loss=dict(cfg.loss),
-                   img_size=int(cfg.img_size), precision=precision, channels_last=channels_last,
-                   log_interval=log_interval, allow_random_init=bool(cfg.get("allow_random_init")),
-                   init_from=init_from, name=cfg.name, task=task),
+                   img_size=int(cfg.img_size), log_interval=log_interval, name=cfg.name, task=task,
+                   precision=dict(precision, channels_last=channels_last),
+                   init=dict(run=init_from, allow_random=bool(cfg.get("allow_random_init")))),
         work_dir=str(work_dir), experiment_name=f"{cfg.name}",
         train_dataloader=frames_loader_cfg(data, split["train"], aus, cfg.get("data", {}),
                                            cfg.train_dataloader, training=True,

@@ -26,7 +26,7 @@ def score_weights(spec: RunSpec, progress=None) -> RunResult:
     (``progress``: the bench's, unused: scoring one fold is quick.)"""
     from auzoo.data import open_cache
     from auzoo.engine.checkpoint import device_name, software_versions
-    from auzoo.engine.evaluate import evaluate_loaded, score_other
+    from auzoo.engine.evaluate import Scoring, evaluate_loaded, score_other
     from auzoo.engine.runner import resolve_device
     from auzoo.engine.weight_formats import load_weights
 
@@ -42,8 +42,8 @@ def score_weights(spec: RunSpec, progress=None) -> RunResult:
     out = evaluate_loaded(net, spec.data, fold=spec.fold, device=dev, source=shown)
     cross = {}
     for other in spec.test_data:
-        cross[str(other)] = score_other(net, open_cache(other), img_size=int(meta["img_size"]),
-                                        device=dev, channels_last=dev.type == "cuda")
+        cross[str(other)] = score_other(net, open_cache(other), Scoring(
+            int(meta["img_size"]), dev, channels_last=dev.type == "cuda"))
     loaded = dict(meta.get("loaded_from") or {}, model=meta.get("model"),
                   fold_checked=out["fold_checked"], eval_time=time.perf_counter() - started)
     provenance = Provenance(

@@ -112,7 +112,7 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     from auzoo.data import open_cache
     from auzoo.engine.runner import (AuzooRunner, launch, on_rank0, resolve_device, run_task,
                                      runner_config, selection_key)
-    from auzoo.engine.settings import preset_piece, resolve_config, schedule_record
+    from auzoo.engine.settings import preset_piece, resolve_config
 
     spec = dataclasses.replace(spec, preset=preset_piece(spec.preset))  # 'cpu-demo' = 'cpu_demo'
     cfg = resolve_config(spec.model, spec.cfg_options, preset=spec.preset)
@@ -177,7 +177,6 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     if get_rank() == 0:
         from auzoo.engine.finish import finish_run
         result = finish_run(runner, cfg, spec, cache=cache, split=split, device=dev,
-                            work_dir=work_dir, schedule=schedule_record(cfg),
                             predictions_file=PREDICTIONS_FILE, best_file=BEST_FILE)
         _remove_resume_state(work_dir)
     return on_rank0(lambda: result)

@@ -137,7 +137,7 @@ def test_eval_and_predict_share_the_inference_path(tiny_cache, tmp_path):
     same uint8 face are the same numbers."""
     from auzoo.data import open_cache
     from auzoo.engine.checkpoint import build_from_checkpoint
-    from auzoo.engine.evaluate import predict_frames
+    from auzoo.engine.evaluate import Scoring, predict_frames
     from auzoo.engine.inference import Inference
 
     config = _write(tmp_path, "shared", "")
@@ -145,7 +145,7 @@ def test_eval_and_predict_share_the_inference_path(tiny_cache, tmp_path):
     net = build_from_checkpoint(result.training.checkpoint)
     cache = open_cache(tiny_cache)
     subject = result.provenance.test_subjects[0]
-    p = predict_frames(net, cache, [subject], net.aus, img_size=48, device="cpu")
+    p = predict_frames(net, cache, [subject], net.aus, Scoring(48, "cpu"))
     from auzoo.data.transforms import config_pipeline
     pipeline = config_pipeline(net.cfg, "test", 48)
     faces = [pipeline(crop, pts, valid=tuple(box))["img"] for crop, pts, box in

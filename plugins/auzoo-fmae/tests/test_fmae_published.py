@@ -86,6 +86,7 @@ def test_a_run_trains_as_the_official_amp_on_a_gpu(device, train, wrapper):
     rc = runner_config(cfg, data="cache", aus=DISFA_AUS, split=dict(train=(), val=(), test=()),
                        seed=0, work_dir=Path("work"), device=torch.device(device),
                        launcher="none", resume=False, predictions_file="p.npz")
-    assert dict(rc.model.precision) == dict(train=train, eval="fp32")
+    assert dict(rc.model.precision) == dict(train=train, eval="fp32",
+                                            channels_last=device == "cuda")
     assert rc.optim_wrapper.get("type", "OptimWrapper") == wrapper
     assert rc.optim_wrapper.constructor == "LayerDecayOptimWrapperConstructor"

@@ -28,7 +28,7 @@ def _runner_model(name: str, device: str, preset=None):
 @pytest.mark.parametrize("preset", [None, "cpu_demo"])
 @pytest.mark.parametrize("name", ["jaanet", "jaanet_scratch"])
 def test_jaanet_configs_train_in_fp32_on_a_gpu(name, preset):
-    assert dict(_runner_model(name, "cuda", preset)["precision"]) == FP32
+    assert dict(_runner_model(name, "cuda", preset)["precision"]) == dict(FP32, channels_last=True)
 
 
 def _a_training_step(module_cfg: dict, device: str):

@@ -31,7 +31,7 @@ def _runner_model(name: str, device: str, preset=None):
 @pytest.mark.parametrize("preset", [None, "cpu_demo"])
 @pytest.mark.parametrize("name", CONFIGS)
 def test_every_megraphau_config_trains_in_fp32_on_a_gpu(name, preset):
-    assert dict(_runner_model(name, "cuda", preset)["precision"]) == FP32
+    assert dict(_runner_model(name, "cuda", preset)["precision"]) == dict(FP32, channels_last=True)
 
 
 def _dtypes_in_a_training_step(module_cfg: dict, device: str):
