@@ -16,6 +16,7 @@ import torch
 
 import auzoo
 from auzoo import plugin_loader, registry
+from auzoo.catalogue import catalogues
 from auzoo.cli import main
 
 DIST = "auzoo-scratch-plugin"
@@ -89,10 +90,7 @@ def write_plugin(root: Path, source: str, configs=None, dist=DIST, package="auzo
 def plugin_env(tmp_path, monkeypatch):
     """A folder on sys.path for scratch distributions; every registry as it was afterwards."""
     registry.ensure_loaded()  # built-ins and installed plugins first, so they are kept
-    parts = {key: (dict(reg._module_dict), dict(reg.providers), dict(reg.ambiguous))
-             for key, reg in registry.PART_REGISTRIES.items()}
-    configs = (dict(registry.CONFIGS), dict(registry.CONFIG_PROVIDERS),
-               dict(registry.AMBIGUOUS_CONFIGS))
+    saved = {key: cat.save() for key, cat in catalogues().items()}
     plugins = plugin_loader._plugins
     modules = set(sys.modules)
     monkeypatch.delenv(registry.DISABLE_PLUGINS_ENV, raising=False)
@@ -101,15 +99,8 @@ def plugin_env(tmp_path, monkeypatch):
     root.mkdir()
     monkeypatch.syspath_prepend(str(root))
     yield root
-    for key, reg in registry.PART_REGISTRIES.items():
-        reg._module_dict.clear(), reg._module_dict.update(parts[key][0])
-        reg.providers.clear(), reg.providers.update(parts[key][1])
-        reg.ambiguous.clear(), reg.ambiguous.update(parts[key][2])
-        reg.claims.clear()
-    registry.CONFIG_CLAIMS.clear()
-    for live, saved in zip((registry.CONFIGS, registry.CONFIG_PROVIDERS,
-                            registry.AMBIGUOUS_CONFIGS), configs):
-        live.clear(), live.update(saved)
+    for key, cat in catalogues().items():
+        cat.restore(saved[key])
     plugin_loader._plugins = plugins
     for name in set(sys.modules) - modules:
         if name.startswith("auzoo_scratch"):
