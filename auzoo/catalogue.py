@@ -141,8 +141,7 @@ class Catalogue:
         taken = [name for name in names if not force and self._taken(name, entry)]
         if taken and not _plugin_loading:
             name = taken[0]
-            if name in self.ambiguous:
-                raise RegistryConflictError(ambiguity_message(self.label(name), self.ambiguous[name]))
+            self.check(name)  # refused as ambiguous: say so, naming every provider
             raise RegistryConflictError(
                 f"{self.label(name)} is registered twice: first by "
                 f"{self.providers.get(name, '?')}, then by {new}. "
