@@ -51,8 +51,12 @@ def current_provider() -> str:
 
 def caller_location(depth: int = 2) -> str:
     """file:line of the code ``depth`` frames up (for data registered by a call)."""
-    frame = inspect.stack()[depth]
-    return f"{frame.filename}:{frame.lineno}"
+    frame = inspect.currentframe()
+    for _ in range(depth):  # walking frames reads no source, unlike inspect.stack()
+        frame = frame.f_back if frame is not None else None
+    if frame is None:
+        return "?"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
 class RegistryConflictError(KeyError):
