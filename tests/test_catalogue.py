@@ -92,9 +92,13 @@ def test_parts_configs_and_published_rows_are_all_catalogues_under_plugin_loadin
     assert set(registry.PART_REGISTRIES) <= set(known)
     # a part registry's catalogue keeps its entries in mmengine's own dict
     assert registry.HEADS.catalogue.entries is registry.HEADS.module_dict
+    # every registry is settled after plugin loading, so none may be left out
+    every = [value for value in vars(registry).values() if isinstance(value, registry.AuzooRegistry)]
+    enrolled = [id(cat) for cat in known.values()]
+    assert [reg.name for reg in every if id(reg.catalogue) not in enrolled] == []
 
 
-def test_a_part_registry_follows_the_rule(monkeypatch):
+def test_a_part_registry_follows_the_rule():
     name = "ScratchCatalogueHead"
     saved = registry.HEADS.catalogue.save()
     try:
