@@ -30,7 +30,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 import scipy.io
 
-from auzoo.data.datasets.disfa import DISFA_LABELLED_AUS
+from auzoo.data.datasets.disfa.protocol import DISFA_LABELLED_AUS
 
 N_LANDMARKS = 66
 MAX_INTENSITY = 5

@@ -38,10 +38,10 @@ from typing import Dict
 import cv2
 import numpy as np
 
-from auzoo.data.datasets.bp4d import (BP4D_AUS, CSV_NOT_CODED, FERA2015_INTENSITY_AUS,
+from auzoo.data.datasets.bp4d.protocol import (BP4D_AUS, CSV_NOT_CODED, FERA2015_INTENSITY_AUS,
                                       MAX_CODED_AU, PARTS)
-from auzoo.data.datasets.disfa import DISFA_LABELLED_AUS
-from auzoo.data.synth.disfa import SYNTH_MARKER
+from auzoo.data.datasets.disfa.protocol import DISFA_LABELLED_AUS
+from auzoo.data.synth import SYNTH_MARKER
 from auzoo.data.synth.draw import render_frame
 from auzoo.data.synth.face import au_timeline, face_landmarks, head_pose, make_identity
 from auzoo.data.synth.face import to_image as _to_image
