@@ -17,7 +17,7 @@ from auzoo.data.datasets.bp4d import prepare as prep_bp4d
 from auzoo.data.datasets.bp4d.prepare import prepare_bp4d
 from auzoo.data.prepare.writer import is_done
 from auzoo.data.sampler import AUWeightedBatchSampler, frame_weights, positive_rates
-from auzoo.data.datasets.bp4d.synth import sequence_truth
+from auzoo.data.datasets.bp4d.synth import SequenceSettings, sequence_truth
 
 SUBJECTS, FRAMES, TASKS, WIDTH, HEIGHT, SEED, SIZE = 3, 12, 2, 208, 278, 4, 64
 NAMES = ("F001", "F003", "F004")      # one from each part
@@ -44,7 +44,7 @@ def full_cache(full_root, tmp_path_factory):
 
 
 def truth(subject, task):
-    return sequence_truth(subject, task, FRAMES, SEED, WIDTH, HEIGHT, TASKS,
+    return sequence_truth(subject, task, SequenceSettings(FRAMES, SEED, WIDTH, HEIGHT, TASKS),
                           subject == NAMES[0], subject == NAMES[1])
 
 
@@ -214,7 +214,7 @@ def test_landmarks_found_by_dlib_when_no_lists_are_given(tmp_path):
     meta = prepare_bp4d(root, tmp_path / "c", size=SIZE)
     cache = open_cache(tmp_path / "c")
     assert meta["landmark_source"] == "dlib-68" and meta["totals"]["no_face"] == 0
-    t = sequence_truth("F001", 1, 8, 0, 1040, 1392, 1, True, False)
+    t = sequence_truth("F001", 1, SequenceSettings(frames=8, tasks=1), True, False)
     frames = cache.index.frame.to_numpy()
     true = t["landmarks"][frames - 1]
     err = np.linalg.norm(cache.source_landmarks("F001") - true, axis=-1).mean(-1)

@@ -15,7 +15,7 @@ from auzoo.data.dataset import AUFrames
 from auzoo.data.datasets import dataset_from_meta
 from auzoo.data.datasets.bp4d import CSV_NOT_CODED, FERA2015_INTENSITY_AUS
 from auzoo.data.datasets.bp4d.prepare import prepare_bp4d
-from auzoo.data.datasets.bp4d.synth import sequence_truth
+from auzoo.data.datasets.bp4d.synth import SequenceSettings, sequence_truth
 
 SUBJECTS, FRAMES, TASKS, WIDTH, HEIGHT, SEED, SIZE = 2, 10, 2, 160, 214, 5, 48
 NAMES = ("F001", "F003")
@@ -41,7 +41,7 @@ def cache(root, tmp_path_factory):
 
 
 def _truth(subject, task):
-    return sequence_truth(subject, task, FRAMES, SEED, WIDTH, HEIGHT, TASKS,
+    return sequence_truth(subject, task, SequenceSettings(FRAMES, SEED, WIDTH, HEIGHT, TASKS),
                           subject == NAMES[0], subject == NAMES[1])
 
 
