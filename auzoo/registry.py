@@ -285,7 +285,8 @@ from auzoo.plugin_loader import (  # noqa: E402  (it imports this module's names
 
 __all__ = [
     "ATTENTION", "BACKBONES", "HEADS", "MODELS", "NECKS", "SPLITTERS",
-    "DATASETS", "PROTOCOLS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS", "TRANSFORMS", "CHECKPOINT_FORMATS",
+    "DATASETS", "PROTOCOLS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS", "TRANSFORMS",
+    "CHECKPOINT_FORMATS",
     "WEIGHT_TRANSFERS", "OPTIM_WRAPPER_CONSTRUCTORS",
     "PART_REGISTRIES", "CONFIGS", "AuzooRegistry", "RegistryConflictError",
     "PluginInfo", "Provider", "ambiguity_message", "ambiguous_names", "register_config", "register_config_dir",

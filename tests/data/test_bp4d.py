@@ -9,7 +9,8 @@ import pytest
 
 from auzoo.cli import main
 from auzoo.data import open_cache
-from auzoo.data.datasets.bp4d.reader import Bp4dFormatError, Bp4dRoot, read_landmark_lists, read_occurrence_csv
+from auzoo.data.datasets.bp4d.reader import (Bp4dFormatError, Bp4dRoot, read_landmark_lists,
+                                             read_occurrence_csv)
 from auzoo.data.cache_format import NOT_CODED, is_label_column
 from auzoo.data.dataset import AUFrames
 from auzoo.data.datasets.bp4d import BP4D, BP4D_AUS

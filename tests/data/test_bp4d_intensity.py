@@ -9,7 +9,8 @@ import pytest
 from auzoo.cli import main
 from auzoo.data import open_cache
 from auzoo.data.datasets.bp4d.reader import Bp4dFormatError
-from auzoo.data.datasets.bp4d.intensity import find_intensity_dir, intensity_files, read_intensity_csv
+from auzoo.data.datasets.bp4d.intensity import (find_intensity_dir, intensity_files,
+                                                read_intensity_csv)
 from auzoo.data.cache_format import NOT_CODED
 from auzoo.data.dataset import AUFrames
 from auzoo.data.datasets import dataset_from_meta

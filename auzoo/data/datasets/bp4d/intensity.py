@@ -23,9 +23,9 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from auzoo.data.datasets.bp4d.reader import Bp4dFormatError, _dirs
 from auzoo.data.cache_format import NOT_CODED
 from auzoo.data.datasets.bp4d.protocol import CSV_NOT_CODED
+from auzoo.data.datasets.bp4d.reader import Bp4dFormatError, _dirs
 
 _AU_DIR_RE = re.compile(r"^AU0*(\d+)$", re.IGNORECASE)
 _SEQUENCE_RE = re.compile(r"^([FM]\d{3})_(T\d)", re.IGNORECASE)

@@ -27,10 +27,11 @@ import pandas as pd
 
 from auzoo.data.align import LOOSE_SIZE
 from auzoo.data.align import complete_jaw, landmarks49_to_66
-from auzoo.data.datasets.bp4d.reader import Bp4dRoot, image_files, read_landmark_lists, read_occurrence_csv
-from auzoo.data.datasets.bp4d.intensity import intensity_files, intensity_for_frames
 from auzoo.data.cache_format import NOT_CODED, intensity_column, label_column
+from auzoo.data.datasets.bp4d.intensity import intensity_files, intensity_for_frames
 from auzoo.data.datasets.bp4d.protocol import BP4D_AUS
+from auzoo.data.datasets.bp4d.reader import (Bp4dRoot, image_files, read_landmark_lists,
+                                             read_occurrence_csv)
 from auzoo.data.detected import DLIB_68, DetectorSettings, VideoLandmarks
 from auzoo.data.prepare import report
 from auzoo.data.prepare.frames_out import SubjectArrays, subject_digest

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from auzoo.data.datasets.bp4d.protocol import (BP4D_AUS, CSV_NOT_CODED, FERA2015_INTENSITY_AUS,
-                                      MAX_CODED_AU, PARTS)
+                                               MAX_CODED_AU, PARTS)
 from auzoo.data.datasets.disfa.protocol import DISFA_LABELLED_AUS
 from auzoo.data.synth import SYNTH_MARKER
 from auzoo.data.synth.draw import render_frame

@@ -23,8 +23,8 @@ import pandas as pd
 from auzoo.data.align import LOOSE_SIZE
 from auzoo.data.cache_format import NOT_CODED, label_column
 from auzoo.data.datasets.frames.protocol import OwnFramesDataset, balanced_folds
-from auzoo.data.detected import DLIB_68, VideoLandmarks
 from auzoo.data.datasets.frames.reader import LabelRow, LabelsCsv, LabelsCsvError
+from auzoo.data.detected import DLIB_68, VideoLandmarks
 from auzoo.data.prepare import report
 from auzoo.data.prepare.frames_out import SubjectArrays, subject_digest
 from auzoo.data.prepare.writer import Source, run_prepare
