@@ -100,9 +100,12 @@ HEADS = AuzooRegistry("head", scope="auzoo", locations=["auzoo.models"])
 # children of mmengine's, so a config's ``custom_hooks=[dict(type='MyHook')]``
 # or ``val_evaluator=dict(type='MyMetric')`` finds a plugin's part under
 # ``default_scope='auzoo'``; mmengine keeps losses in MODELS, whose auzoo child
-# is taken, so LOSSES stands alone.
+# is taken, so LOSSES stands alone. DATASETS holds torch datasets (what a
+# DataLoader reads); PROTOCOLS the dataset protocols a cache names (AUs, folds,
+# positive rule; each with its reader, prepare and synthetic writer).
 DATASETS = AuzooRegistry("dataset", parent=MMENGINE_DATASETS, scope="auzoo",
                          locations=["auzoo.data"])
+PROTOCOLS = AuzooRegistry("dataset protocol", scope="auzoo", locations=["auzoo.data.datasets"])
 LOSSES = AuzooRegistry("loss", scope="auzoo", locations=["auzoo.engine.losses"])
 # Training batch samplers: built with the training frames' labels and mask,
 # the global batch size, seed, rank and world size (auzoo.engine.loaders).
@@ -139,6 +142,7 @@ PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "heads": HEADS,
     "models": MODELS,
     "datasets": DATASETS,
+    "protocols": PROTOCOLS,
     "losses": LOSSES,
     "samplers": SAMPLERS,
     "metrics": METRICS,
@@ -221,7 +225,8 @@ from auzoo.plugin_loader import (  # noqa: E402  (it imports this module's names
 
 __all__ = [
     "ATTENTION", "BACKBONES", "HEADS", "MODELS", "NECKS", "SPLITTERS",
-    "DATASETS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS", "TRANSFORMS", "CHECKPOINT_FORMATS",
+    "DATASETS", "PROTOCOLS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS", "TRANSFORMS",
+    "CHECKPOINT_FORMATS",
     "WEIGHT_TRANSFERS", "OPTIM_WRAPPER_CONSTRUCTORS",
     "PART_REGISTRIES", "CONFIGS", "AuzooRegistry", "RegistryConflictError",
     "PluginInfo", "Provider", "ambiguity_message", "ambiguous_names", "register_config", "register_config_dir",
