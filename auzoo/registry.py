@@ -159,10 +159,10 @@ HEADS = AuzooRegistry("head", scope="auzoo", locations=["auzoo.models"])
 DATASETS = AuzooRegistry("dataset", parent=MMENGINE_DATASETS, scope="auzoo",
                          locations=["auzoo.data"])
 LOSSES = AuzooRegistry("loss", scope="auzoo", locations=["auzoo.engine.losses"])
-# Training batch samplers: built with the training frames' labels and mask,
-# the global batch size, seed, rank and world size (auzoo.engine.loaders).
-SAMPLERS = AuzooRegistry("sampler", parent=MMENGINE_DATA_SAMPLERS, scope="auzoo",
-                         locations=["auzoo.data.sampler"])
+# Training batch samplers, built by mmengine's Runner.build_dataloader as a
+# loader's batch_sampler (auzoo.data.sampler).
+DATA_SAMPLERS = AuzooRegistry("sampler", parent=MMENGINE_DATA_SAMPLERS, scope="auzoo",
+                              locations=["auzoo.data.sampler"])
 METRICS = AuzooRegistry("metric", parent=MMENGINE_METRICS, scope="auzoo",
                         locations=["auzoo.engine.metrics"])
 HOOKS = AuzooRegistry("hook", parent=MMENGINE_HOOKS, scope="auzoo",
@@ -195,7 +195,7 @@ PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "models": MODELS,
     "datasets": DATASETS,
     "losses": LOSSES,
-    "samplers": SAMPLERS,
+    "samplers": DATA_SAMPLERS,
     "metrics": METRICS,
     "hooks": HOOKS,
     "transforms": TRANSFORMS,
@@ -281,7 +281,7 @@ from auzoo.plugin_loader import (  # noqa: E402  (it imports this module's names
 
 __all__ = [
     "ATTENTION", "BACKBONES", "HEADS", "MODELS", "NECKS", "SPLITTERS",
-    "DATASETS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS", "TRANSFORMS", "CHECKPOINT_FORMATS",
+    "DATASETS", "LOSSES", "METRICS", "HOOKS", "DATA_SAMPLERS", "TRANSFORMS", "CHECKPOINT_FORMATS",
     "WEIGHT_TRANSFERS", "OPTIM_WRAPPER_CONSTRUCTORS",
     "PART_REGISTRIES", "CONFIGS", "AuzooRegistry", "RegistryConflictError",
     "PluginInfo", "Provider", "ambiguity_message", "ambiguous_names", "register_config", "register_config_dir",

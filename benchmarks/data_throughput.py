@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from auzoo.data.align import LOOSE_SIZE, loose_crop
-from auzoo.data.dataset import AUFrames, make_loader
+from auzoo.data.au_frames import AUFrames, make_loader
 from auzoo.data.disfa import DisfaRoot
 from auzoo.data.prepare.disfa import prepare_disfa
 from auzoo.data.synth import synth_disfa

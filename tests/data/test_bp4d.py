@@ -11,7 +11,7 @@ from auzoo.cli import main
 from auzoo.data import open_cache
 from auzoo.data.bp4d import Bp4dFormatError, Bp4dRoot, read_landmark_lists, read_occurrence_csv
 from auzoo.data.cache_format import NOT_CODED, is_label_column
-from auzoo.data.dataset import AUFrames
+from auzoo.data.au_frames import AUFrames
 from auzoo.data.datasets.bp4d import BP4D, BP4D_AUS
 from auzoo.data.prepare import bp4d as prep_bp4d
 from auzoo.data.prepare import prepare_bp4d

@@ -11,7 +11,7 @@ from auzoo.data import open_cache
 from auzoo.data.bp4d import Bp4dFormatError
 from auzoo.data.bp4d_intensity import find_intensity_dir, intensity_files, read_intensity_csv
 from auzoo.data.cache_format import NOT_CODED
-from auzoo.data.dataset import AUFrames
+from auzoo.data.au_frames import AUFrames
 from auzoo.data.datasets import dataset_from_meta
 from auzoo.data.datasets.bp4d import CSV_NOT_CODED, FERA2015_INTENSITY_AUS
 from auzoo.data.prepare import prepare_bp4d
