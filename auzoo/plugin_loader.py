@@ -151,7 +151,7 @@ def load_builtins() -> None:
         import auzoo.report.published_rows  # noqa: F401
         import auzoo.report.published_intensity  # noqa: F401
         # what a run is made of: the training module, losses, metrics, hooks
-        import auzoo.data.dataset  # noqa: F401  (AUFrames, in DATASETS)
+        import auzoo.data.au_frames  # noqa: F401  (AUFrames, in DATASETS)
         import auzoo.data.sampler  # noqa: F401
         import auzoo.data.transforms  # noqa: F401
         import auzoo.engine.hooks  # noqa: F401

@@ -107,10 +107,10 @@ DATASETS = AuzooRegistry("dataset", parent=MMENGINE_DATASETS, scope="auzoo",
                          locations=["auzoo.data"])
 PROTOCOLS = AuzooRegistry("dataset protocol", scope="auzoo", locations=["auzoo.data.datasets"])
 LOSSES = AuzooRegistry("loss", scope="auzoo", locations=["auzoo.engine.losses"])
-# Training batch samplers: built with the training frames' labels and mask,
-# the global batch size, seed, rank and world size (auzoo.engine.loaders).
-SAMPLERS = AuzooRegistry("sampler", parent=MMENGINE_DATA_SAMPLERS, scope="auzoo",
-                         locations=["auzoo.data.sampler"])
+# Training batch samplers, built by mmengine's Runner.build_dataloader as a
+# loader's batch_sampler (auzoo.data.sampler).
+DATA_SAMPLERS = AuzooRegistry("sampler", parent=MMENGINE_DATA_SAMPLERS, scope="auzoo",
+                              locations=["auzoo.data.sampler"])
 METRICS = AuzooRegistry("metric", parent=MMENGINE_METRICS, scope="auzoo",
                         locations=["auzoo.engine.metrics"])
 HOOKS = AuzooRegistry("hook", parent=MMENGINE_HOOKS, scope="auzoo",
@@ -144,7 +144,7 @@ PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "datasets": DATASETS,
     "protocols": PROTOCOLS,
     "losses": LOSSES,
-    "samplers": SAMPLERS,
+    "samplers": DATA_SAMPLERS,
     "metrics": METRICS,
     "hooks": HOOKS,
     "transforms": TRANSFORMS,
@@ -225,7 +225,7 @@ from auzoo.plugin_loader import (  # noqa: E402  (it imports this module's names
 
 __all__ = [
     "ATTENTION", "BACKBONES", "HEADS", "MODELS", "NECKS", "SPLITTERS",
-    "DATASETS", "PROTOCOLS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS", "TRANSFORMS",
+    "DATASETS", "PROTOCOLS", "LOSSES", "METRICS", "HOOKS", "DATA_SAMPLERS", "TRANSFORMS",
     "CHECKPOINT_FORMATS",
     "WEIGHT_TRANSFERS", "OPTIM_WRAPPER_CONSTRUCTORS",
     "PART_REGISTRIES", "CONFIGS", "AuzooRegistry", "RegistryConflictError",

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from auzoo.data.align import LOOSE_SIZE, loose_crop
-from auzoo.data.dataset import AUFrames, make_loader
+from auzoo.data.au_frames import AUFrames, make_loader
 from auzoo.data.datasets.disfa.reader import DisfaRoot
 from auzoo.data.datasets.disfa.prepare import prepare_disfa
 from auzoo.data.datasets.disfa.synth import synth_disfa

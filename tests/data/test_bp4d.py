@@ -12,7 +12,7 @@ from auzoo.data import open_cache
 from auzoo.data.datasets.bp4d.reader import (Bp4dFormatError, Bp4dRoot, read_landmark_lists,
                                              read_occurrence_csv)
 from auzoo.data.cache_format import NOT_CODED, is_label_column
-from auzoo.data.dataset import AUFrames
+from auzoo.data.au_frames import AUFrames
 from auzoo.data.datasets.bp4d import BP4D, BP4D_AUS
 from auzoo.data.datasets.bp4d import prepare as prep_bp4d
 from auzoo.data.datasets.bp4d.prepare import prepare_bp4d

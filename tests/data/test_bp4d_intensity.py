@@ -12,7 +12,7 @@ from auzoo.data.datasets.bp4d.reader import Bp4dFormatError
 from auzoo.data.datasets.bp4d.intensity import (find_intensity_dir, intensity_files,
                                                 read_intensity_csv)
 from auzoo.data.cache_format import NOT_CODED
-from auzoo.data.dataset import AUFrames
+from auzoo.data.au_frames import AUFrames
 from auzoo.data.datasets import dataset_from_meta
 from auzoo.data.datasets.bp4d import CSV_NOT_CODED, FERA2015_INTENSITY_AUS
 from auzoo.data.datasets.bp4d.prepare import prepare_bp4d

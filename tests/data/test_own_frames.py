@@ -11,7 +11,7 @@ import pytest
 from auzoo.cli import main
 from auzoo.data import open_cache
 from auzoo.data.cache_format import NOT_CODED
-from auzoo.data.dataset import AUFrames
+from auzoo.data.au_frames import AUFrames
 from auzoo.data.datasets.frames import balanced_folds
 from auzoo.data.datasets.frames.reader import LabelsCsv, LabelsCsvError
 from auzoo.data.datasets.frames.prepare import prepare_frames

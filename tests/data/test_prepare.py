@@ -222,7 +222,7 @@ def test_the_reader_does_not_import_the_writer():
     import subprocess
     import sys
 
-    code = ("import sys, auzoo.data.cache, auzoo.data.dataset; "
+    code = ("import sys, auzoo.data.cache, auzoo.data.au_frames; "
             "print(sorted(m for m in sys.modules if m.startswith('auzoo.data.prepare')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
