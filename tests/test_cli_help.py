@@ -45,4 +45,4 @@ def test_no_help_suggests_a_key_that_is_refused():
 
     text = " ".join(c.format_help() for c in _commands().values())
     assert "train.max_epochs" not in text
-    resolve_config("tranet", {"train_cfg.max_epochs": 5, "early_stopping.patience": 3})
+    resolve_config("tranet", {"train_cfg.max_epochs": 5, "custom_hooks.0.patience": 3})

@@ -1,8 +1,8 @@
 """Scoring a model on frames of a prepared cache, through the one inference path.
 
 :func:`predict_frames` runs :class:`~auzoo.engine.inference.Inference` over
-every frame of some subjects, fed as a :class:`Scoring` says; :func:`score` turns logits and labels into
-:class:`~auzoo.engine.records.AUScores` (per-AU F1 and accuracy over coded
+every frame of some subjects, fed as a :class:`Scoring` says; :func:`score`
+turns logits and labels into :class:`~auzoo.engine.records.AUScores` (per-AU F1 and accuracy over coded
 frames, per subject, and the always-present baseline), :func:`score_intensity`
 intensities into :class:`~auzoo.engine.records.IntensityScores` (ICC(3,1),
 PCC, MAE, per-subject ICC, and the zero predictor). :func:`score_other`
@@ -19,7 +19,7 @@ import torch
 
 from auzoo.data.transforms import pipeline_steps
 from auzoo.engine.inference import Inference
-from auzoo.engine.loaders import build_frames_loader, frames_loader_cfg
+from auzoo.engine.loaders import FramesSource, build_frames_loader, frames_loader_cfg
 from auzoo.engine.predictions import Predictions
 from auzoo.engine.records import AUScores, IntensityScores
 from auzoo.models.tasks import has_intensity, model_task, split_output
@@ -59,12 +59,11 @@ def predict_frames(model, cache, subjects: Sequence[str], aus: Sequence[int], sc
     task = model_task(model)
     if pipeline is None:
         pipeline = pipeline_steps(getattr(model, "cfg", None), "test")
-    loader = build_frames_loader(
-        frames_loader_cfg(str(cache.root), subjects, aus, dict(data_cfg or {}),
-                          dict(batch_size=scoring.batch_size, num_workers=scoring.num_workers),
-                          training=False, pipeline=pipeline, img_size=scoring.img_size,
-                          intensity=has_intensity(task))
-        ["frames"], seed=0, device=device)
+    loader = build_frames_loader(frames_loader_cfg(
+        FramesSource(str(cache.root), subjects, aus, dict(data_cfg or {}), pipeline,
+                     scoring.img_size, has_intensity(task)),
+        dict(batch_size=scoring.batch_size, num_workers=scoring.num_workers), training=False,
+        device=device))
     inference = Inference(model.to(device), scoring.img_size, precision=scoring.precision,
                           channels_last=scoring.channels_last)
     cols = None if columns is None else torch.as_tensor(list(columns), device=device)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from auzoo.data.dataset import AUFrames
+from auzoo.data.au_frames import AUFrames
 from auzoo.data.model_input import model_input, to_model_input
 
 from .conftest import SIZE
