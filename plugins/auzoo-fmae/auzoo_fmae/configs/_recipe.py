@@ -10,6 +10,8 @@ _base_ = [
 model = dict(
     type='FMAE',  # its AUs: the dataset's (model.aus pins others)
     grad_reverse=0.0,  # lambda; 0: no identity head (FMAE)
+    # img_size: the patch grid and position embedding are built for the run's
+    # input size; auzoo writes the config's img_size here (--img-size reaches it).
     backbone=dict(type='FMAEViT', model_name='vit_base_patch16_224', img_size=224,
                   drop_path_rate=0.1,
                   weights=None),  # the face-MAE checkpoint: model.backbone.weights=FILE
@@ -69,7 +71,6 @@ early_stopping = dict(patience=20, min_delta=0.0, begin=0)  # no early stop with
 # down to 8 % of the face, RandAugment, erasing), no drop path; the warm-up
 # (1 epoch) and cosine stay.
 demo = {
-    'model.backbone.img_size': 64,
     'model.backbone.embed_dim': 192,
     'model.backbone.depth': 4,
     'model.backbone.num_heads': 3,
