@@ -89,3 +89,16 @@ def test_a_run_trains_as_the_official_amp_on_a_gpu(device, train, wrapper):
     assert dict(rc.model.precision) == dict(train=train, eval="fp32")
     assert rc.optim_wrapper.get("type", "OptimWrapper") == wrapper
     assert rc.optim_wrapper.constructor == "LayerDecayOptimWrapperConstructor"
+
+
+@pytest.mark.parametrize("model", ["fmae_vitb", "fmae_iat_vitl"])
+def test_img_size_reaches_the_vit(model):
+    """The ViT's patch grid is built for the run's size: --img-size reaches it."""
+    from auzoo.engine.input_size import check_input_size
+
+    assert resolve_config(model).model.backbone.img_size == 224
+    cfg = resolve_config(model, {"img_size": 96, "model.backbone.depth": 1})
+    assert cfg.model.backbone.img_size == 96
+    check_input_size(cfg)
+    with pytest.raises(ValueError, match=r"model\.backbone\.img_size=96 disagrees with img_size=224"):
+        resolve_config(model, {"model.backbone.img_size": 96})
