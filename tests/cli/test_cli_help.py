@@ -3,6 +3,7 @@ and gives an example that the parser itself accepts."""
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 
 import pytest
@@ -40,9 +41,48 @@ def test_each_example_parses(name):
         assert args.command == name
 
 
+KEY = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*")
+
+
+def _option_keys(text):
+    """The KEY of every KEY=VALUE that follows a --cfg-options in ``text``
+    (commands continued with a backslash are one line)."""
+    keys = []
+    for line in text.replace("\\\n", " ").splitlines():
+        if "--cfg-options" not in line:
+            continue
+        rest = line.split("--cfg-options", 1)[1].split("`")[0]
+        for token in rest.split():
+            key = token.strip("\"'").split("=", 1)[0]
+            if "=" not in token or not KEY.fullmatch(key):
+                break
+            keys.append(key)
+    return keys
+
+
 def test_no_help_suggests_a_key_that_is_refused():
+    """Every KEY=VALUE an option's help or an example shows is a key the
+    schema takes (resolved for TRA-Net, the examples' model)."""
     from auzoo.engine.settings import resolve_config
 
-    text = " ".join(c.format_help() for c in _commands().values())
-    assert "train.max_epochs" not in text
-    resolve_config("tranet", {"train_cfg.max_epochs": 5, "early_stopping.patience": 3})
+    keys = set(_option_keys("\n".join(line for lines in EXAMPLES.values() for line in lines)))
+    for command in _commands().values():
+        for action in (a for a in command._actions if a.dest == "cfg_options"):
+            keys |= {m.group(0) for m in re.finditer(KEY.pattern + r"(?==\S)", action.help or "")}
+    assert {"train_cfg.max_epochs", "early_stopping.patience", "model.backbone.weights"} <= keys
+    values = {"model.backbone.weights": "w.pth", "model.neck.steps": 1}
+    resolve_config("tranet", {k: values.get(k, 3) for k in keys})
+
+
+def test_no_doc_example_uses_a_key_of_the_first_schema():
+    from pathlib import Path
+
+    from auzoo.engine.settings import _renamed
+
+    root = Path(__file__).resolve().parents[2]
+    files = [root / "README.md", *sorted((root / "docs").glob("*.md")),
+             *sorted(root.glob("plugins/*/README.md"))]
+    found = {str(f.relative_to(root)): _option_keys(f.read_text()) for f in files}
+    assert sum(map(len, found.values())) > 20  # the examples were read
+    old = {f: [k for k in keys if _renamed(k)] for f, keys in found.items()}
+    assert not any(old.values()), old
