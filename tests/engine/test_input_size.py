@@ -91,3 +91,13 @@ def test_bench_refuses_before_any_cell_trains(tiny, tmp_path):
         bench([str(fits), tiny], data=str(tmp_path), out=out, folds="1", device="cpu",
               img_size=32)
     assert not list(out.glob("cells/*"))
+
+
+def test_train_refuses_before_writing_its_work_dir(tiny, tmp_path, capsys):
+    from auzoo.cli import main
+
+    work = tmp_path / "work"
+    code = main(["train", tiny, "--data", str(tmp_path), "--fold", "1", "--img-size", "32",
+                 "--work-dir", str(work), "--device", "cpu"])
+    assert code == 2 and "tiny cannot take img_size=32" in capsys.readouterr().err
+    assert not work.exists()
