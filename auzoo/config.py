@@ -7,12 +7,24 @@ A user's config file inherits a registered config by name with the
     model = dict(neck=dict(out_channels=256))
 
 Relative ``_base_`` paths keep their usual mmengine meaning.
+
+mmengine itself does not know ``auzoo::`` (its ``pkg::`` bases name OpenMMLab
+packages), and auzoo does not change that for the whole process: only its
+own loading (:func:`load_config`, and so ``auzoo.build_model``, ``auzoo
+train``, ``auzoo show``) resolves the prefix, inside :func:`auzoo_bases`. To
+read such a file with mmengine's ``Config.fromfile`` directly, do it inside
+that context manager::
+
+    with auzoo.config.auzoo_bases():
+        cfg = Config.fromfile('my_tranet.py')
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
+import threading
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any, Iterator, Mapping, Union
 
 from mmengine.config import Config
 
@@ -35,9 +47,7 @@ def config_path(name: str) -> Path:
         return path
     registry.ensure_loaded()
     stem = name[:-3] if name.endswith(".py") else name
-    if stem in registry.AMBIGUOUS_CONFIGS:
-        raise registry.RegistryConflictError(registry.ambiguity_message(
-            "model config", stem, registry.AMBIGUOUS_CONFIGS[stem]))
+    registry.CONFIG_CATALOGUE.check(stem)
     if stem in registry.CONFIGS:
         return registry.CONFIGS[stem]
     known = sorted(registry.CONFIGS)
@@ -81,10 +91,16 @@ def plugin_providing(model: str):
     return PLUGIN_MODELS.get(model)
 
 
-# mmengine resolves '::' bases through pkg_resources and a table of OpenMMLab
-# projects; auzoo's catalogue is a plain name -> file map, so resolve 'auzoo::'
-# here and hand every other base back to mmengine unchanged.
-_mmengine_get_cfg_path = Config._get_cfg_path
+# mmengine reads each ``_base_`` entry through the one static method
+# ``Config._get_cfg_path`` (called by class name, so a subclass cannot
+# override it); '::' there means an OpenMMLab package. auzoo's catalogue is a
+# plain name -> file map, so while auzoo loads a config that method resolves
+# 'auzoo::' itself and hands every other base to mmengine's unchanged; on the
+# way out mmengine's own is put back.
+_MMENGINE_GET_CFG_PATH = Config.__dict__["_get_cfg_path"]
+_mmengine_get_cfg_path = _MMENGINE_GET_CFG_PATH.__func__
+_users = 0
+_users_lock = threading.Lock()
 
 
 def _get_cfg_path(cfg_path: str, filename: str):
@@ -93,7 +109,27 @@ def _get_cfg_path(cfg_path: str, filename: str):
     return _mmengine_get_cfg_path(cfg_path, filename)
 
 
-Config._get_cfg_path = staticmethod(_get_cfg_path)
+@contextlib.contextmanager
+def auzoo_bases() -> Iterator[None]:
+    """Inside, mmengine's ``Config`` resolves ``_base_ = ['auzoo::NAME']``;
+    outside, mmengine is as shipped. Nests, and is safe across threads."""
+    global _users
+    with _users_lock:
+        if _users == 0:
+            Config._get_cfg_path = staticmethod(_get_cfg_path)
+        _users += 1
+    try:
+        yield
+    finally:
+        with _users_lock:
+            _users -= 1
+            if _users == 0:
+                Config._get_cfg_path = _MMENGINE_GET_CFG_PATH
+
+
+def _fromfile(path) -> Config:
+    with auzoo_bases():
+        return Config.fromfile(str(path))
 
 
 def load_config(source: ConfigLike) -> Config:
@@ -107,10 +143,10 @@ def load_config(source: ConfigLike) -> Config:
         text = text[len(_PREFIX):]
     path = Path(text)
     if path.suffix == ".py" and path.is_file():
-        return Config.fromfile(str(path))
+        return _fromfile(path)
     if path.suffix == ".py" and (path.parent != Path(".") or path.exists()):
         raise FileNotFoundError(f"config file not found: {path}")
-    return Config.fromfile(str(config_path(text)))
+    return _fromfile(config_path(text))
 
 
 def apply_overrides(cfg: Config, overrides: Mapping[str, Any], prefix: str = "") -> Config:

@@ -29,7 +29,6 @@ AUZOO_KEYS: Dict[str, str] = {
     "img_size": "input size of the model",
     "select_on": "'test' (the paper) or 'val'",
     "val_subjects": "training subjects held out by select_on='val'",
-    "early_stopping": "patience, min_delta, begin",
     "precision": "train / eval: 'fp32', 'bf16' or 'fp16' (on a GPU)",
     "channels_last": "channels-last memory on a GPU",
     "compile": "torch.compile the model (True or its options)",
@@ -52,7 +51,6 @@ AUZOO_KEYS: Dict[str, str] = {
 # Plain (untyped) sections and the keys read from them.
 SECTIONS: Dict[str, Sequence[str]] = {
     "data": ("bad_frames", "threshold"),
-    "early_stopping": ("patience", "min_delta", "begin"),
     "precision": ("train", "eval"),
     "init_from": ("config", "keys", "datasets", "source", "transfer", "checkpoint",
                   "source_data", "scratch"),

@@ -6,7 +6,9 @@ loading off. A plugin that raises is rolled back and reported, with a warning
 at the plugin's own file and line. A name that several plugins register is
 refused in all of them (each keeps its other registrations), and a plugin's
 claim on one of auzoo's own names is refused; ``auzoo list plugins`` shows
-both. Registering is in :mod:`auzoo.registry`.
+both. The rule is :mod:`auzoo.catalogue`'s, the same for every catalogue
+(parts, model configs, published rows); this module only says who is
+registering and settles the claims once every plugin has loaded.
 """
 from __future__ import annotations
 
@@ -17,14 +19,13 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import importlib_metadata
 
-from auzoo import registry
-from auzoo.registry import (AMBIGUOUS_CONFIGS, BUILTIN, CONFIG_CLAIMS, CONFIG_PROVIDERS, CONFIGS,
-                            DISABLE_PLUGINS_ENV, PART_REGISTRIES, PLUGIN_GROUP, Claim, Provider,
-                            register_config_dir)
+from auzoo.catalogue import BUILTIN, Provider, catalogues, registering_as
+from auzoo.registry import DISABLE_PLUGINS_ENV, PLUGIN_GROUP, register_config_dir
+
 
 @dataclass
 class PluginInfo:
@@ -50,48 +51,16 @@ def plugins_disabled() -> bool:
     return os.environ.get(DISABLE_PLUGINS_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
-@contextlib.contextmanager
-def _providing(name: str, plugin: bool = False) -> Iterator[None]:
-    """Registrations inside are ``name``'s; with ``plugin`` a clash is recorded, not raised."""
-    previous = registry._current_provider, registry._loading_plugin
-    registry._current_provider, registry._loading_plugin = name, plugin
-    try:
-        yield
-    finally:
-        registry._current_provider, registry._loading_plugin = previous
+def _registered_by(provider: str) -> List[str]:
+    """``KIND:NAME`` of every name ``provider`` holds, in every catalogue."""
+    return sorted(f"{key}:{cat.text(name)}" for key, cat in catalogues().items()
+                  for name in cat.names_from(provider))
 
 
-def _snapshot() -> Dict[str, set]:
-    from auzoo.report.published import PUBLISHED
-
-    snap = {key: set(reg.module_dict) for key, reg in PART_REGISTRIES.items()}
-    snap["configs"] = set(CONFIGS)
-    snap["published"] = set(PUBLISHED)
-    return snap
-
-
-def _added_since(before: Dict[str, set]) -> Dict[str, set]:
-    after = _snapshot()
-    return {key: after[key] - before[key] for key in after if after[key] - before[key]}
-
-
-def _roll_back(added: Dict[str, set], provider: str) -> None:
-    """Undo a failed plugin's partial registrations (and clashes) so it leaves no trace."""
-    for key, names in added.items():
-        for name in names:
-            if key == "configs":
-                CONFIGS.pop(name, None)
-                CONFIG_PROVIDERS.pop(name, None)
-            elif key == "published":
-                from auzoo.report.published import unregister_published
-                unregister_published(name)
-            else:
-                PART_REGISTRIES[key].unregister(name)
-    for catalogue in _catalogues().values():
-        for name, claims in list(catalogue.claims.items()):
-            claims[:] = [c for c in claims if c.provider.name != provider]
-            if not claims:
-                del catalogue.claims[name]
+def _withdraw(provider: str) -> None:
+    """Undo a failed plugin's registrations and claims, so that it leaves no trace."""
+    for cat in catalogues().values():
+        cat.withdraw(provider)
 
 
 def _plugin_location(ep, exc: BaseException) -> Tuple[str, int]:
@@ -122,14 +91,13 @@ def _load_entry_point(ep) -> PluginInfo:
     info = PluginInfo(name=ep.name, value=ep.value,
                       distribution=dist.name if dist else "?",
                       version=dist.version if dist else "?")
-    before = _snapshot()
     try:
-        with _providing(info.provider, plugin=True):
+        with registering_as(info.provider, plugin=True):
             obj = ep.load()
             if callable(obj) and not inspect.ismodule(obj):
                 obj()
     except Exception as exc:  # a broken plugin must not break auzoo
-        _roll_back(_added_since(before), info.provider)
+        _withdraw(info.provider)
         info.status = "failed"
         info.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         filename, lineno = _plugin_location(ep, exc)
@@ -138,61 +106,21 @@ def _load_entry_point(ep) -> PluginInfo:
                                filename, lineno, module=ep.value.split(":")[0])
         return info
     info.status = "loaded"
-    info.registered = sorted(f"{key}:{name}" for key, names in
-                             _added_since(before).items() for name in names)
     return info
 
 
-class _Catalogue:
-    """One namespace of names (a part registry, or the model configs) as the
-    clash resolution sees it."""
-
-    def __init__(self, providers, entries, claims, ambiguous):
-        self.providers, self.entries = providers, entries
-        self.claims, self.ambiguous = claims, ambiguous
-
-    def give(self, name: str, claim: Claim) -> None:
-        self.entries[name], self.providers[name] = claim.obj, claim.provider
-
-    def take_away(self, name: str) -> None:
-        self.entries.pop(name, None)
-        self.providers.pop(name, None)
-
-
-def _catalogues() -> Dict[str, _Catalogue]:
-    cats = {key: _Catalogue(reg.providers, reg._module_dict, reg.claims, reg.ambiguous)
-            for key, reg in PART_REGISTRIES.items()}
-    cats["configs"] = _Catalogue(CONFIG_PROVIDERS, CONFIGS, CONFIG_CLAIMS, AMBIGUOUS_CONFIGS)
-    return cats
-
-
-def _resolve_clashes(plugins: List[PluginInfo]) -> None:
-    """After every plugin has loaded: a name claimed by several plugins is
-    refused in all of them; a plugin's claim on one of auzoo's own names is
-    refused (auzoo keeps it). Each plugin keeps its other registrations."""
+def _settle(plugins: List[PluginInfo]) -> None:
+    """After every plugin has loaded: settle each catalogue's held-back claims
+    (:meth:`auzoo.catalogue.Catalogue.settle`) and tell each plugin what it
+    was refused and what it holds."""
     by_provider = {p.provider: p for p in plugins}
-    for kind, cat in _catalogues().items():
-        for name, claims in list(cat.claims.items()):
-            holder = cat.providers.get(name)
-            if holder is not None and holder.name == BUILTIN:
-                for claim in claims:
-                    _note(by_provider, claim.provider, f"{kind}:{name} refused: auzoo's own "
-                          f"has this name ({holder})")
-            else:
-                parties = ([holder] if holder is not None else cat.ambiguous.get(name, []))
-                parties = parties + [c.provider for c in claims]
-                if len(parties) == 1:
-                    cat.give(name, claims[0])
-                else:
-                    cat.take_away(name)
-                    cat.ambiguous[name] = parties
-                    for party in parties:
-                        others = "; ".join(str(p) for p in parties if p is not party)
-                        _note(by_provider, party, f"{kind}:{name} refused: also provided by {others}")
-                        info = by_provider.get(party.name)
-                        if info is not None and f"{kind}:{name}" in info.registered:
-                            info.registered.remove(f"{kind}:{name}")
-            del cat.claims[name]
+    for key, cat in catalogues().items():
+        for refusal in cat.settle():
+            _note(by_provider, refusal.provider,
+                  f"{key}:{cat.text(refusal.name)} refused: {refusal.reason}")
+    for info in plugins:
+        if info.status == "loaded":
+            info.registered = _registered_by(info.provider)
 
 
 def _note(by_provider: Dict[str, PluginInfo], provider: Provider, text: str) -> None:
@@ -207,10 +135,9 @@ def _note(by_provider: Dict[str, PluginInfo], provider: Provider, text: str) -> 
                                int(line), module=info.value.split(":")[0])
 
 
-def ambiguous_names() -> Dict[str, Dict[str, List[Provider]]]:
-    """Names refused because several plugins claim them, per kind."""
-    cats = _catalogues()
-    return {kind: dict(cat.ambiguous) for kind, cat in cats.items() if cat.ambiguous}
+def ambiguous_names() -> Dict[str, Dict[object, List[Provider]]]:
+    """Names refused because several plugins claim them, per catalogue."""
+    return {key: dict(cat.ambiguous) for key, cat in catalogues().items() if cat.ambiguous}
 
 
 def load_builtins() -> None:
@@ -219,11 +146,12 @@ def load_builtins() -> None:
     if _builtins_loaded:
         return
     _builtins_loaded = True
-    with _providing(BUILTIN):
+    with registering_as(BUILTIN):
         import auzoo.models  # noqa: F401  (importing registers the parts)
         import auzoo.report.published_rows  # noqa: F401
         import auzoo.report.published_intensity  # noqa: F401
         # what a run is made of: the training module, losses, metrics, hooks
+        import auzoo.data.au_frames  # noqa: F401  (AUFrames, in DATASETS)
         import auzoo.data.sampler  # noqa: F401
         import auzoo.data.transforms  # noqa: F401
         import auzoo.engine.hooks  # noqa: F401
@@ -254,7 +182,7 @@ def load_plugins(reload: bool = False) -> List[PluginInfo]:
                                status="disabled") for ep in eps]
         return _plugins
     _plugins = [_load_entry_point(ep) for ep in eps]
-    _resolve_clashes(_plugins)
+    _settle(_plugins)
     return _plugins
 
 

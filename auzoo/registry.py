@@ -10,13 +10,13 @@ children with the same scope under one parent, so only ``MODELS`` has one.
 Third-party packages add parts through the ``auzoo.plugins`` entry-point group:
 each entry point names a module (importing it registers its parts) or a
 callable (called once, without arguments). ``AUZOO_NO_PLUGINS=1`` turns plugin
-loading off. Loading, and what happens when two providers claim one name, is in
-:mod:`auzoo.plugin_loader`.
+loading off. Loading is in :mod:`auzoo.plugin_loader`; what happens when two
+providers register one name is :mod:`auzoo.catalogue`'s one rule, the same for
+parts, model configs and published rows.
 """
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -29,33 +29,12 @@ from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPP
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
+from auzoo.catalogue import (BUILTIN, Catalogue, Claim, Provider, RegistryConflictError,
+                             ambiguity_message, caller_location, current_provider, enrol,
+                             registering_as)
+
 PLUGIN_GROUP = "auzoo.plugins"
 DISABLE_PLUGINS_ENV = "AUZOO_NO_PLUGINS"
-
-BUILTIN = "auzoo (built-in)"
-
-# Who is registering right now: auzoo itself, or the plugin being loaded.
-_current_provider: str = BUILTIN
-# True while plugins load: a name clash is then recorded, not raised.
-_loading_plugin: bool = False
-
-
-class RegistryConflictError(KeyError):
-    """A name registered twice; the message names both providers."""
-
-    def __str__(self) -> str:  # KeyError would print the message quoted
-        return str(self.args[0])
-
-
-def current_provider() -> str:
-    """Who is registering right now: auzoo itself, or the plugin being loaded."""
-    return _current_provider
-
-
-def caller_location(depth: int = 2) -> str:
-    """file:line of the code ``depth`` frames up (for data registered by a call)."""
-    frame = inspect.stack()[depth]
-    return f"{frame.filename}:{frame.lineno}"
 
 
 def _where(obj) -> str:
@@ -67,81 +46,47 @@ def _where(obj) -> str:
         return getattr(obj, "__module__", "?")
 
 
-@dataclass(frozen=True)
-class Provider:
-    """Who registered a name, and where its definition stands."""
-
-    name: str  # "auzoo (built-in)" or "plugin NAME (DIST VERSION)"
-    where: str  # file:line of the definition, or a config file's path
-
-    def __str__(self) -> str:
-        return f"{self.name} at {self.where}"
-
-
 class AuzooRegistry(Registry):
-    """An mmengine Registry that records who registered each name.
+    """An mmengine Registry whose names follow auzoo's one clash rule.
 
-    Registering an existing name raises :class:`RegistryConflictError` naming
-    both providers, unless ``force=True``. While a plugin loads, the clash is
-    recorded instead (see :func:`load_plugins`), so the plugin's other
-    registrations go on; the name is then refused in every plugin that
-    claimed it (:attr:`ambiguous`), or stays auzoo's own if auzoo has it.
+    mmengine builds from it as from any Registry; who registered each name,
+    and what happens when a name is taken, is its :attr:`catalogue`'s
+    (:class:`auzoo.catalogue.Catalogue`): registering a taken name raises
+    :class:`RegistryConflictError` naming both providers unless
+    ``force=True``; while a plugin loads the clash is held back and settled
+    once all plugins have loaded (:func:`load_plugins`).
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.providers: Dict[str, Provider] = {}
-        self.claims: Dict[str, List[Claim]] = {}   # clashes recorded while plugins load
-        self.ambiguous: Dict[str, List[Provider]] = {}  # names refused: several plugins claim them
+        self.catalogue = Catalogue(self.name, entries=self._module_dict)
+
+    @property
+    def providers(self) -> Dict[str, Provider]:
+        return self.catalogue.providers
+
+    @property
+    def claims(self) -> Dict[str, List[Claim]]:
+        return self.catalogue.claims
+
+    @property
+    def ambiguous(self) -> Dict[str, List[Provider]]:
+        return self.catalogue.ambiguous
 
     def _register_module(self, module, module_name=None, force=False) -> None:
         if not callable(module):
             raise TypeError(f"module must be callable, but got {type(module)}")
         names = [module.__name__] if module_name is None else module_name
         names = [names] if isinstance(names, str) else list(names)
-        new = Provider(_current_provider, _where(module))
-        taken = [name for name in names if not force and self._taken(name, module)]
-        if taken and not _loading_plugin:
-            name = taken[0]
-            raise RegistryConflictError(
-                f"{self.name} '{name}' is registered twice: first by "
-                f"{self.providers.get(name, '?')}, then by {new}. "
-                "Rename one of them, or pass force=True to replace it.")
-        for name in names:
-            if name in taken:
-                self.claims.setdefault(name, []).append(Claim(new, module))
-            elif force or name not in self._module_dict:
-                self._module_dict[name] = module
-                self.providers[name] = new
-
-    def _taken(self, name: str, module) -> bool:
-        if name in self.ambiguous:
-            return True
-        return name in self._module_dict and self._module_dict[name] is not module
+        self.catalogue.register(names, module, _where(module), force=force)
 
     def unregister(self, name: str) -> None:
-        self._module_dict.pop(name, None)
-        self.providers.pop(name, None)
+        self.catalogue.remove(name)
 
     def get(self, key):
-        if isinstance(key, str) and key in self.ambiguous:
-            raise RegistryConflictError(ambiguity_message(self.name, key, self.ambiguous[key]))
+        if isinstance(key, str):
+            self.catalogue.check(key)
         return super().get(key)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A registration held back because its name was taken."""
-
-    provider: Provider
-    obj: object
-
-
-def ambiguity_message(kind: str, name: str, providers: List[Provider]) -> str:
-    listed = "; ".join(str(p) for p in providers)
-    return (f"{kind} '{name}' is ambiguous: it is provided by {len(providers)} plugins "
-            f"({listed}), so auzoo refuses it in all of them. Uninstall one of them, "
-            "or ask its authors to rename it.")
 
 
 MODELS = AuzooRegistry("model", parent=MMENGINE_MODELS, scope="auzoo",
@@ -155,14 +100,17 @@ HEADS = AuzooRegistry("head", scope="auzoo", locations=["auzoo.models"])
 # children of mmengine's, so a config's ``custom_hooks=[dict(type='MyHook')]``
 # or ``val_evaluator=dict(type='MyMetric')`` finds a plugin's part under
 # ``default_scope='auzoo'``; mmengine keeps losses in MODELS, whose auzoo child
-# is taken, so LOSSES stands alone.
+# is taken, so LOSSES stands alone. DATASETS holds torch datasets (what a
+# DataLoader reads); PROTOCOLS the dataset protocols a cache names (AUs, folds,
+# positive rule; each with its reader, prepare and synthetic writer).
 DATASETS = AuzooRegistry("dataset", parent=MMENGINE_DATASETS, scope="auzoo",
                          locations=["auzoo.data"])
+PROTOCOLS = AuzooRegistry("dataset protocol", scope="auzoo", locations=["auzoo.data.datasets"])
 LOSSES = AuzooRegistry("loss", scope="auzoo", locations=["auzoo.engine.losses"])
-# Training batch samplers: built with the training frames' labels and mask,
-# the global batch size, seed, rank and world size (auzoo.engine.loaders).
-SAMPLERS = AuzooRegistry("sampler", parent=MMENGINE_DATA_SAMPLERS, scope="auzoo",
-                         locations=["auzoo.data.sampler"])
+# Training batch samplers, built by mmengine's Runner.build_dataloader as a
+# loader's batch_sampler (auzoo.data.sampler).
+DATA_SAMPLERS = AuzooRegistry("sampler", parent=MMENGINE_DATA_SAMPLERS, scope="auzoo",
+                              locations=["auzoo.data.sampler"])
 METRICS = AuzooRegistry("metric", parent=MMENGINE_METRICS, scope="auzoo",
                         locations=["auzoo.engine.metrics"])
 HOOKS = AuzooRegistry("hook", parent=MMENGINE_HOOKS, scope="auzoo",
@@ -194,8 +142,9 @@ PART_REGISTRIES: Dict[str, AuzooRegistry] = {
     "heads": HEADS,
     "models": MODELS,
     "datasets": DATASETS,
+    "protocols": PROTOCOLS,
     "losses": LOSSES,
-    "samplers": SAMPLERS,
+    "samplers": DATA_SAMPLERS,
     "metrics": METRICS,
     "hooks": HOOKS,
     "transforms": TRANSFORMS,
@@ -205,14 +154,20 @@ PART_REGISTRIES: Dict[str, AuzooRegistry] = {
 }
 
 
+for _key, _registry in PART_REGISTRIES.items():
+    enrol(_key, _registry.catalogue)
+
+
 # --------------------------------------------------------------------------
 # Model configs: one file per model; the file's stem is the model's name.
 # --------------------------------------------------------------------------
 
-CONFIGS: Dict[str, Path] = {}
-CONFIG_PROVIDERS: Dict[str, Provider] = {}
-CONFIG_CLAIMS: Dict[str, List[Claim]] = {}        # clashes recorded while plugins load
-AMBIGUOUS_CONFIGS: Dict[str, List[Provider]] = {}  # names refused: several plugins claim them
+CONFIG_CATALOGUE = enrol("configs", Catalogue("model config"))
+# Views of the catalogue, read by `auzoo list` and config loading.
+CONFIGS: Dict[str, Path] = CONFIG_CATALOGUE.entries
+CONFIG_PROVIDERS: Dict[str, Provider] = CONFIG_CATALOGUE.providers
+CONFIG_CLAIMS: Dict[str, List[Claim]] = CONFIG_CATALOGUE.claims
+AMBIGUOUS_CONFIGS: Dict[str, List[Provider]] = CONFIG_CATALOGUE.ambiguous
 
 
 def register_config(name: str, path, force: bool = False) -> None:
@@ -220,17 +175,7 @@ def register_config(name: str, path, force: bool = False) -> None:
     path = Path(path).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"config file for model '{name}' not found: {path}")
-    new = Provider(_current_provider, str(path))
-    taken = name in AMBIGUOUS_CONFIGS or (name in CONFIGS and CONFIGS[name] != path)
-    if not force and taken:
-        if _loading_plugin:
-            CONFIG_CLAIMS.setdefault(name, []).append(Claim(new, path))
-            return
-        raise RegistryConflictError(
-            f"model config '{name}' is registered twice: first by "
-            f"{CONFIG_PROVIDERS.get(name, '?')}, then by {new}.")
-    CONFIGS[name] = path
-    CONFIG_PROVIDERS[name] = new
+    CONFIG_CATALOGUE.register([name], path, str(path), force=force)
 
 
 def register_config_dir(directory, force: bool = False) -> List[str]:
@@ -261,8 +206,7 @@ def build_part(registry: AuzooRegistry, cfg, **kwargs):
     name = cfg.get("type")
     if isinstance(name, str) and name not in registry.module_dict:
         ensure_loaded()
-        if name in registry.ambiguous:
-            raise RegistryConflictError(ambiguity_message(registry.name, name, registry.ambiguous[name]))
+        registry.catalogue.check(name)
         if name not in registry.module_dict:
             import difflib
 
@@ -281,11 +225,13 @@ from auzoo.plugin_loader import (  # noqa: E402  (it imports this module's names
 
 __all__ = [
     "ATTENTION", "BACKBONES", "HEADS", "MODELS", "NECKS", "SPLITTERS",
-    "DATASETS", "LOSSES", "METRICS", "HOOKS", "SAMPLERS", "TRANSFORMS", "CHECKPOINT_FORMATS",
+    "DATASETS", "PROTOCOLS", "LOSSES", "METRICS", "HOOKS", "DATA_SAMPLERS", "TRANSFORMS",
+    "CHECKPOINT_FORMATS",
     "WEIGHT_TRANSFERS", "OPTIM_WRAPPER_CONSTRUCTORS",
     "PART_REGISTRIES", "CONFIGS", "AuzooRegistry", "RegistryConflictError",
     "PluginInfo", "Provider", "ambiguity_message", "ambiguous_names", "register_config", "register_config_dir",
     "load_plugins", "load_builtins", "ensure_loaded", "plugins_disabled",
     "registered_parts", "provider_of", "build_part", "PLUGIN_GROUP",
-    "DISABLE_PLUGINS_ENV",
+    "DISABLE_PLUGINS_ENV", "BUILTIN", "CONFIG_CATALOGUE", "Catalogue", "caller_location",
+    "current_provider", "registering_as",
 ]

@@ -36,7 +36,7 @@ def train_options(*, epochs: int, iters: int, batch: int, img_size: int,
     """The schedule of a benchmark run, as mmengine-schema config keys."""
     return {"train_cfg.max_epochs": epochs, "train_dataloader.sampler.iters_per_epoch": iters,
             "train_dataloader.batch_size": batch, "img_size": img_size,
-            "early_stopping.patience": 1000, "default_hooks.logger.interval": log_interval}
+            "custom_hooks.0.patience": 1000, "default_hooks.logger.interval": log_interval}
 
 
 def train_cmd(config: str, cache: Path, work_dir: Path, *, device: str,

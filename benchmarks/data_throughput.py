@@ -28,10 +28,10 @@ import cv2
 import numpy as np
 
 from auzoo.data.align import LOOSE_SIZE, loose_crop
-from auzoo.data.dataset import AUFrames, make_loader
-from auzoo.data.disfa import DisfaRoot
-from auzoo.data.prepare.disfa import prepare_disfa
-from auzoo.data.synth import synth_disfa
+from auzoo.data.au_frames import AUFrames, make_loader
+from auzoo.data.datasets.disfa.reader import DisfaRoot
+from auzoo.data.datasets.disfa.prepare import prepare_disfa
+from auzoo.data.datasets.disfa.synth import synth_disfa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import Machine, save_report  # noqa: E402

@@ -30,9 +30,9 @@ import cv2
 import numpy as np
 
 from auzoo.data.align import similarity_matrix
-from auzoo.data.prepare import prepare_bp4d
-from auzoo.data.prepare.bp4d import DETECTOR
-from auzoo.data.synth.bp4d import synth_bp4d
+from auzoo.data.datasets.bp4d.prepare import prepare_bp4d
+from auzoo.data.datasets.bp4d.prepare import DETECTOR
+from auzoo.data.datasets.bp4d.synth import synth_bp4d
 from auzoo.vision.faces import FaceDetector, LandmarkPredictor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -16,6 +16,7 @@ import torch
 
 import auzoo
 from auzoo import plugin_loader, registry
+from auzoo.catalogue import catalogues
 from auzoo.cli import main
 
 DIST = "auzoo-scratch-plugin"
@@ -89,10 +90,7 @@ def write_plugin(root: Path, source: str, configs=None, dist=DIST, package="auzo
 def plugin_env(tmp_path, monkeypatch):
     """A folder on sys.path for scratch distributions; every registry as it was afterwards."""
     registry.ensure_loaded()  # built-ins and installed plugins first, so they are kept
-    parts = {key: (dict(reg._module_dict), dict(reg.providers), dict(reg.ambiguous))
-             for key, reg in registry.PART_REGISTRIES.items()}
-    configs = (dict(registry.CONFIGS), dict(registry.CONFIG_PROVIDERS),
-               dict(registry.AMBIGUOUS_CONFIGS))
+    saved = {key: cat.save() for key, cat in catalogues().items()}
     plugins = plugin_loader._plugins
     modules = set(sys.modules)
     monkeypatch.delenv(registry.DISABLE_PLUGINS_ENV, raising=False)
@@ -101,15 +99,8 @@ def plugin_env(tmp_path, monkeypatch):
     root.mkdir()
     monkeypatch.syspath_prepend(str(root))
     yield root
-    for key, reg in registry.PART_REGISTRIES.items():
-        reg._module_dict.clear(), reg._module_dict.update(parts[key][0])
-        reg.providers.clear(), reg.providers.update(parts[key][1])
-        reg.ambiguous.clear(), reg.ambiguous.update(parts[key][2])
-        reg.claims.clear()
-    registry.CONFIG_CLAIMS.clear()
-    for live, saved in zip((registry.CONFIGS, registry.CONFIG_PROVIDERS,
-                            registry.AMBIGUOUS_CONFIGS), configs):
-        live.clear(), live.update(saved)
+    for key, cat in catalogues().items():
+        cat.restore(saved[key])
     plugin_loader._plugins = plugins
     for name in set(sys.modules) - modules:
         if name.startswith("auzoo_scratch"):
@@ -341,3 +332,32 @@ def test_uninstalled_plugin_disappears_from_auzoo_list(tmp_path):
     listed = _auzoo_list(site)
     assert "scratch_net" not in listed and "ScratchPluginHead" not in listed and DIST not in listed
     assert "tranet" in listed and "ThreeRegionSplitter" in listed  # nothing else is lost
+
+
+def _row_plugin(f1) -> str:
+    return f'''
+        from auzoo.report.published import PublishedResult, register_published
+
+        register_published(PublishedResult(
+            method="Scratch-Net", dataset="disfa", aus=(1, 2), f1={f1!r}, citation="A. Author",
+            models=("scratch_net",)))
+    '''
+
+
+def test_published_rows_clash_by_the_same_rule_as_parts_and_configs(plugin_env, capsys):
+    from auzoo.report.published import PUBLISHED, published_for
+
+    write_plugin(plugin_env, _row_plugin((1.0, 2.0)))
+    write_plugin(plugin_env, _row_plugin((3.0, 4.0)), dist="auzoo-scratch-second",
+                 package="auzoo_scratch_second", name="scratch2")
+    with pytest.warns(RuntimeWarning, match="published:Scratch-Net/disfa refused: also provided by"):
+        infos = registry.load_plugins(reload=True)
+    first, second = _plugin(infos), _plugin(infos, "scratch2")
+    # the second row did not fail its plugin: both load, neither row is set beside a model
+    assert first.status == second.status == "loaded"
+    assert ("Scratch-Net", "disfa") not in PUBLISHED
+    assert published_for("scratch_net", "disfa") is None
+    with pytest.raises(registry.RegistryConflictError, match="ambiguous"):
+        published_for("scratch_net", "disfa", dict(published="Scratch-Net"))
+    assert main(["list", "plugins"]) == 0
+    assert "published:Scratch-Net/disfa refused" in capsys.readouterr().out

@@ -64,8 +64,8 @@ def _made_once(name: str, make, console=None) -> Path:
 
 def synthetic_disfa(console=None) -> Path:
     """The prepared cache of the demo's synthetic DISFA, made on first use."""
-    from auzoo.data.prepare import prepare_disfa
-    from auzoo.data.synth import synth_disfa
+    from auzoo.data.datasets.disfa.prepare import prepare_disfa
+    from auzoo.data.datasets.disfa.synth import synth_disfa
 
     def make(raw, prepared):
         synth_disfa(raw, subjects=SYNTHETIC["subjects"], frames=SYNTHETIC["frames"],
@@ -77,9 +77,9 @@ def synthetic_disfa(console=None) -> Path:
 
 def synthetic_bp4d(console=None) -> Path:
     """The prepared cache of the demo's synthetic BP4D, made on first use."""
-    from auzoo.data.prepare import prepare_bp4d
-    from auzoo.data.synth import synth_bp4d
-    from auzoo.data.synth.bp4d import LANDMARK_FOLDER
+    from auzoo.data.datasets.bp4d.prepare import prepare_bp4d
+    from auzoo.data.datasets.bp4d.synth import synth_bp4d
+    from auzoo.data.datasets.bp4d.synth import LANDMARK_FOLDER
 
     spec = SYNTHETIC_BP4D
 

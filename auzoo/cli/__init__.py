@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_show)
 
     p = command(sub, "synth", "write a synthetic dataset in a real dataset's layout")
-    p.add_argument("dataset", choices=("disfa", "bp4d"), help="the layout to write")
+    p.add_argument("dataset", help="the layout to write: disfa, bp4d or a plugin's dataset")
     p.add_argument("out", help="output folder (the dataset root)")
     p.add_argument("--subjects", type=int,
                    help="how many subject ids (DISFA: of 27, default 27; BP4D: of 41, default 3)")
@@ -61,9 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_synth)
 
     p = command(sub, "prepare", "decode, align and index a dataset once (resumable)")
-    p.add_argument("dataset", choices=("disfa", "bp4d", "frames"),
+    p.add_argument("dataset",
                    help="disfa or bp4d: a copy of the dataset as released; frames: your own "
-                        "labelled images and videos, listed in a labels CSV (docs/data.md)")
+                        "labelled images and videos, listed in a labels CSV (docs/data.md); "
+                        "any other registered dataset (a plugin's)")
     p.add_argument("root", metavar="ROOT|LABELS.csv",
                    help="the dataset's root folder (frames: the labels CSV)")
     p.add_argument("--out", required=True, help="cache folder to write")

@@ -115,34 +115,24 @@ def _cmd_show(args) -> int:
 # ------------------------------------------------------------- data: synth / prepare
 
 def _cmd_synth(args) -> int:
-    if args.dataset == "bp4d":
-        from auzoo.data.synth.bp4d import synth_bp4d
+    from auzoo.data.datasets import synth_dataset
 
-        synth_bp4d(args.out, subjects=args.subjects or 3, frames=args.frames or 24,
-                   tasks=args.tasks, seed=args.seed, width=args.width or 1040,
-                   height=args.height or 1392, layout=args.layout)
-        return 0
-    from auzoo.data.synth import synth_disfa
-
-    synth_disfa(args.out, subjects=args.subjects or 27, frames=args.frames or 300, seed=args.seed,
-                width=args.width or 1024, height=args.height or 768, workers=args.workers)
+    # each dataset's writer takes the options it knows; unset ones keep its defaults
+    synth_dataset(args.dataset, args.out, subjects=args.subjects, frames=args.frames,
+                  tasks=args.tasks, seed=args.seed, width=args.width, height=args.height,
+                  layout=args.layout, workers=args.workers)
     return 0
 
 
 def _cmd_prepare(args) -> int:
-    from auzoo.data import prepare
+    from auzoo.data.datasets import prepare_dataset
     from auzoo.utils.console import make_console
 
     console = make_console()  # the report's tables whole in a log too
-    if args.dataset == "disfa":
-        prepare.prepare_disfa(args.root, args.out, workers=args.workers, camera=args.camera,
-                              size=args.size, console=console)
-    elif args.dataset == "bp4d":
-        prepare.prepare_bp4d(args.root, args.out, workers=args.workers, size=args.size,
-                             landmarks=args.landmarks, console=console)
-    else:
-        prepare.prepare_frames(args.root, args.out, workers=args.workers, size=args.size,
-                               folds=args.folds, threshold=args.threshold, console=console)
+    # each dataset's writer takes the options it knows; unset ones keep its defaults
+    prepare_dataset(args.dataset, args.root, args.out, workers=args.workers, size=args.size,
+                    camera=args.camera, landmarks=args.landmarks, folds=args.folds,
+                    threshold=args.threshold, console=console)
     return 0
 
 

@@ -10,7 +10,7 @@ def _add_cfg_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                    metavar="KEY=VALUE",
                    help="override config entries (mmengine's schema, dotted keys; a key nothing reads "
-                        "is refused), e.g. train_cfg.max_epochs=5 early_stopping.patience=3")
+                        "is refused), e.g. train_cfg.max_epochs=5 custom_hooks.0.patience=3")
 
 
 def _preset_spelling(name: str) -> str:

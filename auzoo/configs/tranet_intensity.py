@@ -22,4 +22,5 @@ select_by = 'icc_mean'
 # than the occurrence head learns presence; at the preset's 4 epochs the mean
 # ICC was still rising (0.04, 0.22, 0.35, 0.40 on the synthetic demo, fold 1),
 # so its demo trains 12 epochs (0.57 at the 12th).
-demo = {'train_cfg.max_epochs': 12, 'early_stopping.patience': 12}
+demo = {'train_cfg.max_epochs': 12,
+        'custom_hooks': [dict(type='ResumableEarlyStopping', patience=12, begin=0)]}

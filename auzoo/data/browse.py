@@ -37,7 +37,7 @@ def browse(model, data, out, *, split: str = "test", n: int = 16, seed: int = 0,
     """
     from auzoo.config import apply_overrides, load_config, model_name
     from auzoo.data import open_cache
-    from auzoo.data.dataset import AUFrames
+    from auzoo.data.au_frames import AUFrames
     from auzoo.data.transforms import pipeline_steps
 
     if split not in SPLITS:

@@ -48,18 +48,26 @@ one rank, in the same number of steps.
 :class:`ShuffledBatchSampler` is the other recipe: an epoch is one shuffled
 pass over the training frames, each drawn once (ME-GraphAU and JAA-Net, whose
 losses weight the AUs instead; weighting both the draws and the loss would
-correct the imbalance twice). Samplers are registered parts (``SAMPLERS``),
-named in a config by ``train_dataloader.sampler.type``.
+correct the imbalance twice). Both are batch samplers registered in
+``DATA_SAMPLERS`` (a child of mmengine's), named in a config by
+``train_dataloader.sampler.type`` and built by mmengine's
+``Runner.build_dataloader`` as a loader's ``batch_sampler``: they take what it
+passes, the loader's ``sampler`` (mmengine's ``DefaultSampler`` over
+:class:`~auzoo.data.au_frames.AUFrames`, which carries the dataset and the
+run's seed) and the per-rank ``batch_size``; rank and world size are
+mmengine's. :func:`labelled_frames` stands in for that sampler where only
+labels are at hand.
 """
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 from typing import Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 from torch.utils.data import Sampler
 
-from auzoo.registry import SAMPLERS
+from auzoo.registry import DATA_SAMPLERS
 
 Negatives = Union[str, float]
 
@@ -135,30 +143,44 @@ def expected_batch_rates(labels: np.ndarray, mask: Optional[np.ndarray] = None,
     return (p @ positive) / np.maximum(p @ known, 1e-12)
 
 
+def labelled_frames(labels: np.ndarray, mask: Optional[np.ndarray] = None,
+                    aus: Optional[Sequence[int]] = None, seed: int = 0) -> SimpleNamespace:
+    """What a batch sampler reads from the loader's sampler (``.dataset.labels``,
+    ``.dataset.mask``, ``.dataset.aus``, ``.seed``), from bare labels."""
+    return SimpleNamespace(dataset=SimpleNamespace(labels=np.asarray(labels), mask=mask, aus=aus),
+                           seed=seed)
+
+
 class GlobalBatchSampler(Sampler[List[int]]):
     """What auzoo's training samplers share: an epoch is a list of *global*
-    batches drawn from a generator seeded with ``(seed, epoch)``, the same on
-    every rank; rank r of W yields rows ``r*B/W : (r+1)*B/W`` of each, so the
-    ranks together see exactly the single-process epoch. Subclasses give
-    :meth:`global_batches` and ``__len__``. ``world_size`` and ``rank``
-    default to torch.distributed's when it is initialised.
+    batches (``batch_size`` per rank, times the world size) drawn from a
+    generator seeded with ``(seed, epoch)``, the same on every rank; rank r of
+    W yields rows ``r*B/W : (r+1)*B/W`` of each, so the ranks together see
+    exactly the single-process epoch. Subclasses give :meth:`global_batches`
+    and ``__len__``. ``sampler`` is the loader's sampler over the frames (its
+    ``dataset`` has ``labels``, ``mask`` and ``aus``; its ``seed`` is the
+    run's); ``world_size`` and ``rank`` default to mmengine's.
 
     ``set_epoch(e)`` fixes the epoch drawn next (call it before each epoch, as
     with DistributedSampler); without it each pass moves to the next epoch.
     """
 
-    def __init__(self, batch_size: int, seed: int, world_size: Optional[int], rank: Optional[int]):
-        if world_size is None or rank is None:
-            import torch.distributed as dist
+    def __init__(self, sampler, batch_size: int, world_size: Optional[int] = None,
+                 rank: Optional[int] = None):
+        from mmengine.dist import get_dist_info
 
-            ready = dist.is_available() and dist.is_initialized()
-            world_size = world_size if world_size is not None else (dist.get_world_size() if ready else 1)
-            rank = rank if rank is not None else (dist.get_rank() if ready else 0)
+        dist_rank, dist_world = get_dist_info()
+        world_size = dist_world if world_size is None else int(world_size)
+        rank = dist_rank if rank is None else int(rank)
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is outside world size {world_size}")
-        if batch_size % world_size:
-            raise ValueError(f"global batch {batch_size} does not split over {world_size} ranks")
-        self.batch_size, self.seed = batch_size, seed
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be positive, not {batch_size}")
+        frames = sampler.dataset
+        self.labels, self.mask = frames.labels, getattr(frames, "mask", None)
+        self.aus = getattr(frames, "aus", None)
+        self.batch_size = int(batch_size) * world_size
+        self.seed = int(getattr(sampler, "seed", None) or 0)
         self.world_size, self.rank = world_size, rank
         self.epoch = 0
 
@@ -183,24 +205,22 @@ class GlobalBatchSampler(Sampler[List[int]]):
             yield batch[lo:lo + self.per_rank].tolist()
 
 
-@SAMPLERS.register_module()
+@DATA_SAMPLERS.register_module()
 class AUWeightedBatchSampler(GlobalBatchSampler):
     """Batches of dataset indices drawn by AU-weighted sampling; DDP-aware.
 
-    ``labels``: (n, n_AU) 0/1 labels of the dataset's frames, in dataset order;
-    ``mask``: (n, n_AU) bool, True where a label is coded (default: all).
-    ``batch_size`` is the global batch (paper: 64); with ``world_size`` W each
-    rank yields batches of ``batch_size // W`` (see :class:`GlobalBatchSampler`).
+    The frames' labels, in dataset order, and their mask (True where coded)
+    come from ``sampler.dataset``. ``batch_size`` is each rank's share of the
+    global batch (paper: 64 in all; see :class:`GlobalBatchSampler`).
     """
 
-    def __init__(self, labels: np.ndarray, mask: Optional[np.ndarray] = None, batch_size: int = 64,
-                 iters_per_epoch: int = 100, seed: int = 0, world_size: Optional[int] = None,
-                 rank: Optional[int] = None, aus: Optional[Sequence[int]] = None,
-                 negatives: Negatives = "class"):
-        super().__init__(batch_size, seed, world_size, rank)
+    def __init__(self, sampler, batch_size: int = 64, iters_per_epoch: int = 100,
+                 negatives: Negatives = "class", world_size: Optional[int] = None,
+                 rank: Optional[int] = None):
+        super().__init__(sampler, batch_size, world_size, rank)
         if iters_per_epoch < 1:
             raise ValueError(f"iters_per_epoch must be positive, not {iters_per_epoch}")
-        self.weights = frame_weights(labels, aus, mask, negatives)
+        self.weights = frame_weights(self.labels, self.aus, self.mask, negatives)
         self.negatives = negatives
         self.probabilities = self.weights / self.weights.sum()
         self.iters_per_epoch = iters_per_epoch
@@ -216,7 +236,7 @@ class AUWeightedBatchSampler(GlobalBatchSampler):
         return self.iters_per_epoch
 
 
-@SAMPLERS.register_module()
+@DATA_SAMPLERS.register_module()
 class ShuffledBatchSampler(GlobalBatchSampler):
     """Batches of one shuffled pass over the frames, each drawn once; DDP-aware.
 
@@ -231,12 +251,10 @@ class ShuffledBatchSampler(GlobalBatchSampler):
     ``type`` and nothing else; ``negatives`` is not taken.
     """
 
-    def __init__(self, labels: np.ndarray, mask: Optional[np.ndarray] = None, batch_size: int = 64,
-                 iters_per_epoch: Optional[int] = None, seed: int = 0,
-                 world_size: Optional[int] = None, rank: Optional[int] = None,
-                 aus: Optional[Sequence[int]] = None):
-        super().__init__(batch_size, seed, world_size, rank)
-        _, known = _coded(labels, mask)
+    def __init__(self, sampler, batch_size: int = 64, iters_per_epoch: Optional[int] = None,
+                 world_size: Optional[int] = None, rank: Optional[int] = None):
+        super().__init__(sampler, batch_size, world_size, rank)
+        _, known = _coded(self.labels, self.mask)
         self.indices = np.flatnonzero(known.any(axis=1))
         if not len(self.indices):
             raise ValueError("no frame has a coded AU")

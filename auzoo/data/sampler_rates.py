@@ -38,7 +38,7 @@ def rate_table(train: np.ndarray, test: np.ndarray, aus: Sequence[int],
 
 def synthetic_disfa(frames: int = 300, seed: int = 0, fold: int = 1) -> Tuple[np.ndarray, np.ndarray]:
     """(train, test) 0/1 labels of fold ``fold`` of ``auzoo synth disfa``'s default data."""
-    from auzoo.data.synth import subject_truth
+    from auzoo.data.datasets.disfa.synth import subject_truth
 
     cols = [DISFA_LABELLED_AUS.index(a) for a in DISFA.aus]
     per = {s: (subject_truth(s, frames, seed, 256, 192)["labels"][:frames, cols] >= DISFA.threshold)

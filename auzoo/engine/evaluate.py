@@ -18,7 +18,7 @@ import torch
 
 from auzoo.data.transforms import pipeline_steps
 from auzoo.engine.inference import Inference
-from auzoo.engine.loaders import build_frames_loader, frames_loader_cfg
+from auzoo.engine.loaders import FramesSource, build_frames_loader, frames_loader_cfg
 from auzoo.engine.predictions import Predictions
 from auzoo.engine.records import AUScores, IntensityScores
 from auzoo.models.tasks import has_intensity, model_task, split_output
@@ -39,11 +39,10 @@ def predict_frames(model, cache, subjects: Sequence[str], aus: Sequence[int], *,
     task = model_task(model)
     if pipeline is None:
         pipeline = pipeline_steps(getattr(model, "cfg", None), "test")
-    loader = build_frames_loader(
-        frames_loader_cfg(str(cache.root), subjects, aus, dict(data_cfg or {}),
-                          dict(batch_size=batch_size, num_workers=num_workers), training=False,
-                          pipeline=pipeline, img_size=img_size, intensity=has_intensity(task))
-        ["frames"], seed=0, device=device)
+    loader = build_frames_loader(frames_loader_cfg(
+        FramesSource(str(cache.root), subjects, aus, dict(data_cfg or {}), pipeline, img_size,
+                     has_intensity(task)),
+        dict(batch_size=batch_size, num_workers=num_workers), training=False, device=device))
     inference = Inference(model.to(device), img_size, precision=precision,
                           channels_last=channels_last)
     cols = None if columns is None else torch.as_tensor(list(columns), device=device)

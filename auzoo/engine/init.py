@@ -109,11 +109,11 @@ def _option_text(options: Mapping) -> str:
 
 
 def _source_text(source: Mapping) -> str:
-    from auzoo.registry import DATASETS
+    from auzoo.registry import PROTOCOLS
 
     dataset, fold = source["dataset"], source["fold"]
     parts = ""
-    kind = DATASETS.get(dataset)
+    kind = PROTOCOLS.get(dataset)
     fold_parts = getattr(kind, "fold_parts", {}) or {}
     if int(fold) in fold_parts:
         parts = f" (trained on {' + '.join(fold_parts[int(fold)][0])})"

@@ -1,17 +1,23 @@
 """mmengine's Runner, from an mmengine-schema config, with auzoo's few additions.
 
-:func:`runner_config` turns a run's config (model, schedule, hooks, data
-options) and what the run is (cache, subjects, fold, seed, work dir) into the
-config ``Runner.from_cfg`` reads; :class:`AuzooRunner` adds what mmengine does
-not do by itself: auzoo's loaders over a prepared cache, loading mmengine's own
-checkpoints under ``weights_only``, a quiet console, and a single process that
-stays on the device it was given.
+:func:`runner_config` hands the run's resolved config to ``Runner.from_cfg``
+whole: every key mmengine reads (``visualizer``, ``log_processor``,
+``load_from``, ``auto_scale_lr``, ``custom_hooks`` …) keeps its meaning, and
+auzoo sets only what a run of it needs (its :class:`RunPlan`): the model
+wrapper around ``cfg.model``, the fold's loaders, its own hooks appended to
+``custom_hooks``, the work dir, launcher, seed, resume and what depends on the
+device. auzoo's own keys (:data:`auzoo.config_check.AUZOO_KEYS`) are read here
+and removed; a key that cannot work in auzoo is refused by name
+(:data:`REFUSED`). :class:`AuzooRunner` adds what mmengine does not do by
+itself: loading checkpoints under ``weights_only`` (auzoo's ``best.pth`` too),
+a quiet console, and a single process that stays on the device it was given.
 """
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
 import torch
@@ -20,7 +26,7 @@ from mmengine.runner import Runner
 
 from auzoo.engine.checkpoint import mmengine_safe_globals
 from auzoo.data.transforms import pipeline_steps
-from auzoo.engine.loaders import build_frames_loader, frames_loader_cfg
+from auzoo.engine.loaders import FramesSource, frames_loader_cfg
 
 
 # --------------------------------------------------------------------------
@@ -92,20 +98,19 @@ def global_batch_split(batch_size: int, world_size: int) -> int:
 # --------------------------------------------------------------------------
 
 class AuzooRunner(Runner):
-    """mmengine's Runner with auzoo's loaders and safe checkpoint loading."""
+    """mmengine's Runner with safe checkpoint loading, a quiet console and one device."""
 
-    def build_dataloader(self, dataloader, seed=None, diff_rank_seed=False):
-        if isinstance(dataloader, Mapping) and "frames" in dataloader:
-            from mmengine.dist import get_dist_info
-            rank, world = get_dist_info()
-            return build_frames_loader(dict(dataloader["frames"]), seed=int(self.cfg.auzoo_seed),
-                                       device=torch.device(self.cfg.auzoo_device),
-                                       rank=rank, world_size=world)
-        return super().build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+    def load_checkpoint(self, filename, map_location="cpu", strict=False,
+                        revise_keys=((r"^module\.", ""),)):
+        """mmengine's, under ``weights_only``; an auzoo checkpoint (``best.pth``:
+        the model's own state dict) loads into the wrapper's ``model``."""
+        from auzoo.engine.checkpoint import FORMAT
 
-    def load_checkpoint(self, filename, *args, **kwargs):
         with mmengine_safe_globals():
-            return super().load_checkpoint(filename, *args, **kwargs)
+            head = torch.load(filename, map_location="cpu", weights_only=True, mmap=True)
+            if isinstance(head, Mapping) and (head.get("meta") or {}).get("format") == FORMAT:
+                revise_keys = [*revise_keys, (r"^", "model.")]
+            return super().load_checkpoint(filename, map_location, strict, list(revise_keys))
 
     def build_logger(self, *args, **kwargs):
         # Every INFO line goes to the run's log file; the console shows only
@@ -129,6 +134,19 @@ TASK_EVALUATORS = {"occurrence": ["AUMetric"], "intensity": ["AUIntensityMetric"
                    "both": ["AUMetric", "AUIntensityMetric"]}
 TASK_SELECT_BY = {"occurrence": "f1_mean", "intensity": "icc_mean", "both": "icc_mean"}
 _METRIC_KEYS = {"AUMetric": ("f1_", "acc_"), "AUIntensityMetric": ("icc_", "pcc_", "mae_")}
+EARLY_STOPPING_HOOKS = ("ResumableEarlyStopping", "EarlyStoppingHook")
+
+# mmengine Runner keys that cannot work in an auzoo run, and why.
+REFUSED = {
+    "data_preprocessor": "normalisation lives in each backbone (its timm pretrained_cfg), and "
+                         "batches reach the model as auzoo's dicts; remove the key",
+    "test_dataloader": "auzoo scores the test fold itself after training (result.json) and "
+                       "with `auzoo eval`; remove the key",
+    "test_evaluator": "auzoo scores the test fold itself after training (result.json) and "
+                      "with `auzoo eval`; remove the key",
+}
+# Keys mmengine reads besides its Runner's arguments.
+MMENGINE_EXTRA_KEYS = ("compile", "sync_bn", "model_wrapper_cfg", "custom_imports")
 
 
 def run_task(cfg: Config) -> str:
@@ -151,15 +169,34 @@ def selection_key(cfg: Config) -> str:
     return key
 
 
-def _auzoo_hooks(cfg: Config, seed: int, predictions_file: str) -> List[Dict[str, Any]]:
-    stopping = dict(cfg.early_stopping)
-    monitor = selection_key(cfg)
-    return [dict(type="BindLossHook"), dict(type="EpochSeedHook", seed=seed),
-            dict(type="TrainTimeHook"),
-            dict(type="ResumableEarlyStopping", patience=int(stopping.get("patience", 10)),
-                 min_delta=float(stopping.get("min_delta", 0.0)),
-                 begin=int(stopping.get("begin", 0)), monitor=monitor),
-            dict(type="ScoredCheckpointHook", predictions_file=predictions_file, monitor=monitor)]
+def early_stopping_hook(cfg: Config) -> Optional[Dict[str, Any]]:
+    """The config's early-stopping hook in ``custom_hooks`` (None: none)."""
+    hooks = [h for h in _as_list(cfg.get("custom_hooks")) if h.get("type") in EARLY_STOPPING_HOOKS]
+    return hooks[0] if hooks else None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What auzoo resolved for one run, beside its config: the cache (``data``),
+    the model's ``aus``, the fold's subject ``split`` (train / val / test), the
+    seed, the work dir, the device and launcher, whether mmengine's state is
+    resumed, the file of the best epoch's predictions, and where the weights
+    start (:func:`auzoo.engine.init.plan_init`)."""
+
+    data: str
+    aus: tuple
+    split: Mapping[str, tuple]
+    seed: int
+    work_dir: Path
+    device: torch.device
+    launcher: str = "none"
+    resume: bool = False
+    predictions_file: str = "best_predictions.npz"
+    init_from: Optional[dict] = None
+
+    @property
+    def distributed(self) -> bool:
+        return self.launcher != "none"
 
 
 def _precision(cfg: Config, device: torch.device) -> Dict[str, str]:
@@ -170,62 +207,88 @@ def _precision(cfg: Config, device: torch.device) -> Dict[str, str]:
     return dict(train=wanted.get("train", "bf16"), eval=wanted.get("eval", "fp32"))
 
 
-def runner_config(cfg: Config, *, data: str, aus, split: Mapping[str, tuple], seed: int,
-                  work_dir: Path, device: torch.device, launcher: str, resume: bool,
-                  predictions_file: str, init_from: Optional[dict] = None) -> Config:
-    """The config ``AuzooRunner.from_cfg`` builds the run from."""
-    select = split["val"] if cfg.get("select_on", "test") == "val" else split["test"]
-    distributed = launcher != "none"
+def _custom_hooks(cfg: Config, plan: RunPlan) -> List[Dict[str, Any]]:
+    """The config's hooks, an early-stopping hook's monitor defaulting to the
+    run's selection score, then auzoo's (ScoredCheckpointHook last: it saves
+    the early-stopping counters of the epoch just scored)."""
+    monitor = selection_key(cfg)
+    hooks = [dict(h, monitor=h.get("monitor", monitor)) if h.get("type") in EARLY_STOPPING_HOOKS
+             else h for h in _as_list(cfg.get("custom_hooks"))]
+    return hooks + [dict(type="BindLossHook"), dict(type="EpochSeedHook", seed=plan.seed),
+                    dict(type="TrainTimeHook"),
+                    dict(type="ScoredCheckpointHook", predictions_file=plan.predictions_file,
+                         monitor=monitor)]
+
+
+def _loaders(cfg: Config, plan: RunPlan) -> Dict[str, Any]:
+    from mmengine.dist import get_world_size
+
+    select = plan.split["val"] if cfg.get("select_on", "test") == "val" else plan.split["test"]
+    world = get_world_size() if plan.distributed else 1
+    common = dict(cache=plan.data, aus=tuple(plan.aus), data=dict(cfg.get("data") or {}),
+                  img_size=cfg.img_size, intensity=run_task(cfg) != "occurrence")
+    train = FramesSource(subjects=plan.split["train"], pipeline=pipeline_steps(cfg, "train"),
+                         **common)
+    val = FramesSource(subjects=select, pipeline=pipeline_steps(cfg, "test"), **common)
+    return dict(train_dataloader=frames_loader_cfg(train, cfg.train_dataloader, training=True,
+                                                   device=plan.device, world_size=world),
+                val_dataloader=frames_loader_cfg(val, cfg.val_dataloader, training=False,
+                                                 device=plan.device, world_size=world))
+
+
+def runner_config(cfg: Config, plan: RunPlan) -> Config:
+    """The config ``AuzooRunner.from_cfg`` builds the run from: ``cfg`` whole,
+    less auzoo's own keys, plus what :class:`RunPlan` resolved."""
+    from auzoo.config_check import AUZOO_KEYS, mmengine_keys
+
+    for key, why in REFUSED.items():
+        if cfg.get(key) is not None:
+            raise ValueError(f"config key {key!r} cannot work in an auzoo run: {why}")
+    if cfg.get("test_cfg"):
+        raise ValueError("config key 'test_cfg' cannot work in an auzoo run: "
+                         f"{REFUSED['test_dataloader']}")
+    device = plan.device
     precision = _precision(cfg, device)
-    channels_last = device.type == "cuda" and bool(cfg.get("channels_last", True))
-    optim_wrapper = dict(cfg.optim_wrapper)
+    task = run_task(cfg)
+    mmengine_reads = mmengine_keys() | set(MMENGINE_EXTRA_KEYS)
+    rc = {k: v for k, v in cfg.to_dict().items()
+          if not (k in AUZOO_KEYS and k not in mmengine_reads) and k not in ("test_cfg",)}
+    optim_wrapper = dict(rc["optim_wrapper"])
     if precision["train"] == "fp16":  # fp16 needs loss scaling; bf16 does not
         optim_wrapper.update(type="AmpOptimWrapper", dtype="float16")
-    model_cfg = dict(cfg.model)
-    model_cfg["aus"] = tuple(aus)
-    default_hooks = dict(cfg.get("default_hooks") or {})
+    default_hooks = dict(rc.get("default_hooks") or {})
     default_hooks["checkpoint"] = None  # ScoredCheckpointHook saves after scoring
-    log_interval = int((default_hooks.get("logger") or {}).get("interval", 20))
-    randomness = dict(cfg.get("randomness") or {}, seed=seed)
-    env_cfg = dict(cfg.get("env_cfg") or {})
+    env_cfg = dict(rc.get("env_cfg") or {})
     env_cfg["cudnn_benchmark"] = device.type == "cuda" and env_cfg.get("cudnn_benchmark", True)
     env_cfg["dist_cfg"] = dict(env_cfg.get("dist_cfg") or {},
                                backend="nccl" if device.type == "cuda" else "gloo")
-    task = run_task(cfg)
-    intensity = task != "occurrence"
-    evaluators = [dict(m, aus=tuple(aus)) if m.get("type") in _METRIC_KEYS else dict(m)
-                  for m in _as_list(cfg.get("val_evaluator"))
-                  or [dict(type=t) for t in TASK_EVALUATORS[task]]]
-    rc = dict(
-        model=dict(type="AUDetectorModule", model=model_cfg, loss=dict(cfg.loss),
-                   img_size=int(cfg.img_size), precision=precision, channels_last=channels_last,
-                   log_interval=log_interval, allow_random_init=bool(cfg.get("allow_random_init")),
-                   init_from=init_from, name=cfg.name, task=task),
-        work_dir=str(work_dir), experiment_name=f"{cfg.name}",
-        train_dataloader=frames_loader_cfg(data, split["train"], aus, cfg.get("data", {}),
-                                           cfg.train_dataloader, training=True,
-                                           pipeline=pipeline_steps(cfg, "train"),
-                                           img_size=cfg.img_size, intensity=intensity),
-        val_dataloader=frames_loader_cfg(data, select, aus, cfg.get("data", {}),
-                                         cfg.val_dataloader, training=False,
-                                         distributed=distributed,
-                                         pipeline=pipeline_steps(cfg, "test"),
-                                         img_size=cfg.img_size, intensity=intensity),
-        val_evaluator=evaluators, train_cfg=dict(cfg.train_cfg),
-        val_cfg=dict(cfg.get("val_cfg") or {}), optim_wrapper=optim_wrapper,
-        param_scheduler=list(cfg.get("param_scheduler") or []) or None,
-        default_hooks=default_hooks,
-        custom_hooks=_auzoo_hooks(cfg, seed, predictions_file) + _as_list(cfg.get("custom_hooks")),
-        launcher=launcher, env_cfg=env_cfg, randomness=randomness, resume=resume,
-        log_level=cfg.get("log_level", "INFO"), default_scope=cfg.get("default_scope", "auzoo"),
-        compile=cfg.get("compile", False), sync_bn=cfg.get("sync_bn"),
-        auzoo_device=str(device), auzoo_seed=seed)
-    if distributed:
+    rc.update(
+        model=dict(type="AUDetectorModule", model=dict(cfg.model, aus=tuple(plan.aus)),
+                   loss=dict(cfg.loss), img_size=int(cfg.img_size), precision=precision,
+                   channels_last=device.type == "cuda" and bool(cfg.get("channels_last", True)),
+                   log_interval=int((default_hooks.get("logger") or {}).get("interval", 20)),
+                   allow_random_init=bool(cfg.get("allow_random_init")),
+                   init_from=plan.init_from, name=cfg.name, task=task),
+        work_dir=str(plan.work_dir), experiment_name=rc.get("experiment_name") or cfg.name,
+        val_evaluator=[dict(m, aus=tuple(plan.aus)) if m.get("type") in _METRIC_KEYS else m
+                       for m in _as_list(cfg.get("val_evaluator"))
+                       or [dict(type=t) for t in TASK_EVALUATORS[task]]],
+        optim_wrapper=optim_wrapper, param_scheduler=rc.get("param_scheduler") or None,
+        val_cfg=rc.get("val_cfg") or {}, default_hooks=default_hooks,
+        custom_hooks=_custom_hooks(cfg, plan), launcher=plan.launcher, env_cfg=env_cfg,
+        randomness=dict(rc.get("randomness") or {}, seed=plan.seed), resume=plan.resume,
+        default_scope=rc.get("default_scope", "auzoo"), auzoo_device=str(device),
+        **_loaders(cfg, plan))
+    if plan.resume:
+        # mmengine resumes from `load_from` when both are set; a run resumed in
+        # its work dir continues from its own latest epoch instead
+        rc["load_from"] = None
+    if plan.distributed:
         rc["model_wrapper_cfg"] = dict(
             type="MMDistributedDataParallel",
             find_unused_parameters=bool(cfg.get("find_unused_parameters", False)),
             device_ids=[device.index] if device.type == "cuda" else None)
-    if randomness.get("deterministic"):
+    if rc["randomness"].get("deterministic"):
         # cuBLAS is deterministic only with a fixed workspace, set before CUDA starts
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return Config(rc)

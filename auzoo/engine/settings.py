@@ -4,7 +4,7 @@
 Configs use mmengine's schema (``optim_wrapper``, ``param_scheduler``,
 ``train_cfg``, ``train_dataloader``, ``default_hooks``, ``custom_hooks``,
 ``randomness``, ``env_cfg`` …) plus auzoo's keys where mmengine has none
-(``data``, ``loss``, ``select_on``, ``early_stopping``, ``precision``,
+(``data``, ``loss``, ``select_on``, ``precision``,
 ``init_from``, ``keep_epochs``, ``allow_random_init``). Keys of auzoo's first config schema
 fail with a message that names their new place.
 """
@@ -80,8 +80,8 @@ RENAMED = {
     "train.max_epochs": "train_cfg.max_epochs",
     "train.batch_size": "train_dataloader.batch_size",
     "train.iters_per_epoch": "train_dataloader.sampler.iters_per_epoch",
-    "train.patience": "early_stopping.patience",
-    "train.min_delta": "early_stopping.min_delta",
+    "train.patience": "custom_hooks (ResumableEarlyStopping's patience)",
+    "train.min_delta": "custom_hooks (ResumableEarlyStopping's min_delta)",
     "train.select_on": "select_on",
     "train.val_subjects": "val_subjects",
     "train.eval_batch_size": "val_dataloader.batch_size",
@@ -95,6 +95,7 @@ RENAMED = {
     "train.keep_resume_checkpoints": "(gone: only the latest resume checkpoint is kept)",
     "data.protocol": "(gone: the dataset comes from the prepared cache)",
     "data.hflip": "train_pipeline (a RandomFlip step; remove it for no flips)",
+    "early_stopping": "custom_hooks = [dict(type='ResumableEarlyStopping', patience=…, begin=…)]",
 }
 
 PRESET_DIR = "_base_/presets"
@@ -193,7 +194,7 @@ def resolve_config(model, cfg_options: Optional[Mapping[str, Any]] = None,
     if "train" in cfg:
         raise KeyError(f"config of '{name}' has a 'train' section, from auzoo's first config "
                        "schema: its entries are now mmengine's optim_wrapper, train_cfg, "
-                       "train_dataloader and auzoo's early_stopping / select_on "
+                       "train_dataloader and auzoo's select_on (early stopping: custom_hooks) "
                        "(docs/training.md, 'Config keys')")
     missing = [k for k in REQUIRED if k not in cfg]
     if missing:
@@ -231,6 +232,11 @@ def _optional_int(value) -> Optional[int]:
     return None if value is None else int(value)
 
 
+def _early_stopping(cfg: Config) -> Dict[str, Any]:
+    from auzoo.engine.runner import early_stopping_hook
+    return {k: v for k, v in (early_stopping_hook(cfg) or {}).items() if k != "type"}
+
+
 def schedule_record(cfg: Config) -> Dict[str, Any]:
     """What the run's schedule was, for its result record."""
     return dict(optim_wrapper=cfg.optim_wrapper.to_dict() if hasattr(cfg.optim_wrapper, "to_dict")
@@ -238,7 +244,7 @@ def schedule_record(cfg: Config) -> Dict[str, Any]:
                 param_scheduler=[dict(s) for s in cfg.get("param_scheduler") or []],
                 train_cfg=dict(cfg.train_cfg), batch_size=int(cfg.train_dataloader.batch_size),
                 iters_per_epoch=_optional_int(cfg.train_dataloader.sampler.get("iters_per_epoch", 100)),
-                sampler=dict(cfg.train_dataloader.sampler), early_stopping=dict(cfg.early_stopping),
+                sampler=dict(cfg.train_dataloader.sampler), early_stopping=_early_stopping(cfg),
                 loss=dict(cfg.loss), select_on=cfg.get("select_on", "test"),
                 img_size=int(cfg.get("img_size", 224)), data=dict(cfg.get("data") or {}),
                 applied=dict(cfg.get("applied") or {}))

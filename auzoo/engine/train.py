@@ -7,8 +7,9 @@ wrapper, schedulers, hooks, randomness, environment): an epoch is
 ``iters_per_epoch`` batches drawn by the AU-weighted sampler, the model is
 scored after every epoch (on the test fold, as the paper does, or on held-out
 training subjects with ``select_on='val'``), the best epoch by mean F1 is
-kept, and training stops after ``early_stopping.patience`` epochs without a
-better one (counted from ``early_stopping.begin``). The work dir holds:
+kept, and training stops after ``patience`` epochs without a better one
+(counted from ``begin``) by the ``ResumableEarlyStopping`` hook in
+``custom_hooks``. The work dir holds:
 
 * ``best.pth``     the chosen model, an auzoo checkpoint that says what it is
 * ``result.json``  its scores and everything that produced them
@@ -110,8 +111,8 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     from mmengine.dist import barrier, get_rank
 
     from auzoo.data import open_cache
-    from auzoo.engine.runner import (AuzooRunner, launch, on_rank0, resolve_device, run_task,
-                                     runner_config, selection_key)
+    from auzoo.engine.runner import (AuzooRunner, RunPlan, launch, on_rank0, resolve_device,
+                                     run_task, runner_config, selection_key)
     from auzoo.engine.settings import preset_piece, resolve_config, schedule_record
 
     spec = dataclasses.replace(spec, preset=preset_piece(spec.preset))  # 'cpu-demo' = 'cpu_demo'
@@ -152,9 +153,10 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     barrier()
 
     init_from = _initialisation(init_plan, spec, work_dir, progress, cfg.name)
-    rc = runner_config(cfg, data=str(spec.data), aus=aus, split=split, seed=spec.seed,
-                       work_dir=work_dir, device=dev, launcher=launcher, resume=resume,
-                       predictions_file=PREDICTIONS_FILE, init_from=init_from)
+    rc = runner_config(cfg, RunPlan(data=str(spec.data), aus=aus, split=split, seed=spec.seed,
+                                    work_dir=work_dir, device=dev, launcher=launcher,
+                                    resume=resume, predictions_file=PREDICTIONS_FILE,
+                                    init_from=init_from))
     with warnings.catch_warnings():
         # mmengine says when it switches the start method to the config's
         # forkserver; that switch is the point (docs/training.md), not news

@@ -33,7 +33,7 @@ from auzoo.inference.pipeline import default_workers
 from auzoo.inference.predictor import Predictor, console, load_model
 from auzoo.inference.sources import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, InputError, Source,
                                      collect_sources, read_image)
-from auzoo.inference.table import (FORMATS, FRAME_COLUMNS, au_columns, openface_table,
+from auzoo.inference.table import (FORMATS, FRAME_COLUMNS, openface_table, prediction_columns,
                                    write_table)
 
 PathLike = Union[str, os.PathLike]
@@ -155,5 +155,5 @@ def predict_cli(args) -> int:
 
 __all__ = ["FORMATS", "FRAME_COLUMNS", "openface_table",
            "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "InputError", "Predictor",
-           "Source", "au_columns", "collect_sources", "default_workers", "load_model", "predict",
-           "predict_cli", "read_image", "summary"]
+           "Source", "collect_sources", "default_workers", "load_model", "predict",
+           "predict_cli", "prediction_columns", "read_image", "summary"]

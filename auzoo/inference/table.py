@@ -26,7 +26,7 @@ FRAME_COLUMNS = ("file", "frame", "timestamp", "face_id", "success",
                  "face_x", "face_y", "face_w", "face_h", "confidence")
 
 
-def au_columns(aus: Sequence[int], task: str = "occurrence") -> list:
+def prediction_columns(aus: Sequence[int], task: str = "occurrence") -> list:
     """``AU01_r … AU26_r`` (intensity), then ``AU01_prob … AU26_prob`` and
     ``AU01_c … AU26_c`` (occurrence), grouped as OpenFace groups ``_r`` and ``_c``."""
     intensity = [f"AU{au:02d}_r" for au in aus] if task in ("intensity", "both") else []
@@ -236,6 +236,6 @@ class Resume:
         self.state_path.unlink(missing_ok=True)
 
 
-__all__ = ["FORMATS", "FRAME_COLUMNS", "OPENFACE_FRAME_COLUMNS", "Resume", "Row", "au_columns",
+__all__ = ["FORMATS", "FRAME_COLUMNS", "OPENFACE_FRAME_COLUMNS", "Resume", "Row", "prediction_columns",
            "file_key", "openface_confidence", "openface_table", "read_table", "rows_to_table",
            "write_csv", "write_openface", "write_table"]

@@ -6,14 +6,14 @@ from typing import Any, Mapping
 import pandas as pd
 
 from auzoo.report.markdown import fmt, fmt_std
-from auzoo.report.tables import BASELINE, au_columns, model_means
+from auzoo.report.tables import BASELINE, scored_aus, model_means
 
 
 def console_table(frame: pd.DataFrame, published: Mapping[str, Any], title: str = ""):
     from rich.table import Table
 
     means = model_means(frame)
-    aus = au_columns(frame)
+    aus = scored_aus(frame)
     seeds = int(means["n_seeds"].max()) if "n_seeds" in means and means["n_seeds"].notna().any() else 1
     table = Table(title=title or ("F1-frame (%), mean over folds"
                                   + (f" and {seeds} seeds (± std)" if seeds > 1 else "")),

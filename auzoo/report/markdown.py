@@ -10,7 +10,7 @@ import pandas as pd
 
 from auzoo.engine.records import RunResult
 from auzoo.report.stats import verdict
-from auzoo.report.tables import BASELINE, MEAN, au_columns, model_means
+from auzoo.report.tables import BASELINE, MEAN, scored_aus, model_means
 
 SYNTHETIC_NOTE = ("> **Synthetic data.** These numbers come from auzoo's synthetic data (drawn "
                   "faces). They show that training works; they say nothing about the real "
@@ -97,7 +97,7 @@ def cross_section(cross: pd.DataFrame) -> List[str]:
              "every subject of another dataset, on the AUs both share.", ""]
     means = cross[cross["fold"] == MEAN]
     for data, group in means.groupby("scored_data", sort=False):
-        aus = [au for au in au_columns(group) if group[f"f1_{au}"].notna().any()]
+        aus = [au for au in scored_aus(group) if group[f"f1_{au}"].notna().any()]
         first = group.iloc[0]
         lines += [f"### Scored on {first['scored_on']} (`{data}`)", "",
                   "| model | " + " | ".join(aus) + " | Avg | always present |",
@@ -210,7 +210,7 @@ def markdown_report(frame: pd.DataFrame, results: Sequence[RunResult], *, synthe
                     published: Mapping[str, Any], comparison: Optional[pd.DataFrame] = None,
                     cross: Optional[pd.DataFrame] = None) -> str:
     means = model_means(frame)
-    aus = au_columns(frame)
+    aus = scored_aus(frame)
     first = results[0].provenance
     datasets = sorted({r.provenance.dataset for r in results})
     data = sorted({r.provenance.data for r in results})

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from auzoo.report.tables import BASELINE, au_columns
+from auzoo.report.tables import BASELINE, scored_aus
 
 
 def _pyplot():
@@ -83,7 +83,7 @@ def plot_overview(means: pd.DataFrame, path: Path, synthetic: bool = False) -> P
     """All models at a glance: a model × AU heatmap of F1 with the average, the
     always-present baseline as the last row, and each cell's margin over it."""
     plt = _pyplot()
-    aus = au_columns(means.reset_index())
+    aus = scored_aus(means.reset_index())
     models = [m for m in means.index if m != BASELINE]
     order = sorted(models, key=lambda m: -float(means.loc[m, "f1_mean"]))
     rows = order + ([BASELINE] if BASELINE in means.index else [])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from auzoo import registry
+from auzoo.catalogue import Catalogue, Provider, caller_location, enrol
 
 
 @dataclass(frozen=True)
@@ -51,27 +52,24 @@ class PublishedResult:
         return dict(zip(self.aus, self.f1)).get(au)
 
 
-PUBLISHED: Dict[Tuple[str, str], PublishedResult] = {}
-PUBLISHED_PROVIDERS: Dict[Tuple[str, str], registry.Provider] = {}
+PUBLISHED_CATALOGUE = enrol("published", Catalogue(
+    "published row", label=lambda key: f"published row {key[0]!r} on {key[1]}"))
+# Views of the catalogue: (method, dataset) -> row, and who registered it.
+PUBLISHED: Dict[Tuple[str, str], PublishedResult] = PUBLISHED_CATALOGUE.entries
+PUBLISHED_PROVIDERS: Dict[Tuple[str, str], Provider] = PUBLISHED_CATALOGUE.providers
 
 
 def register_published(row: PublishedResult, force: bool = False) -> PublishedResult:
-    """Register ``row`` under (method, dataset); a second registration of the
-    same key by someone else is a :class:`~auzoo.registry.RegistryConflictError`."""
-    key = (row.method, row.dataset)
-    new = registry.Provider(registry.current_provider(), registry.caller_location())
-    if not force and key in PUBLISHED and PUBLISHED[key] != row:
-        raise registry.RegistryConflictError(
-            f"published row {row.method!r} on {row.dataset} is registered twice: first by "
-            f"{PUBLISHED_PROVIDERS[key]}, then by {new}")
-    PUBLISHED[key] = row
-    PUBLISHED_PROVIDERS[key] = new
+    """Register ``row`` under (method, dataset), under the one clash rule of
+    :mod:`auzoo.catalogue`: the same row again changes nothing, another row
+    under a taken key is a :class:`~auzoo.catalogue.RegistryConflictError`
+    naming both providers (while plugins load: refused once all have loaded)."""
+    PUBLISHED_CATALOGUE.register([(row.method, row.dataset)], row, caller_location(), force=force)
     return row
 
 
 def unregister_published(key: Tuple[str, str]) -> None:
-    PUBLISHED.pop(key, None)
-    PUBLISHED_PROVIDERS.pop(key, None)
+    PUBLISHED_CATALOGUE.remove(key)
 
 
 def published_rows(dataset: Optional[str] = None) -> List[PublishedResult]:
@@ -87,7 +85,7 @@ def published_for(model: str, dataset: str, cfg: Optional[Mapping] = None) -> Op
     if isinstance(named, Mapping):
         named = named.get(dataset)
     if named is not None:
-        row = PUBLISHED.get((str(named), dataset))
+        row = PUBLISHED_CATALOGUE.get((str(named), dataset))
         if row is None:
             known = sorted(m for m, d in PUBLISHED if d == dataset)
             raise KeyError(f"config of '{model}' names published row {named!r} on {dataset}; "

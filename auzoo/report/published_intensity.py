@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from auzoo import registry
+from auzoo.catalogue import Catalogue, caller_location, enrol
 
 METRIC_NAMES = {"icc": "ICC(3,1)", "pcc": "PCC", "mae": "MAE"}
 
@@ -51,21 +52,25 @@ class PublishedIntensityResult:
         return dict(zip(self.aus, self.values)).get(au) if self.values is not None else None
 
 
-PUBLISHED_INTENSITY: Dict[Tuple[str, str, str], PublishedIntensityResult] = {}
+PUBLISHED_INTENSITY_CATALOGUE = enrol("published_intensity", Catalogue(
+    "published intensity row", label=lambda key: (f"published intensity row {key[0]!r} "
+                                                  f"({key[1]}, {key[2]})")))
+# A view of the catalogue: (method, dataset, metric) -> row.
+PUBLISHED_INTENSITY: Dict[Tuple[str, str, str], PublishedIntensityResult] = \
+    PUBLISHED_INTENSITY_CATALOGUE.entries
 
 
 def register_published_intensity(row: PublishedIntensityResult,
                                  force: bool = False) -> PublishedIntensityResult:
-    key = (row.method, row.dataset, row.metric)
-    if not force and key in PUBLISHED_INTENSITY and PUBLISHED_INTENSITY[key] != row:
-        raise registry.RegistryConflictError(
-            f"published intensity row {row.method!r} ({row.dataset}, {row.metric}) is registered twice")
-    PUBLISHED_INTENSITY[key] = row
+    """Register ``row`` under (method, dataset, metric), under the clash rule of
+    :mod:`auzoo.catalogue` (as :func:`auzoo.report.published.register_published`)."""
+    PUBLISHED_INTENSITY_CATALOGUE.register([(row.method, row.dataset, row.metric)], row,
+                                           caller_location(), force=force)
     return row
 
 
 def unregister_published_intensity(key: Tuple[str, str, str]) -> None:
-    PUBLISHED_INTENSITY.pop(key, None)
+    PUBLISHED_INTENSITY_CATALOGUE.remove(key)
 
 
 def published_intensity_rows(dataset: Optional[str] = None) -> List[PublishedIntensityResult]:
@@ -101,6 +106,6 @@ register_published_intensity(PublishedIntensityResult(
               "network distilled from a larger pre-trained encoder; not auzoo's 3 folds"),
     notes="per-AU values not read"))
 
-__all__ = ["METRIC_NAMES", "PUBLISHED_INTENSITY", "PublishedIntensityResult",
+__all__ = ["METRIC_NAMES", "PUBLISHED_INTENSITY", "PUBLISHED_INTENSITY_CATALOGUE", "PublishedIntensityResult",
            "published_intensity_rows", "register_published_intensity",
            "unregister_published_intensity"]

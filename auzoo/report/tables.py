@@ -21,8 +21,9 @@ MEAN = "mean"
 SCORE_PREFIXES = ("f1_", "acc_", "icc_", "pcc_", "mae_")
 
 
-def au_columns(frame: pd.DataFrame, kind: str = "f1") -> List[str]:
-    """``['AU1', 'AU2', …]``: the AUs of the frame's ``f1_AU*`` columns, by number."""
+def scored_aus(frame: pd.DataFrame, kind: str = "f1") -> List[str]:
+    """``['AU1', 'AU2', …]``: the AUs the frame has ``{kind}_AU*`` score columns
+    for (``f1_AU1`` …), by number."""
     aus = [c[len(kind) + 1:] for c in frame.columns
            if c.startswith(f"{kind}_AU") and not c.endswith("_std")]
     return sorted(aus, key=lambda a: int(a[2:]))
@@ -154,7 +155,7 @@ def results_frame(results: Sequence[RunResult]) -> pd.DataFrame:
 def ordered(frame: pd.DataFrame) -> pd.DataFrame:
     """Who, then the scores (each beside its std over seeds), then the provenance."""
     def scores(kind):
-        aus = [f"{kind}_{au}" for au in au_columns(frame, kind)] + [f"{kind}_mean"]
+        aus = [f"{kind}_{au}" for au in scored_aus(frame, kind)] + [f"{kind}_mean"]
         return [c for a in aus for c in (a, f"{a}_std") if c in frame]
 
     first = [c for c in ("model", "fold", "seed", "n_seeds", "seeds") if c in frame]

@@ -30,8 +30,8 @@ train_cfg = dict(max_epochs=2)
 
 @pytest.fixture(scope="module")
 def tiny_cache(tmp_path_factory):
-    from auzoo.data.prepare import prepare_disfa
-    from auzoo.data.synth import synth_disfa
+    from auzoo.data.datasets.disfa.prepare import prepare_disfa
+    from auzoo.data.datasets.disfa.synth import synth_disfa
 
     base = tmp_path_factory.mktemp("disfa")
     synth_disfa(base / "raw", subjects=27, frames=48, width=160, height=120, seed=1, workers=2)

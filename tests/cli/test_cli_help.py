@@ -69,7 +69,7 @@ def test_no_help_suggests_a_key_that_is_refused():
     for command in _commands().values():
         for action in (a for a in command._actions if a.dest == "cfg_options"):
             keys |= {m.group(0) for m in re.finditer(KEY.pattern + r"(?==\S)", action.help or "")}
-    assert {"train_cfg.max_epochs", "early_stopping.patience", "model.backbone.weights"} <= keys
+    assert {"train_cfg.max_epochs", "custom_hooks.0.patience", "model.backbone.weights"} <= keys
     values = {"model.backbone.weights": "w.pth", "model.neck.steps": 1}
     resolve_config("tranet", {k: values.get(k, 3) for k in keys})
 

@@ -32,9 +32,9 @@ def test_every_flag_becomes_its_config_key(command):
     base = {"train": ["train", "tranet", "--data", "c", "--fold", "1"],
             "bench": ["bench", "tranet"]}[command]
     argv = base + [a for f in CONFIG_FLAGS if command in f.commands for a in _argv(f)]
-    args = build_parser().parse_args(argv + ["--cfg-options", "early_stopping.patience=3"])
+    args = build_parser().parse_args(argv + ["--cfg-options", "custom_hooks.0.patience=3"])
     assert _train_cfg_options(args) == {
-        "early_stopping.patience": 3, "train_cfg.max_epochs": 5,
+        "custom_hooks.0.patience": 3, "train_cfg.max_epochs": 5,
         "train_dataloader.sampler.iters_per_epoch": 7, "train_dataloader.batch_size": 32,
         "img_size": 96, "select_on": "val", "compile": True, "allow_random_init": True}
 
@@ -78,10 +78,10 @@ def test_bench_hands_its_flags_to_the_grid_as_config_keys(monkeypatch, tmp_path)
     monkeypatch.setattr(bench_main, "bench", lambda options: seen.setdefault("options", options))
     assert main(["bench", "tranet", "--img-size", "64", "--max-epochs", "1", "--folds", "1",
                  "--seeds", "0,1", "--out", str(tmp_path), "--cfg-options",
-                 "early_stopping.patience=2"]) == 0
+                 "custom_hooks.0.patience=2"]) == 0
     options = seen["options"]
     assert options.cfg_options == {"img_size": 64, "train_cfg.max_epochs": 1,
-                                   "early_stopping.patience": 2}
+                                   "custom_hooks.0.patience": 2}
     assert (options.models, options.folds, options.seeds, options.out) == (
         ("tranet",), "1", "0,1", str(tmp_path))
 
@@ -98,7 +98,8 @@ def test_unknown_flag_values_are_refused():
         flag_options({"max_epoch": 3})
 
 
-@pytest.mark.parametrize("old,new", [("train.patience", "early_stopping.patience"),
+@pytest.mark.parametrize("old,new", [("train.patience", "custom_hooks"),
+                                     ("early_stopping.patience", "custom_hooks"),
                                      ("train.eval_batch_size", "val_dataloader.batch_size")])
 def test_old_keys_are_refused_by_their_new_name(old, new):
     with pytest.raises(KeyError, match=new.replace(".", r"\.")):

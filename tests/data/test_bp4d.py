@@ -9,15 +9,16 @@ import pytest
 
 from auzoo.cli import main
 from auzoo.data import open_cache
-from auzoo.data.bp4d import Bp4dFormatError, Bp4dRoot, read_landmark_lists, read_occurrence_csv
+from auzoo.data.datasets.bp4d.reader import (Bp4dFormatError, Bp4dRoot, read_landmark_lists,
+                                             read_occurrence_csv)
 from auzoo.data.cache_format import NOT_CODED, is_label_column
-from auzoo.data.dataset import AUFrames
+from auzoo.data.au_frames import AUFrames
 from auzoo.data.datasets.bp4d import BP4D, BP4D_AUS
-from auzoo.data.prepare import bp4d as prep_bp4d
-from auzoo.data.prepare import prepare_bp4d
+from auzoo.data.datasets.bp4d import prepare as prep_bp4d
+from auzoo.data.datasets.bp4d.prepare import prepare_bp4d
 from auzoo.data.prepare.writer import is_done
 from auzoo.data.sampler import AUWeightedBatchSampler, frame_weights, positive_rates
-from auzoo.data.synth.bp4d import sequence_truth
+from auzoo.data.datasets.bp4d.synth import SequenceSettings, sequence_truth
 
 SUBJECTS, FRAMES, TASKS, WIDTH, HEIGHT, SEED, SIZE = 3, 12, 2, 208, 278, 4, 64
 NAMES = ("F001", "F003", "F004")      # one from each part
@@ -44,7 +45,7 @@ def full_cache(full_root, tmp_path_factory):
 
 
 def truth(subject, task):
-    return sequence_truth(subject, task, FRAMES, SEED, WIDTH, HEIGHT, TASKS,
+    return sequence_truth(subject, task, SequenceSettings(FRAMES, SEED, WIDTH, HEIGHT, TASKS),
                           subject == NAMES[0], subject == NAMES[1])
 
 
@@ -80,7 +81,7 @@ def test_index_sequences_frames_and_labels_by_header_name(full_cache):
 
 
 def test_coded_segment_starts_mid_sequence(full_root):
-    from auzoo.data.bp4d import image_files
+    from auzoo.data.datasets.bp4d.reader import image_files
 
     seq = Bp4dRoot(full_root).sequences[("F004", "T1")]
     start = truth("F004", 1)["start"]
@@ -214,7 +215,7 @@ def test_landmarks_found_by_dlib_when_no_lists_are_given(tmp_path):
     meta = prepare_bp4d(root, tmp_path / "c", size=SIZE)
     cache = open_cache(tmp_path / "c")
     assert meta["landmark_source"] == "dlib-68" and meta["totals"]["no_face"] == 0
-    t = sequence_truth("F001", 1, 8, 0, 1040, 1392, 1, True, False)
+    t = sequence_truth("F001", 1, SequenceSettings(frames=8, tasks=1), True, False)
     frames = cache.index.frame.to_numpy()
     true = t["landmarks"][frames - 1]
     err = np.linalg.norm(cache.source_landmarks("F001") - true, axis=-1).mean(-1)
@@ -240,7 +241,7 @@ def test_class_weight_check_against_me_graphau(monkeypatch):
     worst = max(abs(1 - w) for ws in PUBLISHED_CLASS_WEIGHTS.values() for w in ws)
     assert line.startswith("class weights differ") and f"{worst:.4f}" in line
     # rates r_i proportional to 1 / w_i in every subject reproduce a fold's weights
-    from auzoo.data.datasets import bp4d as facts
+    from auzoo.data.datasets.bp4d import protocol as facts
 
     w = np.array(PUBLISHED_CLASS_WEIGHTS[1])
     for s in BP4D_SUBJECTS:

@@ -8,14 +8,15 @@ import pytest
 
 from auzoo.cli import main
 from auzoo.data import open_cache
-from auzoo.data.bp4d import Bp4dFormatError
-from auzoo.data.bp4d_intensity import find_intensity_dir, intensity_files, read_intensity_csv
+from auzoo.data.datasets.bp4d.reader import Bp4dFormatError
+from auzoo.data.datasets.bp4d.intensity import (find_intensity_dir, intensity_files,
+                                                read_intensity_csv)
 from auzoo.data.cache_format import NOT_CODED
-from auzoo.data.dataset import AUFrames
+from auzoo.data.au_frames import AUFrames
 from auzoo.data.datasets import dataset_from_meta
 from auzoo.data.datasets.bp4d import CSV_NOT_CODED, FERA2015_INTENSITY_AUS
-from auzoo.data.prepare import prepare_bp4d
-from auzoo.data.synth.bp4d import sequence_truth
+from auzoo.data.datasets.bp4d.prepare import prepare_bp4d
+from auzoo.data.datasets.bp4d.synth import SequenceSettings, sequence_truth
 
 SUBJECTS, FRAMES, TASKS, WIDTH, HEIGHT, SEED, SIZE = 2, 10, 2, 160, 214, 5, 48
 NAMES = ("F001", "F003")
@@ -41,7 +42,7 @@ def cache(root, tmp_path_factory):
 
 
 def _truth(subject, task):
-    return sequence_truth(subject, task, FRAMES, SEED, WIDTH, HEIGHT, TASKS,
+    return sequence_truth(subject, task, SequenceSettings(FRAMES, SEED, WIDTH, HEIGHT, TASKS),
                           subject == NAMES[0], subject == NAMES[1])
 
 

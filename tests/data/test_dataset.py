@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from auzoo.data.align import FLIP_PERMUTATION_66
-from auzoo.data.dataset import AUFrames, collate_batch, make_loader
+from auzoo.data.au_frames import AUFrames, collate_batch, make_loader
 from auzoo.data.transforms import build_pipeline
 from auzoo.engine.inference import scale_landmarks, to_model_input
 from auzoo.data.datasets.disfa import DISFA
@@ -88,9 +88,12 @@ def test_loader_for_training_and_for_evaluation(cache):
     loader.batch_sampler.set_epoch(0)
     again = [b["frame"] for b in loader]
     assert all(torch.equal(a["frame"], b) for a, b in zip(batches, again))
-    # DDP rank 1 of 2 gets half of each global batch
-    half = make_loader(ds, batch_size=64, iters_per_epoch=3, seed=0, world_size=2, rank=1)
-    assert next(iter(half))["image"].shape[0] == 32
+    # DDP rank 1 of 2 gets half of each global batch (32 a rank), rows 32:64 of it
+    from auzoo.data.sampler import AUWeightedBatchSampler, labelled_frames
+
+    frames = labelled_frames(ds.labels, ds.mask, ds.aus, seed=0)
+    half = AUWeightedBatchSampler(frames, batch_size=32, iters_per_epoch=3, world_size=2, rank=1)
+    assert list(half)[0] == loader.batch_sampler.global_batches(0)[0][32:].tolist()
     # evaluation: every frame once, in order
     ev = AUFrames(cache, test)
     frames = torch.cat([b["frame"] for b in make_loader(ev, batch_size=50, iters_per_epoch=None)])

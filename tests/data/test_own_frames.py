@@ -11,10 +11,10 @@ import pytest
 from auzoo.cli import main
 from auzoo.data import open_cache
 from auzoo.data.cache_format import NOT_CODED
-from auzoo.data.dataset import AUFrames
+from auzoo.data.au_frames import AUFrames
 from auzoo.data.datasets.frames import balanced_folds
-from auzoo.data.labels_csv import LabelsCsv, LabelsCsvError
-from auzoo.data.prepare import prepare_frames
+from auzoo.data.datasets.frames.reader import LabelsCsv, LabelsCsvError
+from auzoo.data.datasets.frames.prepare import prepare_frames
 from auzoo.data.synth import make_identity, render_frame
 
 W, H, SIZE = 640, 480, 64

@@ -8,12 +8,13 @@ import pytest
 
 from auzoo.data import open_cache
 from auzoo.data.align import transform_points
-from auzoo.data.datasets import disfa as disfa_facts
+from auzoo.data.datasets.disfa import protocol as disfa_facts
 from auzoo.data.datasets.disfa import DISFA, DISFA_SUBJECTS
-from auzoo.data.prepare import disfa as prep
+from auzoo.data.datasets.disfa import prepare as prep
 from auzoo.data.prepare.frames_out import truncate_npy
 from auzoo.data.prepare.writer import is_done
-from auzoo.data.synth import read_frame_code, subject_truth
+from auzoo.data.datasets.disfa.synth import subject_truth
+from auzoo.data.synth import read_frame_code
 
 from .conftest import FRAMES, HEIGHT, SEED, SIZE, WIDTH
 
@@ -71,7 +72,7 @@ def test_frames_are_rgb_and_in_frame_order(synth_root, cache):
     """Row k of the cache is decoded frame k: warp the frame-code strip back."""
     import cv2
 
-    from auzoo.data.disfa import DisfaRoot
+    from auzoo.data.datasets.disfa.reader import DisfaRoot
 
     files = DisfaRoot(synth_root)["SN001"]
     for k, frame in enumerate(files.frames(limit=6)):   # RGB
@@ -221,7 +222,7 @@ def test_the_reader_does_not_import_the_writer():
     import subprocess
     import sys
 
-    code = ("import sys, auzoo.data.cache, auzoo.data.dataset; "
+    code = ("import sys, auzoo.data.cache, auzoo.data.au_frames; "
             "print(sorted(m for m in sys.modules if m.startswith('auzoo.data.prepare')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

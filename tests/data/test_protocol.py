@@ -130,9 +130,9 @@ def test_labels_follow_the_aus_asked_for_and_refuse_uncoded_ones():
 
 def test_the_dataset_is_registered_and_named_by_caches(cache):
     from auzoo.data import get_dataset
-    from auzoo.registry import DATASETS
+    from auzoo.registry import PROTOCOLS
 
-    assert DATASETS.get("disfa") is type(DISFA) and get_dataset("disfa") == DISFA
+    assert PROTOCOLS.get("disfa") is type(DISFA) and get_dataset("disfa") == DISFA
     assert cache.dataset == DISFA and cache.meta["dataset"] == "disfa"
     assert cache.folds == {k: DISFA.fold_subjects(k) for k in (1, 2, 3)}
     d = cache.describe(fold=1, bad_frames="drop")

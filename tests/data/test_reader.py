@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import scipy.io
 
-from auzoo.data.disfa import DisfaFormatError, DisfaRoot, read_label_file, read_landmark_file
+from auzoo.data.datasets.disfa.reader import (DisfaFormatError, DisfaRoot, read_label_file,
+                                              read_landmark_file)
 from auzoo.data.datasets.disfa import DISFA_LABELLED_AUS, DISFA_SUBJECTS
-from auzoo.data.synth import read_frame_code, subject_truth
+from auzoo.data.datasets.disfa.synth import subject_truth
+from auzoo.data.synth import read_frame_code
 
 from .conftest import FRAMES, HEIGHT, SEED, WIDTH
 

@@ -15,8 +15,8 @@ import pytest
 from auzoo.cli import main
 from auzoo.data import open_cache
 from auzoo.data.align import FLIP_PERMUTATION_66, loose_crop, transform_points
-from auzoo.data.disfa import DisfaRoot, iter_video
-from auzoo.data.synth import FPS, subject_truth, synth_disfa
+from auzoo.data.datasets.disfa.reader import DisfaRoot, iter_video
+from auzoo.data.datasets.disfa.synth import FPS, subject_truth, synth_disfa
 
 # Faces of ~100 px in the 320 x 240 right camera: big enough for the HOG
 # detector without upsampling, as DISFA's are.

@@ -5,7 +5,21 @@ import numpy as np
 import pytest
 import torch
 
-from auzoo.data.sampler import AUWeightedBatchSampler, class_weights, frame_weights
+from auzoo.data.sampler import (AUWeightedBatchSampler, ShuffledBatchSampler, class_weights,
+                                frame_weights, labelled_frames)
+
+
+def weighted(labels, mask=None, seed=0, batch_size=64, world_size=1, **options):
+    """The weighted sampler over bare labels; ``batch_size``: the global batch."""
+    return AUWeightedBatchSampler(labelled_frames(labels, mask, seed=seed),
+                                  batch_size=batch_size // world_size, world_size=world_size,
+                                  **options)
+
+
+def shuffled(labels, mask=None, seed=0, batch_size=64, world_size=1, **options):
+    return ShuffledBatchSampler(labelled_frames(labels, mask, seed=seed),
+                                batch_size=batch_size // world_size, world_size=world_size,
+                                **options)
 
 
 def test_class_weights_by_hand():
@@ -39,7 +53,7 @@ def imbalanced(n=4000, seed=0):
 
 def test_rare_aus_are_drawn_more_often_than_uniform():
     labels, rates = imbalanced()
-    sampler = AUWeightedBatchSampler(labels, batch_size=64, iters_per_epoch=200, seed=1)
+    sampler = weighted(labels, batch_size=64, iters_per_epoch=200, seed=1)
     drawn = labels[sampler.global_batches(0).ravel()]
     observed = drawn.mean(0)
     natural = labels.mean(0)
@@ -55,10 +69,10 @@ def test_rare_aus_are_drawn_more_often_than_uniform():
 
 def test_batches_are_reproducible_and_change_with_the_epoch():
     labels, _ = imbalanced()
-    a = AUWeightedBatchSampler(labels, seed=3)
-    b = AUWeightedBatchSampler(labels, seed=3)
+    a = weighted(labels, seed=3)
+    b = weighted(labels, seed=3)
     first = list(a)
-    assert first == list(AUWeightedBatchSampler(labels, seed=3))
+    assert first == list(weighted(labels, seed=3))
     assert len(first) == 100 and all(len(x) == 64 for x in first)
     second = list(a)                    # next pass: next epoch
     assert second != first
@@ -66,17 +80,17 @@ def test_batches_are_reproducible_and_change_with_the_epoch():
     assert list(b) == second
     b.set_epoch(0)
     assert list(b) == first
-    assert list(AUWeightedBatchSampler(labels, seed=4)) != first
+    assert list(weighted(labels, seed=4)) != first
 
 
 @pytest.mark.parametrize("world_size", [2, 4, 8])
 def test_ddp_ranks_together_are_the_single_process_epoch(world_size):
     labels, _ = imbalanced()
-    single = AUWeightedBatchSampler(labels, batch_size=64, iters_per_epoch=30, seed=7, world_size=1, rank=0)
+    single = weighted(labels, batch_size=64, iters_per_epoch=30, seed=7, world_size=1, rank=0)
     single.set_epoch(5)
     ranks = []
     for r in range(world_size):
-        s = AUWeightedBatchSampler(labels, batch_size=64, iters_per_epoch=30, seed=7,
+        s = weighted(labels, batch_size=64, iters_per_epoch=30, seed=7,
                                    world_size=world_size, rank=r)
         s.set_epoch(5)
         ranks.append(list(s))
@@ -89,12 +103,17 @@ def test_ddp_ranks_together_are_the_single_process_epoch(world_size):
 
 def test_bad_arguments():
     labels, _ = imbalanced(100)
-    with pytest.raises(ValueError, match="does not split"):
-        AUWeightedBatchSampler(labels, batch_size=64, world_size=3, rank=0)
+    from auzoo.engine.runner import global_batch_split
+
+    with pytest.raises(ValueError, match="does not split over 3 processes.*63 or 66"):
+        global_batch_split(64, 3)
+    assert global_batch_split(64, 4) == 16
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        AUWeightedBatchSampler(labelled_frames(labels), batch_size=0)
     with pytest.raises(ValueError, match="outside world size"):
-        AUWeightedBatchSampler(labels, world_size=2, rank=2)
+        weighted(labels, world_size=2, rank=2)
     with pytest.raises(ValueError, match="no AU"):
-        AUWeightedBatchSampler(np.zeros((5, 3)))
+        weighted(np.zeros((5, 3)))
 
 
 def test_not_coded_labels_count_neither_way():
@@ -117,7 +136,7 @@ def test_negatives_option_sets_the_share_of_frames_without_au():
 
     share = {}
     for opt in ("class", 0.5, 0.0, "natural"):
-        s = AUWeightedBatchSampler(labels, batch_size=64, iters_per_epoch=300, seed=0, negatives=opt)
+        s = weighted(labels, batch_size=64, iters_per_epoch=300, seed=0, negatives=opt)
         drawn = s.global_batches(0).ravel()
         share[opt] = none[drawn].mean()
         np.testing.assert_allclose(labels[drawn].mean(0), expected_batch_rates(labels, negatives=opt),
@@ -144,12 +163,10 @@ def test_rate_table_compares_batches_with_the_test_fold():
 # --- one shuffled pass an epoch (ME-GraphAU, JAA-Net) ----------------------
 
 def test_shuffled_epoch_draws_every_coded_frame_once_at_the_data_rates():
-    from auzoo.data.sampler import ShuffledBatchSampler
-
     labels, rates = imbalanced(1000)
     mask = np.ones(labels.shape, dtype=bool)
     mask[[3, 50]] = False  # frames with no coded AU are never drawn
-    sampler = ShuffledBatchSampler(labels, mask, batch_size=64, seed=2)
+    sampler = shuffled(labels, mask, batch_size=64, seed=2)
     epoch = list(sampler)
     assert len(epoch) == len(sampler) == 16 and len(epoch[-1]) == 998 - 15 * 64
     drawn = sorted(sum(epoch, []))
@@ -158,21 +175,19 @@ def test_shuffled_epoch_draws_every_coded_frame_once_at_the_data_rates():
     np.testing.assert_allclose(labels[drawn].mean(axis=0), labels[mask.any(axis=1)].mean(axis=0))
     second = list(sampler)  # the next epoch: another order of the same frames
     assert second != epoch and sorted(sum(second, [])) == drawn
-    again = ShuffledBatchSampler(labels, mask, batch_size=64, seed=2)
+    again = shuffled(labels, mask, batch_size=64, seed=2)
     assert list(again) == epoch  # seeded by (seed, epoch)
 
 
 def test_shuffled_epoch_capped_and_split_over_ranks():
-    from auzoo.data.sampler import ShuffledBatchSampler
-
     labels, _ = imbalanced(300)
-    capped = ShuffledBatchSampler(labels, batch_size=64, iters_per_epoch=7, seed=1)
+    capped = shuffled(labels, batch_size=64, iters_per_epoch=7, seed=1)
     batches = list(capped)
     assert len(batches) == 7 and all(len(b) == 64 for b in batches)
     first_pass = sum(batches, [])[:300]
     assert sorted(first_pass) == list(range(300))  # a pass before any frame comes again
-    single = ShuffledBatchSampler(labels, batch_size=64, seed=1, world_size=1, rank=0)
-    ranks = [list(ShuffledBatchSampler(labels, batch_size=64, seed=1, world_size=4, rank=r))
+    single = shuffled(labels, batch_size=64, seed=1, world_size=1, rank=0)
+    ranks = [list(shuffled(labels, batch_size=64, seed=1, world_size=4, rank=r))
              for r in range(4)]
     assert all(len(r) == 300 // 64 for r in ranks)  # the partial batch dropped under DDP
     for step, batch in enumerate(list(single)[:300 // 64]):
@@ -180,26 +195,35 @@ def test_shuffled_epoch_capped_and_split_over_ranks():
 
 
 def test_sampler_is_chosen_by_the_config(cache_dir, cache):
-    from auzoo.config import load_config
-    from auzoo.data.sampler import ShuffledBatchSampler
-    from auzoo.engine.loaders import build_frames_loader, frames_loader_cfg
-    from auzoo.registry import SAMPLERS
+    from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 
-    assert {"AUWeightedBatchSampler", "ShuffledBatchSampler"} <= set(SAMPLERS.module_dict)
+    from auzoo.config import load_config
+    from auzoo.engine.loaders import FramesSource, build_frames_loader, frames_loader_cfg
+    from auzoo.registry import DATA_SAMPLERS
+
+    assert {"AUWeightedBatchSampler", "ShuffledBatchSampler"} <= set(DATA_SAMPLERS.module_dict)
+    assert DATA_SAMPLERS.parent is MMENGINE_DATA_SAMPLERS
+    cpu = torch.device("cpu")
     with pytest.raises(ValueError, match="not a registered sampler.*ShuffledBatchSampler"):
-        frames_loader_cfg("cache", [1], [1], {}, dict(batch_size=8, sampler=dict(type="Uniform")),
-                          training=True)
+        frames_loader_cfg(FramesSource("cache", [1], [1]),
+                          dict(batch_size=8, sampler=dict(type="Uniform")), training=True,
+                          device=cpu)
     for name in ("megraphau_r50", "megraphau_swinb_stage1", "jaanet"):
         pytest.importorskip("auzoo_megraphau" if name.startswith("megraphau") else "auzoo_jaanet")
         sampler = load_config(name).train_dataloader.sampler
         assert sampler.type == "ShuffledBatchSampler" and sampler.iters_per_epoch is None, name
     assert load_config("tranet").train_dataloader.sampler.type == "AUWeightedBatchSampler"
-    # the loader a run gets draws with the named sampler, over the training subjects' frames
+    # the loader a run gets is a plain mmengine loader config, built by mmengine,
+    # drawing with the named sampler over the training subjects' frames
     subjects = cache.fold_subjects(1)[0]
-    entry = frames_loader_cfg(cache_dir, subjects, (1, 2, 4, 6, 9, 12, 25, 26), {}, dict(
-        batch_size=16, sampler=dict(type="ShuffledBatchSampler", iters_per_epoch=None)),
-        training=True)
-    loader = build_frames_loader(entry["frames"], seed=0, device=torch.device("cpu"))
+    entry = frames_loader_cfg(FramesSource(str(cache_dir), subjects, (1, 2, 4, 6, 9, 12, 25, 26)),
+                              dict(batch_size=16, sampler=dict(type="ShuffledBatchSampler",
+                                                               iters_per_epoch=None)),
+                              training=True, device=cpu)
+    assert entry["dataset"]["type"] == "AUFrames" and entry["batch_size"] == 16
+    assert entry["batch_sampler"]["type"] == "ShuffledBatchSampler"
+    loader = build_frames_loader(entry, seed=5)
     assert isinstance(loader.batch_sampler, ShuffledBatchSampler)
+    assert loader.batch_sampler.seed == 5 and loader.batch_sampler.per_rank == 16
     drawn = sorted(sum(list(loader.batch_sampler), []))
     assert len(drawn) == len(loader.dataset) and len(set(drawn)) == len(drawn)

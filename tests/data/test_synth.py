@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from auzoo.data.datasets.disfa import DISFA, DISFA_LABELLED_AUS
-from auzoo.data.synth import AU_MOTION, au_timeline, read_frame_code, synth_disfa
+from auzoo.data.datasets.disfa.synth import synth_disfa
+from auzoo.data.synth import AU_MOTION, au_timeline, read_frame_code
 from auzoo.data.synth.draw import draw_frame_code
 
 from .conftest import FRAMES

@@ -18,8 +18,8 @@ from engine_support import TINY_CONFIG  # noqa: E402
 
 @pytest.fixture(scope="session")
 def tiny_cache(tmp_path_factory) -> Path:
-    from auzoo.data.prepare import prepare_disfa
-    from auzoo.data.synth import synth_disfa
+    from auzoo.data.datasets.disfa.prepare import prepare_disfa
+    from auzoo.data.datasets.disfa.synth import synth_disfa
 
     base = tmp_path_factory.mktemp("disfa")
     synth_disfa(base / "raw", subjects=27, frames=48, width=160, height=120, seed=1, workers=2)

@@ -27,7 +27,7 @@ optim_wrapper = dict(optimizer=dict(lr=0.05))
 train_dataloader = dict(batch_size=8, sampler=dict(iters_per_epoch=3))
 val_dataloader = dict(batch_size=256)
 train_cfg = dict(max_epochs=3)
-early_stopping = dict(patience=10, begin=0)
+custom_hooks = [dict(type='ResumableEarlyStopping', patience=10, begin=0)]
 '''
 
 

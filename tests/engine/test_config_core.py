@@ -225,7 +225,7 @@ def test_deterministic_sets_the_cublas_workspace(tiny_cache, tmp_path, monkeypat
     import os
 
     from auzoo.data import open_cache
-    from auzoo.engine.runner import runner_config
+    from auzoo.engine.runner import RunPlan, runner_config
     from auzoo.engine.settings import resolve_config
     from auzoo.engine.train import fold_split
 
@@ -233,10 +233,10 @@ def test_deterministic_sets_the_cublas_workspace(tiny_cache, tmp_path, monkeypat
     config = _write(tmp_path, "det", "randomness = dict(deterministic=True)\n")
     cfg = resolve_config(str(config))
     cache = open_cache(tiny_cache)
-    rc = runner_config(cfg, data=str(tiny_cache), aus=cache.dataset.aus,
+    rc = runner_config(cfg, RunPlan(data=str(tiny_cache), aus=cache.dataset.aus,
                        split=fold_split(cfg, cache, 1, 0), seed=0, work_dir=tmp_path / "w",
                        device=torch.device("cpu"), launcher="none", resume=False,
-                       predictions_file="p.npz")
+                       predictions_file="p.npz"))
     assert rc.randomness.deterministic is True
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
 

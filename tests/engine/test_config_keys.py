@@ -32,17 +32,17 @@ def test_a_top_level_typo_names_its_file_line_and_the_key_it_meant(tmp_path):
     path = _write(tmp_path, "_base_ = ['auzoo::tranet']\n\ntrian_cfg = dict(max_epochs=1)\n")
     with pytest.raises(ConfigKeyError, match=rf"`trian_cfg` in {path}:3 .*did you mean `train_cfg`"):
         resolve_config(str(path))
-    with pytest.raises(ConfigKeyError, match=r"`early_stoping` in --cfg-options "
-                                             r"early_stoping\.patience .*did you mean `early_stopping`"):
-        resolve_config("tranet", {"early_stoping.patience": 1})
+    with pytest.raises(ConfigKeyError, match=r"`custom_hoks` in --cfg-options "
+                                             r"custom_hoks\.0 .*did you mean `custom_hooks`"):
+        resolve_config("tranet", {"custom_hoks.0": 1})
     # helper variables start with '_'
     resolve_config(str(_write(tmp_path, "_base_ = ['auzoo::tranet']\n_lr = 0.1\n"
                                         "optim_wrapper = dict(optimizer=dict(lr=_lr))\n", "ok.py")))
 
 
 @pytest.mark.parametrize("key,meant,owner", [
-    ("early_stoping", "early_stopping", "a config"),
-    ("early_stopping.patiense", "patience", "`early_stopping`"),
+    ("custom_hoks", "custom_hooks", "a config"),
+    ("custom_hooks.0.patiense", "patience", "ResumableEarlyStopping"),
     ("train_cfg.max_epoch", "max_epochs", "`train_cfg`"),
     ("optim_wrapper.optimizer.momentun", "momentum", "SGD"),
     ("train_dataloader.sampler.iters_per_epok", "iters_per_epoch", "AUWeightedBatchSampler"),

@@ -17,7 +17,7 @@ LEVELS = (0, 1, 3, 5)   # AU12 (and AU6 one level lower) in the four images of e
 
 @pytest.fixture(scope="module")
 def lab_cache(tmp_path_factory):
-    from auzoo.data.prepare import prepare_frames
+    from auzoo.data.datasets.frames.prepare import prepare_frames
 
     root = tmp_path_factory.mktemp("lab")
     rows = ["subject,path,AU06,AU12"]

@@ -21,7 +21,7 @@ EPOCHS = 3
 
 def _config(directory: Path, record: Path = None, sleep: float = 0.0) -> Path:
     """The tiny config, EPOCHS epochs, optionally recording batches / sleeping."""
-    hooks = []
+    hooks = ["dict(type='ResumableEarlyStopping', patience=10, begin=0)"]
     if record is not None:
         hooks.append(f"dict(type='RecordBatchesHook', out={str(record)!r})")
     if sleep:
@@ -222,7 +222,7 @@ def test_allow_list_refuses_other_getattr():
 
 
 def test_ddp_two_cpu_processes_split_every_batch(reference, tiny_cache, tmp_path):
-    from auzoo.data.sampler import AUWeightedBatchSampler
+    from auzoo.data.sampler import AUWeightedBatchSampler, labelled_frames
 
     record = tmp_path / "batches"
     config = _config(tmp_path / "cfg", record=record)
@@ -245,11 +245,11 @@ def test_ddp_two_cpu_processes_split_every_batch(reference, tiny_cache, tmp_path
         assert r0["index"] + r1["index"] == one["index"]
     # and that batch is the sampler's draw for the epoch
     from auzoo.data import open_cache
-    from auzoo.data.dataset import AUFrames
+    from auzoo.data.au_frames import AUFrames
     cache = open_cache(tiny_cache)
     frames = AUFrames(cache, cache.fold_subjects(1)[0], aus=cache.dataset.aus)
-    sampler = AUWeightedBatchSampler(frames.labels, mask=frames.mask, batch_size=8,
-                                     iters_per_epoch=3, seed=0, world_size=1, rank=0)
+    sampler = AUWeightedBatchSampler(labelled_frames(frames.labels, frames.mask, seed=0),
+                                     batch_size=8, iters_per_epoch=3, world_size=1, rank=0)
     for epoch in range(EPOCHS):
         drawn = [r0["index"] + r1["index"] for r0, r1 in zip(*ranks) if r0["epoch"] == epoch]
         assert drawn == sampler.global_batches(epoch).tolist()

@@ -14,7 +14,7 @@ import auzoo
 from auzoo import cli
 from auzoo.engine.checkpoint import CheckpointError
 from auzoo.engine.inference import Inference
-from auzoo.inference import FRAME_COLUMNS, au_columns, default_workers, predict_cli
+from auzoo.inference import FRAME_COLUMNS, prediction_columns, default_workers, predict_cli
 
 from .conftest import AUS, FPS, LandmarkProbe, tiny_config
 
@@ -29,8 +29,8 @@ def _digest(paths):
 
 
 def test_column_names_are_the_documented_ones():
-    assert list(FRAME_COLUMNS) + au_columns(AUS) == EXPECTED_COLUMNS
-    assert au_columns((1, 26))[0] == "AU01_prob" and au_columns((1, 26))[-1] == "AU26_c"
+    assert list(FRAME_COLUMNS) + prediction_columns(AUS) == EXPECTED_COLUMNS
+    assert prediction_columns((1, 26))[0] == "AU01_prob" and prediction_columns((1, 26))[-1] == "AU26_c"
 
 
 def test_photos_one_face_each_aligned_like_disfa(photos, probe_ckpt):
@@ -84,8 +84,8 @@ def test_video_frames_timestamps_and_stable_face_id(grace_video, tiny_ckpt):
     pd.testing.assert_frame_equal(inline, df)
     # same frames give the same probabilities whatever the batching
     full = df.set_index("frame").loc[[0, 2, 4]]
-    np.testing.assert_allclose(sub[au_columns(AUS)[:len(AUS)]].to_numpy(),
-                               full[au_columns(AUS)[:len(AUS)]].to_numpy(), atol=1e-3)
+    np.testing.assert_allclose(sub[prediction_columns(AUS)[:len(AUS)]].to_numpy(),
+                               full[prediction_columns(AUS)[:len(AUS)]].to_numpy(), atol=1e-3)
 
 
 def test_faces_are_scored_in_the_requested_batch_size(grace_video, probe_ckpt):
@@ -244,7 +244,7 @@ def test_interrupted_run_resumes_without_redoing_finished_files(photos, grace_vi
     assert list(df["file"]) == [str(p) for p in inputs[:2]] + [str(grace_video)] * 6
     assert (df["success"] == 1).all() and list(df.columns) == EXPECTED_COLUMNS
     fresh = auzoo.predict(inputs, weights=tiny_ckpt, progress=False)
-    probs = au_columns(AUS)[:len(AUS)]
+    probs = prediction_columns(AUS)[:len(AUS)]
     np.testing.assert_allclose(df[probs].to_numpy(), fresh[probs].to_numpy(), atol=1e-5)
     assert pd.read_csv(out).shape == df.shape
     assert not (tmp_path / "aus.csv.partial").exists()

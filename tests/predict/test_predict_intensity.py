@@ -8,7 +8,7 @@ import pytest
 from mmengine.config import Config
 
 import auzoo
-from auzoo.inference import FRAME_COLUMNS, au_columns
+from auzoo.inference import FRAME_COLUMNS, prediction_columns
 
 from .conftest import write_checkpoint
 
@@ -38,9 +38,9 @@ def both_ckpt(tmp_path_factory):
 
 
 def test_column_names_by_task():
-    assert au_columns((1, 26), "intensity") == ["AU01_r", "AU26_r"]
-    assert au_columns((1,), "both") == ["AU01_r", "AU01_prob", "AU01_c"]
-    assert au_columns((1,)) == ["AU01_prob", "AU01_c"]
+    assert prediction_columns((1, 26), "intensity") == ["AU01_r", "AU26_r"]
+    assert prediction_columns((1,), "both") == ["AU01_r", "AU01_prob", "AU01_c"]
+    assert prediction_columns((1,)) == ["AU01_prob", "AU01_c"]
 
 
 def test_an_intensity_model_writes_r_columns_on_the_0_to_5_scale(photos, intensity_ckpt, tmp_path):
@@ -57,7 +57,7 @@ def test_an_intensity_model_writes_r_columns_on_the_0_to_5_scale(photos, intensi
 
 def test_both_heads_give_r_beside_prob_and_c(photos, both_ckpt):
     df = auzoo.predict([photos["grace_hopper"]], weights=both_ckpt, progress=False)
-    assert list(df.columns) == list(FRAME_COLUMNS) + au_columns(AUS, "both")
+    assert list(df.columns) == list(FRAME_COLUMNS) + prediction_columns(AUS, "both")
     r = df[[f"AU{a:02d}_r" for a in AUS]].to_numpy()[0]
     prob = df[[f"AU{a:02d}_prob" for a in AUS]].to_numpy()[0]
     assert ((r >= 0) & (r <= 5)).all() and ((prob > 0) & (prob < 1)).all()

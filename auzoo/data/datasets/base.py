@@ -1,11 +1,13 @@
 """What a dataset is to auzoo: the interface every registered dataset implements.
 
-A dataset (registered in :data:`auzoo.registry.DATASETS`) knows its protocol:
+A dataset's protocol (registered in :data:`auzoo.registry.PROTOCOLS`) says
 which AUs it codes and which a result is scored on, what makes a label
-positive, its subject-exclusive parts and folds, and its bad-frame policies.
-A prepared cache names its dataset in ``meta.json``; :func:`dataset_from_meta`
-turns that name back into the object. Datasets whose folds come with the data
-(a lab's own frames) read them from the cache's meta.
+positive, its subject-exclusive parts and folds, and its bad-frame policies;
+it also names the functions ``auzoo prepare`` and ``auzoo synth`` run for it
+(``prepare_with``, ``synth_with``). A prepared cache names its dataset in
+``meta.json``; :func:`~auzoo.data.datasets.lookup.dataset_from_meta` turns
+that name back into the object. Datasets whose folds come with the data (a
+lab's own frames) read them from the cache's meta.
 
 Labels in a cache are uint8 values per ``au{N}`` column: 0/1 occurrence or
 0-5 intensity, and ``NOT_CODED`` (255) where an AU was not coded for a frame.
@@ -55,6 +57,12 @@ class AUDataset:
     # default), and what an intensity result is scored under
     intensity_aus: Tuple[int, ...] = ()
     intensity_reference: str = ""
+    # What ``auzoo prepare NAME`` and ``auzoo synth NAME`` run, as "module:function"
+    # ("" for none; a module starting with "." is relative to this class's
+    # package). Named, not imported, so that reading a cache loads no video
+    # decoder: see auzoo.data.datasets.lookup.
+    prepare_with: str = ""
+    synth_with: str = ""
 
     @classmethod
     def from_meta(cls, meta: dict) -> "AUDataset":
@@ -238,19 +246,3 @@ def val_split(train_subjects: Sequence[str], n_val: int = 3,
     val = set(rng.choice(subjects, size=n_val, replace=False).tolist())
     return tuple(s for s in subjects if s not in val), tuple(sorted(val))
 
-
-def dataset_from_meta(meta: dict) -> AUDataset:
-    """The registered dataset a cache's meta names (no name: the first writer's DISFA)."""
-    from auzoo.registry import DATASETS
-
-    name = meta.get("dataset", "disfa")
-    cls = DATASETS.get(name)
-    if cls is None or not (isinstance(cls, type) and issubclass(cls, AUDataset)):
-        raise KeyError(f"cache names dataset {name!r}, which is not a registered auzoo dataset "
-                       "(is the plugin that provides it installed?)")
-    return cls.from_meta(meta)
-
-
-def get_dataset(name: str) -> AUDataset:
-    """A registered dataset with a fixed protocol, by name (``disfa``, ``bp4d``)."""
-    return dataset_from_meta({"dataset": name})

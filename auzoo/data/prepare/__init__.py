@@ -1,11 +1,12 @@
-"""``auzoo prepare``: write a dataset's cache (decode, find/align faces, index once).
+"""``auzoo prepare``: the cache writer every dataset shares (decode, find/align
+faces, index once).
 
-One writer (:mod:`.writer`: parallel, resumable, reported) and one source per
-dataset: :mod:`.disfa`, :mod:`.bp4d`, :mod:`.frames` (a lab's own CSV).
+One writer (:mod:`.writer`: parallel, resumable, reported, its workers in
+:mod:`.workers`), the arrays of one subject (:mod:`.frames_out`) and the
+report's tables (:mod:`.report`). Each dataset gives the writer a
+:class:`~auzoo.data.prepare.writer.Source` from its own folder
+(``auzoo.data.datasets.<name>.prepare``).
 """
-from auzoo.data.prepare.bp4d import prepare_bp4d
-from auzoo.data.prepare.disfa import prepare_disfa
-from auzoo.data.prepare.frames import prepare_frames
-from auzoo.data.prepare.writer import is_done, run_prepare
+from auzoo.data.prepare.writer import Source, is_done, run_prepare
 
-__all__ = ["is_done", "prepare_bp4d", "prepare_disfa", "prepare_frames", "run_prepare"]
+__all__ = ["Source", "is_done", "run_prepare"]

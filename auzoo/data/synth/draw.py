@@ -8,7 +8,7 @@ from typing import Tuple
 import cv2
 import numpy as np
 
-from auzoo.data.datasets.disfa import DISFA_LABELLED_AUS
+from auzoo.data.datasets.disfa.protocol import DISFA_LABELLED_AUS
 from auzoo.data.synth.face import Identity, face_landmarks, head_pose
 from auzoo.data.synth.face import to_image as _to_image
 

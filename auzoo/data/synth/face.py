@@ -8,7 +8,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from auzoo.data.align import FLIP_PERMUTATION_66, landmarks68_to_66
-from auzoo.data.datasets.disfa import DISFA, DISFA_LABELLED_AUS
+from auzoo.data.datasets.disfa.protocol import DISFA, DISFA_LABELLED_AUS
 from auzoo.data.mean_face import MEAN_FACE_68 as _MEAN_FACE_68
 
 

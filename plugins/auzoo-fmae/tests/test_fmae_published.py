@@ -68,7 +68,7 @@ def test_the_demo_entry_keeps_the_recipes_optimiser_and_fits_its_schedule():
     assert cfg.test_pipeline == load_config("fmae_iat_vitb").test_pipeline
     steps = cfg.train_cfg.max_epochs
     assert cfg.param_scheduler[1].end == cfg.param_scheduler[1].begin + cfg.param_scheduler[1].T_max == steps
-    assert cfg.early_stopping.patience >= steps  # the whole schedule runs
+    assert cfg.custom_hooks[0].patience >= steps  # the whole schedule runs
 
 
 @pytest.mark.parametrize("device, train, wrapper", [
@@ -80,12 +80,12 @@ def test_a_run_trains_as_the_official_amp_on_a_gpu(device, train, wrapper):
 
     import torch
 
-    from auzoo.engine.runner import runner_config
+    from auzoo.engine.runner import RunPlan, runner_config
 
     cfg = resolve_config("fmae_iat_vitl")
-    rc = runner_config(cfg, data="cache", aus=DISFA_AUS, split=dict(train=(), val=(), test=()),
+    rc = runner_config(cfg, RunPlan(data="cache", aus=DISFA_AUS, split=dict(train=(), val=(), test=()),
                        seed=0, work_dir=Path("work"), device=torch.device(device),
-                       launcher="none", resume=False, predictions_file="p.npz")
+                       launcher="none", resume=False, predictions_file="p.npz"))
     assert dict(rc.model.precision) == dict(train=train, eval="fp32")
     assert rc.optim_wrapper.get("type", "OptimWrapper") == wrapper
     assert rc.optim_wrapper.constructor == "LayerDecayOptimWrapperConstructor"

@@ -100,8 +100,8 @@ def test_a_source_without_the_mapped_aus_is_an_error():
 
 @pytest.fixture(scope="module")
 def disfa_cache(tmp_path_factory) -> Path:
-    from auzoo.data.prepare import prepare_disfa
-    from auzoo.data.synth import synth_disfa
+    from auzoo.data.datasets.disfa.prepare import prepare_disfa
+    from auzoo.data.datasets.disfa.synth import synth_disfa
 
     base = tmp_path_factory.mktemp("disfa")
     synth_disfa(base / "raw", subjects=27, frames=48, width=160, height=120, seed=1)

@@ -24,8 +24,8 @@ def megraphau_plugin_loaded():
 def tiny_disfa(tmp_path_factory):
     """A synthetic DISFA of its first 6 subjects (48 frames each, 48 px faces): SN001,
     SN002 of part 1, SN006 of part 2, SN003-SN005 of part 3; every fold has test subjects."""
-    from auzoo.data.prepare import prepare_disfa
-    from auzoo.data.synth import synth_disfa
+    from auzoo.data.datasets.disfa.prepare import prepare_disfa
+    from auzoo.data.datasets.disfa.synth import synth_disfa
 
     base = tmp_path_factory.mktemp("disfa")
     synth_disfa(base / "raw", subjects=6, frames=48, width=128, height=96, seed=1, workers=1)

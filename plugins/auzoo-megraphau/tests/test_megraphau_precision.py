@@ -17,14 +17,14 @@ FP32 = dict(train="fp32", eval="fp32")
 
 def _runner_model(name: str, device: str, preset=None):
     """The module config a run of ``name`` would build on ``device``."""
-    from auzoo.engine.runner import runner_config
+    from auzoo.engine.runner import RunPlan, runner_config
     from auzoo.engine.settings import resolve_config
 
     cfg = resolve_config(name, preset=preset)
-    rc = runner_config(cfg, data="cache", aus=tuple(cfg.model.aus),
+    rc = runner_config(cfg, RunPlan(data="cache", aus=tuple(cfg.model.aus),
                        split=dict(train=(), val=(), test=()), seed=0, work_dir=Path("work"),
                        device=torch.device(device), launcher="none", resume=False,
-                       predictions_file="p.npz")
+                       predictions_file="p.npz"))
     return rc.model
 
 

@@ -6,5 +6,5 @@ img_size = 64
 train_dataloader = dict(batch_size=32, sampler=dict(iters_per_epoch=20))
 val_dataloader = dict(batch_size=64)
 train_cfg = dict(max_epochs=4, val_begin=1)
-early_stopping = dict(patience=4, begin=0)
+custom_hooks = [dict(type='ResumableEarlyStopping', patience=4, begin=0)]
 optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4, _delete_=True))

@@ -14,7 +14,4 @@ test_cfg = dict()
 loss = dict(type='AUBCELoss', reduction='region_sum')
 select_on = 'test'   # the paper picks its epoch on the test fold; 'val' holds out subjects
 val_subjects = 3     # training subjects held out by select_on='val'
-# Stop after `patience` epochs without a better mean F1, counted from epoch `begin`:
-# at 6,400 frames an epoch, a DISFA fold's ~87k training frames take 14 epochs
-# to see once (docs/training.md, 'When training stops').
-early_stopping = dict(patience=10, min_delta=0.0, begin=14)
+# Early stopping (patience 10 from epoch 14): custom_hooks in _base_/default_runtime.py.

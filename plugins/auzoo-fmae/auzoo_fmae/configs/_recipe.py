@@ -59,7 +59,7 @@ loss = dict(type='FMAELoss', identity_loss='bce', _delete_=True)
 # epoch is picked on training subjects held out, the threshold stays 0.5.
 select_on = 'val'
 val_subjects = 3
-early_stopping = dict(patience=20, min_delta=0.0, begin=0)  # no early stop within 20 epochs
+custom_hooks = [dict(type='ResumableEarlyStopping', patience=20, min_delta=0.0, begin=0)]  # no early stop within 20 epochs
 
 # Synthetic demo (64 px faces, two CPU cores, from random weights). The recipe
 # fine-tunes a pre-trained ViT; from scratch in the demo's minutes a ViT needs
@@ -81,7 +81,7 @@ demo = {
     'train_dataloader.sampler.type': 'AUWeightedBatchSampler',
     'train_dataloader.sampler.iters_per_epoch': 50,
     'train_cfg.max_epochs': 8,
-    'early_stopping.patience': 8,
+    'custom_hooks': [dict(type='ResumableEarlyStopping', patience=8, begin=0)],
     'param_scheduler.0.end': 1,
     'param_scheduler.1.begin': 1,
     'param_scheduler.1.end': 8,

@@ -59,7 +59,7 @@ train_cfg = dict(max_epochs=12)
 train_dataloader = dict(
     batch_size=8,
     sampler=dict(_delete_=True, type='ShuffledBatchSampler', iters_per_epoch=None))
-early_stopping = dict(patience=12)  # the recipe trains all 12 epochs
+custom_hooks = [dict(type='ResumableEarlyStopping', patience=12)]  # the recipe trains all 12 epochs
 
 # Both of the authors' codes train and score in float32, and so does this
 # recipe on a GPU: under bf16 autocast the attention maps are rounded (0.9231

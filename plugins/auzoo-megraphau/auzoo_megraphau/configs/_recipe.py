@@ -53,4 +53,4 @@ train_cfg = dict(by_epoch=True, max_epochs=20, val_interval=1, val_begin=1)
 # training subjects held out for validation, and the test fold is scored once.
 select_on = 'val'
 val_subjects = 3
-early_stopping = dict(patience=20, min_delta=0.0)  # no early stop within the 20 epochs
+custom_hooks = [dict(type='ResumableEarlyStopping', patience=20, min_delta=0.0)]  # no early stop within the 20 epochs

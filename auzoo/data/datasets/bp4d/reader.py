@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from auzoo.data.cache_format import NOT_CODED
-from auzoo.data.datasets.bp4d import CSV_NOT_CODED, MAX_CODED_AU
+from auzoo.data.datasets.bp4d.protocol import CSV_NOT_CODED, MAX_CODED_AU
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 _SUBJECT_RE = re.compile(r"^[FM]\d{3}$", re.IGNORECASE)

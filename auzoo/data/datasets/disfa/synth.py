@@ -1,6 +1,6 @@
 """A synthetic DISFA in the real layout: drawn faces whose AUs move the landmarks.
 
-``auzoo synth disfa OUT`` writes what a real copy has (see ``auzoo.data.disfa``)
+``auzoo synth disfa OUT`` writes what a real copy has (see :mod:`.reader`)
 with the first N of DISFA's 27 subject ids. Each subject is a drawn face with
 its own identity (shape, size, skin tone, position, head roll, lighting,
 noise). The 12 labelled AUs rise and fall in episodes (smiles, frowns,
@@ -36,12 +36,12 @@ import cv2
 import numpy as np
 import scipy.io
 
-from auzoo.data.datasets.disfa import DISFA, DISFA_LABELLED_AUS, DISFA_SUBJECTS
+from auzoo.data.datasets.disfa.protocol import DISFA, DISFA_LABELLED_AUS, DISFA_SUBJECTS
+from auzoo.data.synth import SYNTH_MARKER
 from auzoo.data.synth.draw import render_frame
 from auzoo.data.synth.face import au_timeline, face_landmarks, head_pose, make_identity
 from auzoo.data.synth.face import to_image as _to_image
 
-SYNTH_MARKER = "auzoo_synth.json"
 FPS = 20
 
 

@@ -20,9 +20,9 @@ import pandas as pd
 
 from auzoo.data.align import LOOSE_SIZE
 from auzoo.data.cache_format import label_column
-from auzoo.data.datasets.disfa import DISFA, DISFA_LABELLED_AUS, error_log_mask
+from auzoo.data.datasets.disfa.protocol import DISFA, DISFA_LABELLED_AUS, error_log_mask
+from auzoo.data.datasets.disfa.reader import DisfaRoot, DisfaSubject
 from auzoo.data.detected import ANNOTATED, DLIB_68, VideoLandmarks
-from auzoo.data.disfa import DisfaRoot, DisfaSubject
 from auzoo.data.prepare import report
 from auzoo.data.prepare.frames_out import SubjectArrays, subject_digest
 from auzoo.data.prepare.writer import Source, run_prepare

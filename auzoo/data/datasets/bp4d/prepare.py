@@ -10,7 +10,7 @@ index; a frame without a face stays in the index, flagged, image black.
 Images are decoded at half size (1040 x 1392 -> 520 x 696, in the JPEG
 decoder itself): the aligned face is smaller still, so nothing is lost, and
 decoding is several times faster. Where the copy has intensity codes
-(:mod:`auzoo.data.bp4d_intensity`, either layout), each coded frame gets its
+(:mod:`auzoo.data.datasets.bp4d.intensity`, either layout), each coded frame gets its
 0-5 intensities in ``au{N}_intensity`` columns (not coded where the file has
 9 or no row for it; rows for frames the occurrence CSV does not code are
 counted and left out).
@@ -27,10 +27,11 @@ import pandas as pd
 
 from auzoo.data.align import LOOSE_SIZE
 from auzoo.data.align import complete_jaw, landmarks49_to_66
-from auzoo.data.bp4d import Bp4dRoot, image_files, read_landmark_lists, read_occurrence_csv
-from auzoo.data.bp4d_intensity import intensity_files, intensity_for_frames
 from auzoo.data.cache_format import NOT_CODED, intensity_column, label_column
-from auzoo.data.datasets.bp4d import BP4D_AUS
+from auzoo.data.datasets.bp4d.intensity import intensity_files, intensity_for_frames
+from auzoo.data.datasets.bp4d.protocol import BP4D_AUS
+from auzoo.data.datasets.bp4d.reader import (Bp4dRoot, image_files, read_landmark_lists,
+                                             read_occurrence_csv)
 from auzoo.data.detected import DLIB_68, DetectorSettings, VideoLandmarks
 from auzoo.data.prepare import report
 from auzoo.data.prepare.frames_out import SubjectArrays, subject_digest

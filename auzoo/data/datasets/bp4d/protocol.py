@@ -16,7 +16,7 @@ import numpy as np
 
 from auzoo.data.cache_format import intensity_column
 from auzoo.data.datasets.base import AUDataset
-from auzoo.registry import DATASETS
+from auzoo.registry import PROTOCOLS
 
 BP4D_SUBJECTS: Tuple[str, ...] = (tuple(f"F{k:03d}" for k in range(1, 24))
                                   + tuple(f"M{k:03d}" for k in range(1, 19)))
@@ -57,7 +57,7 @@ PUBLISHED_CLASS_WEIGHTS = {
 }
 
 
-@DATASETS.register_module(name="bp4d")
+@PROTOCOLS.register_module(name="bp4d")
 class Bp4dDataset(AUDataset):
     """BP4D's 3-fold protocol on the 12 standard AUs (positive = coded 1)."""
 
@@ -80,6 +80,8 @@ class Bp4dDataset(AUDataset):
     }
     reference = ("3-fold subject-exclusive protocol of JAA-Net / ARL / ME-GraphAU "
                  "(mean of the 3 test folds)")
+    prepare_with = ".prepare:prepare_bp4d"
+    synth_with = ".synth:synth_bp4d"
     intensity_reference = ("FERA 2015's intensity AUs 6, 10, 12, 14, 17 (0-5; the release's 9 "
                            "masked per AU, as FERA's evaluation drops it); auzoo's 3 occurrence "
                            "folds, not FERA 2015's train / development split")

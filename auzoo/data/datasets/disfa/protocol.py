@@ -19,7 +19,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from auzoo.data.datasets.base import AUDataset
-from auzoo.registry import DATASETS
+from auzoo.registry import PROTOCOLS
 
 # The 27 subjects, in order (there is no SN014, SN015, SN019, SN020, SN022).
 DISFA_SUBJECTS: Tuple[str, ...] = tuple(
@@ -73,7 +73,7 @@ def error_log_mask(subject: str, n_frames: int) -> np.ndarray:
     return mask
 
 
-@DATASETS.register_module(name="disfa")
+@PROTOCOLS.register_module(name="disfa")
 class DisfaDataset(AUDataset):
     """DISFA's 3-fold protocol; left-camera caches flag the Error_LOG frames."""
 
@@ -96,6 +96,8 @@ class DisfaDataset(AUDataset):
     bad_frame_policies = BAD_FRAME_POLICIES
     reference = "3-fold subject-exclusive protocol of JAA-Net / ARL / ME-GraphAU"
     intensity_aus = DISFA_LABELLED_AUS
+    prepare_with = ".prepare:prepare_disfa"
+    synth_with = ".synth:synth_disfa"
     intensity_reference = ("the 12 labelled AUs, 0-5, every frame coded; auzoo's 3 occurrence "
                            "folds (intensity papers share no DISFA split: the subjects of each "
                            "fold are recorded with every result)")

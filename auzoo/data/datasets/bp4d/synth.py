@@ -32,16 +32,17 @@ preparing the synthetic copy fast and exact: prepare it with
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict
 
 import cv2
 import numpy as np
 
-from auzoo.data.datasets.bp4d import (BP4D_AUS, CSV_NOT_CODED, FERA2015_INTENSITY_AUS,
-                                      MAX_CODED_AU, PARTS)
-from auzoo.data.datasets.disfa import DISFA_LABELLED_AUS
-from auzoo.data.synth.disfa import SYNTH_MARKER
+from auzoo.data.datasets.bp4d.protocol import (BP4D_AUS, CSV_NOT_CODED, FERA2015_INTENSITY_AUS,
+                                               MAX_CODED_AU, PARTS)
+from auzoo.data.datasets.disfa.protocol import DISFA_LABELLED_AUS
+from auzoo.data.synth import SYNTH_MARKER
 from auzoo.data.synth.draw import render_frame
 from auzoo.data.synth.face import au_timeline, face_landmarks, head_pose, make_identity
 from auzoo.data.synth.face import to_image as _to_image
@@ -55,6 +56,18 @@ LAYOUTS = {"full": ("Sequences(2D+3D)", "AUCoding/AU_OCC", "AUCoding/AU_INT"),
            "fera": ("BP4D-training", "AUCoding", "AU Intensity Codes3.0")}
 
 
+@dataclass(frozen=True)
+class SequenceSettings:
+    """What every sequence of a synthetic BP4D shares."""
+
+    frames: int = 24        # coded frames per sequence
+    seed: int = 0
+    width: int = 1040
+    height: int = 1392
+    tasks: int = 8          # tasks per subject (T1..)
+    layout: str = "full"    # a key of LAYOUTS
+
+
 def synth_subjects(n: int) -> tuple:
     """The first ``n`` subjects taken from the three parts in turn (every fold has tests)."""
     order = [s for trio in zip(*(PARTS[p] for p in ("part1", "part2", "part3"))) for s in trio]
@@ -64,17 +77,21 @@ def synth_subjects(n: int) -> tuple:
     return tuple(order[:n])
 
 
-def sequence_truth(subject: str, task: int, frames: int, seed: int, width: int, height: int,
-                   tasks: int = 8, first: bool = False, second: bool = False) -> dict:
+def sequence_truth(subject: str, task: int, settings: SequenceSettings, first: bool = False,
+                   second: bool = False) -> dict:
     """What a synthetic sequence holds: images ``1..n_images``, coded ``start..start+frames-1``.
+
+    ``first`` and ``second``: the subject is the first (second) written, which
+    carry the planted quirks.
 
     Returns ``start``, ``n_images``, ``labels`` (frames, 12) 0/1/9 in BP4D_AUS
     order, ``intensity_codes`` (frames, 5) 0-5/9 of FERA 2015's intensity AUs,
     ``intensities`` (the drawn 12) and ``landmarks`` (n_images, 66, 2) 0-based
     pixels for every image, and the quirks planted in it.
     """
-    rng = np.random.default_rng([seed, sum(map(ord, subject))])
-    identity = make_identity(rng, width, height)
+    frames, tasks, width = settings.frames, settings.tasks, settings.width
+    rng = np.random.default_rng([settings.seed, sum(map(ord, subject))])
+    identity = make_identity(rng, width, settings.height)
     lead = [0 if t == 3 else int(rng.integers(3, 9)) for t in range(1, tasks + 1)]
     block = 8 + frames + 3          # the most images a sequence has
     timeline = au_timeline(rng, max(48, tasks * block))
@@ -136,9 +153,10 @@ def _write_intensity(folder: Path, subject: str, task: int, truth: dict) -> None
         (folder / f"AU{au:02d}" / f"{subject}_T{task}_AU{au:02d}.csv").write_text("\n".join(lines) + "\n")
 
 
-def _write_sequence(out: Path, layout: str, subject: str, task: int, truth: dict, frames: int,
-                    width: int, height: int, lists: Dict[str, list]) -> dict:
-    images_dir, csv_dir, intensity_dir = LAYOUTS[layout]
+def _write_sequence(out: Path, subject: str, task: int, truth: dict, settings: SequenceSettings,
+                    lists: Dict[str, list]) -> dict:
+    frames, width, height = settings.frames, settings.width, settings.height
+    images_dir, csv_dir, intensity_dir = LAYOUTS[settings.layout]
     _write_intensity(out / intensity_dir, subject, task, truth)
     folder = out / images_dir / subject / f"T{task}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -168,14 +186,14 @@ def synth_bp4d(out, subjects: int = 3, frames: int = 24, tasks: int = 8, seed: i
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = synth_subjects(subjects)
+    settings = SequenceSettings(frames, seed, width, height, tasks, layout)
     lists = {"path": [], "land": []}
     plan: Dict[str, dict] = {}
     for i, s in enumerate(names):
         plan[s] = {}
         for task in range(1, tasks + 1):
-            truth = sequence_truth(s, task, frames, seed, width, height, tasks, i == 0, i == 1)
-            plan[s][f"T{task}"] = _write_sequence(out, layout, s, task, truth, frames, width,
-                                                  height, lists)
+            truth = sequence_truth(s, task, settings, i == 0, i == 1)
+            plan[s][f"T{task}"] = _write_sequence(out, s, task, truth, settings, lists)
     (out / LANDMARK_FOLDER).mkdir(exist_ok=True)
     for kind in ("path", "land"):
         with open(out / LANDMARK_FOLDER / f"BP4D_all_{kind}.txt", "w", newline="") as f:

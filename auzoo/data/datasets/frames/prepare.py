@@ -1,6 +1,6 @@
 """``auzoo prepare frames LABELS.csv --out CACHE``: a lab's own labelled frames.
 
-Every row of the CSV (:mod:`auzoo.data.labels_csv`) is a frame: an image, or
+Every row of the CSV (:mod:`auzoo.data.datasets.frames.reader`) is a frame: an image, or
 a frame of a video. Faces are found by auzoo's dlib pipeline (tracked while
 a video's labelled frames follow each other, found afresh otherwise),
 aligned like DISFA's and written to the same cache as DISFA and BP4D. A row
@@ -22,9 +22,9 @@ import pandas as pd
 
 from auzoo.data.align import LOOSE_SIZE
 from auzoo.data.cache_format import NOT_CODED, label_column
-from auzoo.data.datasets.frames import OwnFramesDataset, balanced_folds
+from auzoo.data.datasets.frames.protocol import OwnFramesDataset, balanced_folds
+from auzoo.data.datasets.frames.reader import LabelRow, LabelsCsv, LabelsCsvError
 from auzoo.data.detected import DLIB_68, VideoLandmarks
-from auzoo.data.labels_csv import LabelRow, LabelsCsv, LabelsCsvError
 from auzoo.data.prepare import report
 from auzoo.data.prepare.frames_out import SubjectArrays, subject_digest
 from auzoo.data.prepare.writer import Source, run_prepare

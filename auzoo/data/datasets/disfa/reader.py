@@ -12,9 +12,8 @@ Layout (names matched loosely, because copies differ)::
 * A landmark file is matched to its frame by the number in its name, never by
   its position in a listing. Per subject the numbering starts at 0 or 1
   (``SN001_0000_lm.mat`` is frame 0; some subjects' ``l0NNNN_lm.mat`` start at
-  1): the smallest number present decides. ``pts`` is 66 x 2 MATLAB 1-based
-  (x, y) in the left camera's frame; the reader returns 0-based pixels.
-* Files scipy cannot read (MATLAB v7.3/HDF5 ``.mat``) are reported as errors.
+  1): the smallest number present decides.
+* Single files (label lines, ``pts`` of a landmark file, videos): :mod:`.files`.
 
 Bad input raises :class:`DisfaFormatError` (a ValueError) or FileNotFoundError,
 naming the file and, for label files, the line.
@@ -28,22 +27,20 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
-import scipy.io
 
-from auzoo.data.datasets.disfa import DISFA_LABELLED_AUS
+from auzoo.data.datasets.disfa.files import (N_LANDMARKS, DisfaFormatError, iter_video,
+                                             read_label_file, read_landmark_file)
+from auzoo.data.datasets.disfa.protocol import DISFA_LABELLED_AUS
 
-N_LANDMARKS = 66
-MAX_INTENSITY = 5
+__all__ = ["CAMERAS", "DisfaFormatError", "DisfaRoot", "DisfaSubject", "LandmarkFiles",
+           "iter_video", "read_label_file", "read_landmark_file"]
+
 CAMERAS = ("left", "right")
 
 _SUBJECT_RE = re.compile(r"^sn\d{3}$", re.IGNORECASE)
 _LABEL_RE = re.compile(r"^(sn\d{3})_au(\d+)\.txt$", re.IGNORECASE)
 _LANDMARK_RE = re.compile(r"(\d+)_lm\.mat$", re.IGNORECASE)
 _VIDEO_DIR_RE = {cam: re.compile(rf"^videos?_{cam}camera$", re.IGNORECASE) for cam in CAMERAS}
-
-
-class DisfaFormatError(ValueError):
-    """A DISFA file that does not have the expected content; names file (and line)."""
 
 
 def _entries(folder: Path) -> Iterator[Path]:
@@ -70,79 +67,6 @@ def _exactly_one(hits: List[Path], none: str, several: str) -> Path:
     if len(hits) > 1:
         raise DisfaFormatError(f"{several}: {', '.join(p.name for p in hits)}")
     return hits[0]
-
-
-# ------------------------------------------------------------------ single files
-
-def read_label_file(path: Path) -> np.ndarray:
-    """Intensities (uint8, one per line) of a ``frame,intensity`` label file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig", errors="strict")
-    except UnicodeDecodeError as exc:
-        raise DisfaFormatError(f"{path}: not a text file ({exc.reason})") from None
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():  # trailing blank lines are harmless
-        lines.pop()
-    values = np.empty(len(lines), dtype=np.uint8)
-    for k, line in enumerate(lines):
-        parts = line.split(",")
-        try:
-            if len(parts) != 2:
-                raise ValueError
-            int(parts[0])
-            value = int(parts[1])
-        except ValueError:
-            raise DisfaFormatError(
-                f"{path}, line {k + 1}: expected 'frame,intensity', got {line.strip()!r}") from None
-        if not 0 <= value <= MAX_INTENSITY:
-            raise DisfaFormatError(
-                f"{path}, line {k + 1}: intensity {value} is outside 0-{MAX_INTENSITY}")
-        values[k] = value
-    if not len(values):
-        raise DisfaFormatError(f"{path}: no label lines")
-    return values
-
-
-def read_landmark_file(path: Path) -> np.ndarray:
-    """(66, 2) float32 0-based (x, y) pixels from a DISFA ``*_lm.mat`` file."""
-    path = Path(path)
-    try:
-        mat = scipy.io.loadmat(str(path), variable_names=["pts"])
-    except NotImplementedError:
-        raise DisfaFormatError(
-            f"{path}: MATLAB v7.3 (HDF5) file; auzoo reads MAT v4-v7.2 "
-            "(re-save it with save(..., '-v7'))") from None
-    except Exception as exc:  # scipy raises several types for a damaged file
-        raise DisfaFormatError(f"{path}: cannot read .mat file ({exc})") from None
-    if "pts" not in mat:
-        raise DisfaFormatError(f"{path}: no variable 'pts'")
-    pts = mat["pts"]
-    if pts.shape != (N_LANDMARKS, 2) or not np.issubdtype(pts.dtype, np.number):
-        raise DisfaFormatError(
-            f"{path}: 'pts' should be a {N_LANDMARKS}x2 numeric array, got {pts.shape} {pts.dtype}")
-    return pts.astype(np.float32) - 1.0  # MATLAB 1-based -> 0-based pixels
-
-
-def iter_video(path: Path, limit: Optional[int] = None, rgb: bool = True) -> Iterator[np.ndarray]:
-    """Decode a video frame by frame (auzoo's one decoder, :mod:`auzoo.vision.video`):
-    (H, W, 3) uint8, RGB (or OpenCV's BGR).
-
-    Stops after ``limit`` frames. An unreadable video raises DisfaFormatError.
-    """
-    from auzoo.vision.video import VideoError, iter_frames
-
-    path = Path(path)
-    count = 0
-    try:
-        for _, _, image in iter_frames(path, limit=limit, format="rgb24" if rgb else "bgr24",
-                                       threads=1):
-            count += 1
-            yield image
-    except VideoError as exc:
-        raise DisfaFormatError(f"{path}: cannot decode the video ({exc})") from None
-    if count == 0 and limit != 0:
-        raise DisfaFormatError(f"{path}: no frame could be decoded")
 
 
 # ------------------------------------------------------------------ one subject

@@ -13,7 +13,7 @@ folders is, in this order: ``AUCoding/AU_INT``, or a folder of ROOT whose
 name says "intensity" (spaces and case as they come), or one level below
 either (a copy that keeps a ``Project/`` folder between).
 
-Bad input raises :class:`~auzoo.data.bp4d.Bp4dFormatError` naming file and line.
+Bad input raises :class:`~auzoo.data.datasets.bp4d.reader.Bp4dFormatError` naming file and line.
 """
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from auzoo.data.bp4d import Bp4dFormatError, _dirs
 from auzoo.data.cache_format import NOT_CODED
-from auzoo.data.datasets.bp4d import CSV_NOT_CODED
+from auzoo.data.datasets.bp4d.protocol import CSV_NOT_CODED
+from auzoo.data.datasets.bp4d.reader import Bp4dFormatError, _dirs
 
 _AU_DIR_RE = re.compile(r"^AU0*(\d+)$", re.IGNORECASE)
 _SEQUENCE_RE = re.compile(r"^([FM]\d{3})_(T\d)", re.IGNORECASE)

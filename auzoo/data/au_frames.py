@@ -1,5 +1,8 @@
 """The training and evaluation dataset over a prepared cache.
 
+:class:`AUFrames` is registered in ``auzoo.registry.DATASETS`` (a child of
+mmengine's), so a loader config names it: ``dataset=dict(type='AUFrames', ...)``.
+
 :class:`AUFrames` serves the frames of some subjects of a cache, each made
 into the model's input by the model's own pipeline (its recipe: alignment
 from the cache's loose crop, crops, flips, colour jitter; see
@@ -40,10 +43,11 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
+from mmengine.registry import FUNCTIONS
 from torch.utils.data import DataLoader, Dataset
 
 from auzoo.data.cache import open_cache
-from auzoo.data.sampler import AUWeightedBatchSampler
+from auzoo.data.sampler import AUWeightedBatchSampler, labelled_frames
 from auzoo.data.transforms import Pipeline, build_pipeline
 from auzoo.registry import DATASETS
 
@@ -168,8 +172,10 @@ def _batch_tensor(shape) -> torch.Tensor:
     return torch.empty(0, dtype=torch.uint8).set_(storage).view(shape)
 
 
+@FUNCTIONS.register_module()
 def collate_batch(batch):
-    """The DataLoader ``collate_fn`` for :class:`AUFrames`: batches come collated."""
+    """The DataLoader ``collate_fn`` for :class:`AUFrames` (``dict(type='collate_batch')``
+    in a loader config): batches come collated."""
     if isinstance(batch, dict):
         return batch
     raise TypeError("AUFrames batches are collated by __getitems__; give the DataLoader a "
@@ -177,23 +183,24 @@ def collate_batch(batch):
 
 
 def make_loader(dataset: AUFrames, batch_size: int = 64, iters_per_epoch: Optional[int] = 100,
-                seed: int = 0, num_workers: int = 0, pin_memory: bool = False,
-                world_size: Optional[int] = None, rank: Optional[int] = None,
-                shuffle: bool = False, negatives="class") -> DataLoader:
-    """A DataLoader over ``dataset``.
+                seed: int = 0, num_workers: int = 0, shuffle: bool = False,
+                negatives="class") -> DataLoader:
+    """A DataLoader over ``dataset`` in this process (a run's loaders are
+    mmengine's: :mod:`auzoo.engine.loaders`).
 
     ``iters_per_epoch`` set: training batches drawn by :class:`AUWeightedBatchSampler`
-    (``batch_size`` is the global batch; each rank gets its share). ``None``:
-    every frame once, in order (or shuffled), for evaluation.
+    (``batch_size`` is the global batch; under torch.distributed each rank
+    gets its share). ``None``: every frame once, in order (or shuffled), for
+    evaluation.
     """
     if iters_per_epoch is not None:
-        sampler = AUWeightedBatchSampler(dataset.labels, dataset.mask, batch_size=batch_size,
-                                         iters_per_epoch=iters_per_epoch, seed=seed,
-                                         world_size=world_size, rank=rank, aus=dataset.aus,
-                                         negatives=negatives)
+        from mmengine.dist import get_world_size
+
+        frames = labelled_frames(dataset.labels, dataset.mask, dataset.aus, seed)
+        sampler = AUWeightedBatchSampler(frames, batch_size=batch_size // get_world_size(),
+                                         iters_per_epoch=iters_per_epoch, negatives=negatives)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_batch,
-                          num_workers=num_workers, pin_memory=pin_memory,
-                          persistent_workers=num_workers > 0)
+                          num_workers=num_workers, persistent_workers=num_workers > 0)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_batch,
-                      num_workers=num_workers, pin_memory=pin_memory, generator=generator)
+                      num_workers=num_workers, generator=generator)

@@ -15,7 +15,7 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 import numpy as np
 
 from auzoo.data.datasets.base import AUDataset
-from auzoo.registry import DATASETS
+from auzoo.registry import PROTOCOLS
 
 
 def balanced_folds(frames_per_subject: Mapping[str, int], k: int) -> Dict[int, Tuple[str, ...]]:
@@ -38,7 +38,7 @@ def balanced_folds(frames_per_subject: Mapping[str, int], k: int) -> Dict[int, T
     return {i + 1: tuple(sorted(m)) for i, m in enumerate(members)}
 
 
-@DATASETS.register_module(name="frames")
+@PROTOCOLS.register_module(name="frames")
 class OwnFramesDataset(AUDataset):
     """A lab's own AU-coded frames; everything but the rule's form comes from the cache."""
 
@@ -46,6 +46,7 @@ class OwnFramesDataset(AUDataset):
     value_name = "value"
     reference = "subject-exclusive folds pinned in the cache by auzoo prepare frames"
     intensity_reference = "the CSV's 0-5 values; its subject-exclusive folds"
+    prepare_with = ".prepare:prepare_frames"
 
     def __init__(self, aus: Sequence[int] = (), threshold: int = 1, max_value: int = 254,
                  test_folds: Mapping[int, Sequence[str]] = (), label: str = "frames"):
