@@ -45,6 +45,7 @@ def bench_cli(args) -> int:
     from auzoo.bench.main import bench
     from auzoo.bench.options import BenchOptions
     from auzoo.bench.run import CellsFailed
+    from auzoo.engine.dist import distributed_session
     from auzoo.cli.options import _train_cfg_options
 
     if not args.models and not args.use_all:
@@ -66,21 +67,3 @@ def bench_cli(args) -> int:
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"bench finished in {time.perf_counter() - started:.0f} s")
     return 0
-
-
-class distributed_session:
-    """Leave the process group together at the end (a rank that exits while
-    another holds its gloo connections can abort that one); after an error,
-    no barrier: the other ranks may never reach it."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            if kind is None:
-                dist.barrier()
-            dist.destroy_process_group()
-        return False

@@ -8,8 +8,8 @@ import pandas as pd
 
 from auzoo.bench import demo, grid
 from auzoo.bench.options import BenchOptions
-from auzoo.bench.run import (CellsFailed, Grid, barrier_all, default_train,
-                             make_grid, run_cells, start_process_group, world_rank)
+from auzoo.bench.run import CellsFailed, Grid, default_train, make_grid, run_cells
+from auzoo.engine.dist import barrier, rank as world_rank, start_process_group
 
 
 def write_tables(g: Grid, console, quiet: bool = False) -> Dict[Path, pd.DataFrame]:
@@ -105,7 +105,7 @@ def bench(models: Sequence[str] = (), options: Optional[BenchOptions] = None, *,
             console.print(demo.synthetic_banner(demo.synthetic_cache()))
             demo.synthetic_disfa(console)
         if distributed:
-            barrier_all()
+            barrier()
     shard_t = grid.parse_shard(shard)
     cells = g.cells()
     mine = grid.shard_cells(cells, shard_t)

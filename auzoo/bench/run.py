@@ -16,12 +16,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from auzoo.bench import demo, grid
 from auzoo.bench.options import BenchOptions
-from auzoo.engine.records import RunSpec
-from auzoo.engine.train import RUN_FILE
-
-# The engine's settings file in a work dir; a cell that failed before training
-# leaves one that would refuse the next try's settings.
-SETTINGS_FILE = RUN_FILE
+from auzoo.engine.records import RUN_FILE, RunSpec
 
 
 class CellsFailed(RuntimeError):
@@ -190,7 +185,7 @@ def unblock_failed_cell(work_dir: Path) -> None:
     resuming: drop its settings file so the next try may use other options."""
     work_dir = Path(work_dir)
     if not any(work_dir.rglob("*.pth")) and not (work_dir / "result.json").exists():
-        (work_dir / SETTINGS_FILE).unlink(missing_ok=True)
+        (work_dir / RUN_FILE).unlink(missing_ok=True)
 
 
 def explain_failure(cell: grid.Cell, exc: BaseException, work_dir: Path) -> str:
@@ -226,33 +221,3 @@ def run_cells(g: Grid, todo: Sequence[grid.Cell], *, train_fn: Callable, console
                 console.print(traceback.format_exc(), markup=False, highlight=False)
             progress.update(overall, advance=1)
     return failures
-
-
-# --------------------------------------------------------------------------
-# torchrun
-# --------------------------------------------------------------------------
-
-def start_process_group(device: Optional[str]) -> bool:
-    """Under torchrun: join the process group first (rank 0 may have demo data
-    to make while the others wait). False when not under torchrun."""
-    if "LOCAL_RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
-        return False
-    import torch
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        cuda = torch.cuda.is_available() and not str(device or "").startswith("cpu")
-        if cuda:
-            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
-        dist.init_process_group(backend="nccl" if cuda else "gloo")
-    return True
-
-
-def world_rank() -> int:
-    from mmengine.dist import get_dist_info
-    return get_dist_info()[0]
-
-
-def barrier_all() -> None:
-    from mmengine.dist import barrier
-    barrier()

@@ -145,7 +145,8 @@ def _cmd_train(args) -> int:
     from auzoo.engine.input_size import check_input_size
     from auzoo.engine.records import RunSpec
     from auzoo.engine.settings import resolve_config
-    from auzoo.engine.train import distributed_session, train
+    from auzoo.engine.dist import distributed_session
+    from auzoo.engine.train import train
 
     spec = RunSpec(model=args.model, data=args.data, fold=args.fold, seed=args.seed,
                    work_dir=args.work_dir, cfg_options=_train_cfg_options(args),

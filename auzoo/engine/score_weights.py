@@ -27,7 +27,7 @@ def score_weights(spec: RunSpec, progress=None) -> RunResult:
     from auzoo.data import open_cache
     from auzoo.engine.checkpoint import device_name, software_versions
     from auzoo.engine.evaluate import evaluate_loaded, score_other
-    from auzoo.engine.runner import resolve_device
+    from auzoo.engine.dist import resolve_device
     from auzoo.engine.weight_formats import load_weights
 
     if not spec.weights:
