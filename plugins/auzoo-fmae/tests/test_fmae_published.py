@@ -69,6 +69,8 @@ def test_the_demo_entry_keeps_the_recipes_optimiser_and_fits_its_schedule():
     steps = cfg.train_cfg.max_epochs
     assert cfg.param_scheduler[1].end == cfg.param_scheduler[1].begin + cfg.param_scheduler[1].T_max == steps
     assert cfg.custom_hooks[0].patience >= steps  # the whole schedule runs
+    assert cfg.select_on == "test"  # like every demo: all training subjects train
+    assert cfg.param_scheduler[1].eta_min_ratio * cfg.optim_wrapper.optimizer.lr == pytest.approx(1e-6)
 
 
 @pytest.mark.parametrize("device, train, wrapper", [
