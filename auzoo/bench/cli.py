@@ -43,43 +43,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def bench_cli(args) -> int:
     from auzoo.bench.main import bench
+    from auzoo.bench.options import BenchOptions
     from auzoo.bench.run import CellsFailed
+    from auzoo.engine.dist import distributed_session
+    from auzoo.cli.options import _train_cfg_options
 
     if not args.models and not args.use_all:
         raise ValueError("name the models to bench, or give --all")
     started = time.perf_counter()
-    options = dict(max_epochs=args.max_epochs, iters_per_epoch=args.iters_per_epoch,
-                   batch_size=args.batch_size, img_size=args.img_size, select_on=args.select_on,
-                   compile=args.compile)
+    options = BenchOptions(
+        models=tuple(args.models), use_all=args.use_all, exclude=tuple(args.exclude),
+        data=args.data, test_data=tuple(args.test_data), folds=args.folds, seeds=args.seeds,
+        seed=args.seed, out=args.out or "bench_out", preset=args.preset,
+        cfg_options=_train_cfg_options(args), device=args.device,
+        weights=getattr(args, "weights", None), shard=args.shard, slurm=args.slurm,
+        wait=args.wait)
     try:
         with distributed_session():
-            bench(args.models, data=args.data, test_data=args.test_data, folds=args.folds,
-                  seeds=args.seeds, seed=args.seed, out=args.out or "bench_out", shard=args.shard,
-                  slurm=args.slurm, wait=args.wait, preset=args.preset, device=args.device,
-                  use_all=args.use_all, exclude=args.exclude, cfg_options=args.cfg_options,
-                  allow_random_init=getattr(args, "allow_random_init", False),
-                  weights=getattr(args, "weights", None), **options)
+            bench(options=options)
     except CellsFailed as exc:
         print(f"auzoo bench: {exc}", file=sys.stderr)
         return 1
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"bench finished in {time.perf_counter() - started:.0f} s")
     return 0
-
-
-class distributed_session:
-    """Leave the process group together at the end (a rank that exits while
-    another holds its gloo connections can abort that one); after an error,
-    no barrier: the other ranks may never reach it."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            if kind is None:
-                dist.barrier()
-            dist.destroy_process_group()
-        return False

@@ -7,8 +7,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import pandas as pd
 
 from auzoo.bench import demo, grid
-from auzoo.bench.run import (CellsFailed, Grid, barrier_all, default_train, make_grid,
-                             run_cells, start_process_group, world_rank)
+from auzoo.bench.options import BenchOptions
+from auzoo.bench.run import CellsFailed, Grid, default_train, make_grid, run_cells
+from auzoo.engine.dist import barrier, rank as world_rank, start_process_group
 
 
 def write_tables(g: Grid, console, quiet: bool = False) -> Dict[Path, pd.DataFrame]:
@@ -54,12 +55,6 @@ def _print_comparison(console, comparison, metric: str, digits: int) -> None:
                       f"{row['subjects']} subjects, {row['seeds']} seed(s): {verdict(row)}")
 
 
-def _seeds(seeds, seed) -> Any:
-    if seeds is not None and seed is not None:
-        raise ValueError("give --seeds 0,1,2 or --seed N, not both")
-    return seeds if seeds is not None else (seed if seed is not None else 0)
-
-
 def _failed(failures: List[str]) -> CellsFailed:
     return CellsFailed(f"{len(failures)} cell(s) failed:\n  " + "\n  ".join(failures)
                        + "\nThe tables cover the finished cells. Rerun the same command (same --out) "
@@ -80,18 +75,29 @@ def _on_slurm(g: Grid, todo, slurm: str, *, wait: bool, train_fn: Callable, cons
     return outcome.failures, len(outcome.waiting)
 
 
-def bench(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,3", seeds=None,
-          seed: Optional[int] = None, shard=None, slurm: Optional[str] = None, wait: bool = False,
-          console=None, train_fn: Optional[Callable] = None, **grid_options: Any
+def bench(models: Sequence[str] = (), options: Optional[BenchOptions] = None, *,
+          console=None, train_fn: Optional[Callable] = None, **keywords: Any
           ) -> Optional[Dict[Path, pd.DataFrame]]:
     """Train and score every (model, fold, seed) cell of every dataset, reusing
     finished ones; then write each dataset folder's tables and return them
     (folder -> results.csv as a DataFrame). None for a shard, a rank other
-    than 0, or Slurm jobs still queued. ``grid_options``: see :func:`make_grid`."""
+    than 0, or Slurm jobs still queued.
+
+    ``options``: a :class:`~auzoo.bench.options.BenchOptions`, or its fields
+    (and config-key flags such as ``max_epochs``) as keywords. With the
+    default ``train_fn`` (the engine's) every model's resolved config is
+    checked, and its model run once at its input size, before any cell trains
+    (a ``train_fn`` with a ``check_grid(grid, cells)`` attribute has it called)."""
     from auzoo.utils.console import make_console
 
+    if options is None:
+        options = BenchOptions.of(models, **keywords)
+    elif models or keywords:
+        raise TypeError("bench: give BenchOptions or keywords, not both")
     console = console or make_console()
-    g = make_grid(models, data=data, out=out, folds=folds, seeds=_seeds(seeds, seed), **grid_options)
+    g = make_grid(options)
+    shard, slurm, wait = options.shard, options.slurm, options.wait
+    train_fn = train_fn or default_train()
     distributed = start_process_group(g.device)
     rank = world_rank() if distributed else 0
     if g.synthetic:
@@ -99,18 +105,20 @@ def bench(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,
             console.print(demo.synthetic_banner(demo.synthetic_cache()))
             demo.synthetic_disfa(console)
         if distributed:
-            barrier_all()
+            barrier()
     shard_t = grid.parse_shard(shard)
     cells = g.cells()
     mine = grid.shard_cells(cells, shard_t)
     todo = [c for c in mine if not g.finished(c)]
+    check = getattr(train_fn, "check_grid", None)  # the engine's: every model, before any cell
+    if check is not None:
+        check(g, todo)
     if rank == 0:
         console.print(f"bench: {len(cells)} cells ({len(g.models)} models x {len(g.data)} dataset(s) x "
                       f"folds {','.join(map(str, g.folds))} x seeds {','.join(map(str, g.seeds))})"
                       + (f", shard {shard_t[0]}/{shard_t[1]}: {len(mine)} of them" if shard_t else "")
                       + f"; {len(mine) - len(todo)} finished, {len(todo)} to run; "
                       f"preset {g.preset or 'none'}; out {g.out}")
-    train_fn = train_fn or default_train()
     if slurm is not None:
         if distributed:
             raise ValueError("--slurm submits the cells as jobs; run it without torchrun")

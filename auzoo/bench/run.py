@@ -15,14 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from auzoo.bench import demo, grid
-from auzoo.engine.records import RunSpec
-from auzoo.engine.settings import OPTION_KEYS as ENGINE_OPTION_KEYS
-
-# Command-line options of `auzoo train` and the config keys (mmengine's schema) they set.
-OPTION_KEYS = dict(ENGINE_OPTION_KEYS, compile="compile")
-# The engine's settings file in a work dir; a cell that failed before training
-# leaves one that would refuse the next try's settings.
-SETTINGS_FILE = "run.json"
+from auzoo.bench.options import BenchOptions
+from auzoo.engine.records import RUN_FILE, RunSpec
 
 
 class CellsFailed(RuntimeError):
@@ -43,7 +37,6 @@ class Grid:
     cfg_options: Dict[str, Any] = field(default_factory=dict)
     device: Optional[str] = None
     synthetic: bool = False
-    allow_random_init: bool = False       # train frozen stages without a weight file (recorded)
     weights: Optional[str] = None         # score these weights per fold ({fold}) instead of training
 
     def out_dir(self, data: str) -> Path:
@@ -67,8 +60,7 @@ class Grid:
         return RunSpec(model=cell.model, data=cell.data, fold=cell.fold, seed=cell.seed,
                        work_dir=str(cell.work_dir(self.out_dir(cell.data))), preset=self.preset,
                        cfg_options=dict(self.cfg_options), device=self.device, resume=True,
-                       test_data=tuple(self.test_data), allow_random_init=self.allow_random_init,
-                       label=label or str(cell),
+                       test_data=tuple(self.test_data), label=label or str(cell),
                        weights=fold_weights(self.weights, cell.fold, cell.data) if self.weights
                        else None)
 
@@ -83,6 +75,23 @@ def run_cell(spec: RunSpec, progress=None):
         return score_weights(spec, progress=progress)
     from auzoo.engine.train import train
     return train(spec, progress=progress)
+
+
+def check_grid(g: Grid, cells: Sequence[grid.Cell]) -> None:
+    """The config of every model with ``cells`` to run resolved with the grid's
+    options, and its model run once at its input size, before any cell
+    trains: a key nothing reads or a size a model cannot take stops the bench
+    here, not after other cells have trained."""
+    from auzoo.engine.input_size import check_input_size
+    from auzoo.engine.settings import resolve_config
+
+    if g.weights:  # scored, not trained: the weights' own configs
+        return
+    for model in dict.fromkeys(c.model for c in cells):
+        check_input_size(resolve_config(model, g.cfg_options, preset=g.preset))
+
+
+run_cell.check_grid = check_grid
 
 
 def default_train() -> Callable:
@@ -121,59 +130,50 @@ def _model_arg(model: str) -> str:
     return _absolute(model) if model.endswith(".py") and Path(model).is_file() else model
 
 
-def cfg_options_of(options: Mapping[str, Any], cfg_options: Optional[Mapping] = None) -> Dict[str, Any]:
-    unknown = set(options) - set(OPTION_KEYS)
-    if unknown:
-        raise TypeError(f"unknown training option(s): {', '.join(sorted(unknown))}")
-    merged = dict(cfg_options or {})
-    merged.update({OPTION_KEYS[k]: v for k, v in options.items() if v is not None})
-    return merged
-
-
-def make_grid(models: Sequence[str] = (), *, data=None, out="bench_out", folds="1,2,3",
-              seeds="0", test_data: Sequence = (), preset: Optional[str] = None,
-              device: Optional[str] = None, use_all: bool = False, exclude: Sequence[str] = (),
-              cfg_options: Optional[Mapping] = None, allow_random_init: bool = False,
-              weights: Optional[str] = None, **options: Any) -> Grid:
-    """The grid from what ``auzoo bench`` was given (data: None, a cache or several;
-    ``weights``: a per-fold pattern of weights to score instead of training)."""
-    if weights is not None:
-        _check_weights_grid(models, use_all, seeds, options)
-    if use_all:
-        models = list(dict.fromkeys(list(models) + grid.all_models(exclude)))
-    elif exclude:
-        models = [m for m in models if m not in set(exclude)]
+def make_grid(options: BenchOptions) -> Grid:
+    """The grid of a bench (data: None, a cache or several; ``weights``: a
+    per-fold pattern of weights to score instead of training)."""
+    o = options
+    models = list(o.models)
+    if o.weights is not None:
+        _check_weights_grid(models, o.use_all, o.seed_list, o.cfg_options)
+    if o.use_all:
+        models = list(dict.fromkeys(models + grid.all_models(o.exclude)))
+    elif o.exclude:
+        models = [m for m in models if m not in set(o.exclude)]
     if not models:
         raise ValueError("no model to bench: name models, or give --all")
-    datasets = [data] if isinstance(data, (str, os.PathLike)) else list(data or [])
+    datasets = [o.data] if isinstance(o.data, (str, os.PathLike)) else list(o.data or [])
     synthetic = not datasets
     datasets = [str(demo.synthetic_cache())] if synthetic else [_absolute(d) for d in datasets]
     if len(set(datasets)) != len(datasets):
         raise ValueError("--data: a cache is given twice")
-    if weights is not None:  # every fold's weights must be there before anything runs
+    folds = grid.parse_folds(o.folds)
+    if o.weights is not None:  # every fold's weights must be there before anything runs
         from auzoo.engine.weight_formats import weight_paths
         for d in datasets:
-            for fold in grid.parse_folds(folds):
-                weight_paths(fold_weights(str(weights), fold, d))
-    return Grid(models=[_model_arg(m) for m in models], data=datasets, out=Path(out).resolve(),
-                folds=grid.parse_folds(folds), seeds=grid.parse_seeds(seeds),
-                test_data=tuple(_absolute(t) for t in test_data),
-                preset=demo.preset_piece(preset, synthetic),
-                cfg_options=cfg_options_of(options, cfg_options), device=device,
-                synthetic=synthetic, allow_random_init=allow_random_init,
-                weights=str(weights) if weights is not None else None)
+            for fold in folds:
+                weight_paths(fold_weights(str(o.weights), fold, d))
+    return Grid(models=[_model_arg(m) for m in models], data=datasets, out=Path(o.out).resolve(),
+                folds=folds, seeds=grid.parse_seeds(o.seed_list),
+                test_data=tuple(_absolute(t) for t in o.test_data),
+                preset=demo.preset_piece(o.preset, synthetic), cfg_options=dict(o.cfg_options),
+                device=o.device, synthetic=synthetic,
+                weights=str(o.weights) if o.weights is not None else None)
 
 
-def _check_weights_grid(models, use_all: bool, seeds, options: Mapping[str, Any]) -> None:
+def _check_weights_grid(models, use_all: bool, seeds, cfg_options: Mapping[str, Any]) -> None:
     """``--weights`` scores one model's files: no training options, one seed."""
+    from auzoo.engine.settings import CONFIG_FLAGS
+
     if use_all or len(models) != 1:
         raise ValueError("--weights scores the weights of one model: name exactly one MODEL")
     if len(grid.parse_seeds(seeds)) != 1:
         raise ValueError("--weights scores given weights: there is nothing to seed (no --seeds)")
-    training = sorted(k for k, v in options.items() if v is not None)
+    training = [f"{f.flag} ({f.key})" for f in CONFIG_FLAGS if f.key in cfg_options]
     if training:
         raise ValueError(f"--weights scores given weights, nothing is trained: "
-                         f"{', '.join('--' + k.replace('_', '-') for k in training)} do not apply")
+                         f"{', '.join(training)} do not apply")
 
 
 # --------------------------------------------------------------------------
@@ -185,7 +185,7 @@ def unblock_failed_cell(work_dir: Path) -> None:
     resuming: drop its settings file so the next try may use other options."""
     work_dir = Path(work_dir)
     if not any(work_dir.rglob("*.pth")) and not (work_dir / "result.json").exists():
-        (work_dir / SETTINGS_FILE).unlink(missing_ok=True)
+        (work_dir / RUN_FILE).unlink(missing_ok=True)
 
 
 def explain_failure(cell: grid.Cell, exc: BaseException, work_dir: Path) -> str:
@@ -221,33 +221,3 @@ def run_cells(g: Grid, todo: Sequence[grid.Cell], *, train_fn: Callable, console
                 console.print(traceback.format_exc(), markup=False, highlight=False)
             progress.update(overall, advance=1)
     return failures
-
-
-# --------------------------------------------------------------------------
-# torchrun
-# --------------------------------------------------------------------------
-
-def start_process_group(device: Optional[str]) -> bool:
-    """Under torchrun: join the process group first (rank 0 may have demo data
-    to make while the others wait). False when not under torchrun."""
-    if "LOCAL_RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
-        return False
-    import torch
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        cuda = torch.cuda.is_available() and not str(device or "").startswith("cpu")
-        if cuda:
-            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
-        dist.init_process_group(backend="nccl" if cuda else "gloo")
-    return True
-
-
-def world_rank() -> int:
-    from mmengine.dist import get_dist_info
-    return get_dist_info()[0]
-
-
-def barrier_all() -> None:
-    from mmengine.dist import barrier
-    barrier()

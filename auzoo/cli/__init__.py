@@ -13,7 +13,7 @@ from auzoo.cli.commands import (_cmd_bench, _cmd_browse, _cmd_convert, _cmd_eval
                                 _cmd_synth, _cmd_train, print_result)
 from auzoo.cli.help import command
 from auzoo.cli.options import (_add_cfg_options, _add_train_options, _train_cfg_options,  # noqa: F401
-                               add_preset_option)
+                               add_config_flags, add_preset_option)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(sub, "show", "resolved config, parameter count and GFLOPs of a model")
     p.add_argument("model", help="model name or config file")
-    p.add_argument("--img-size", type=int, help="input size for the GFLOPs count (default: the config's)")
+    add_config_flags(p, "show")
     _add_cfg_options(p)
     p.set_defaults(func=_cmd_show)
 
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     from auzoo.bench.cli import add_arguments as add_bench_arguments
 
     add_bench_arguments(p)
-    _add_train_options(p)
+    _add_train_options(p, "bench")
     p.set_defaults(func=_cmd_bench)
 
     p = command(sub, "predict", "AU table for images, folders and videos")

@@ -108,7 +108,7 @@ def _list_published_intensity(console) -> None:
 def _cmd_show(args) -> int:
     from auzoo.models.summary import show_model
 
-    show_model(args.model, args.cfg_options, img_size=args.img_size)
+    show_model(args.model, _train_cfg_options(args))
     return 0
 
 
@@ -142,13 +142,18 @@ def _cmd_prepare(args) -> int:
 def _cmd_train(args) -> int:
     from mmengine.dist import get_rank
 
+    from auzoo.engine.input_size import check_input_size
     from auzoo.engine.records import RunSpec
-    from auzoo.engine.train import distributed_session, train
+    from auzoo.engine.settings import resolve_config
+    from auzoo.engine.dist import distributed_session
+    from auzoo.engine.train import train
 
     spec = RunSpec(model=args.model, data=args.data, fold=args.fold, seed=args.seed,
                    work_dir=args.work_dir, cfg_options=_train_cfg_options(args),
                    device=args.device, resume=True, force=args.force, test_data=tuple(args.test_data or ()),
-                   allow_random_init=args.allow_random_init, preset=args.preset)
+                   preset=args.preset)
+    # the resolved config, and its model at its input size, before anything is written
+    check_input_size(resolve_config(spec.model, spec.cfg_options, preset=spec.preset))
     with distributed_session():
         result = train(spec)
         if get_rank() == 0:

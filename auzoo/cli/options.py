@@ -26,22 +26,25 @@ def add_preset_option(p: argparse.ArgumentParser, default_text: str) -> None:
                         f"(auzoo/configs/_base_/presets/; default: {default_text})")
 
 
-def _add_train_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-epochs", type=int, help="stop after this many epochs at most (default: the config's "
-                        "train_cfg.max_epochs)")
-    p.add_argument("--iters-per-epoch", type=int, help="batches per epoch (default: the config's; the paper: 100)")
-    p.add_argument("--batch-size", type=int, help="batch size (default: the config's; the paper: 64)")
-    p.add_argument("--img-size", type=int, help="input size; the cache is resized if it differs (default: the "
-                        "config's img_size)")
-    p.add_argument("--select-on", choices=("test", "val"),
-                   help="choose the epoch on the test fold (the paper) or on held-out training subjects "
-                        "(default: the config's select_on)")
+def add_config_flags(p: argparse.ArgumentParser, command: str) -> None:
+    """The flags of ``command`` that are config keys, from the one table
+    (:data:`auzoo.engine.settings.CONFIG_FLAGS`)."""
+    from auzoo.engine.settings import CONFIG_FLAGS
+
+    for f in CONFIG_FLAGS:
+        if command not in f.commands:
+            continue
+        help_text = f"{f.help} [config key {f.key}]"
+        if f.switch:
+            p.add_argument(f.flag, dest=f.dest, action="store_const", const=True, default=None,
+                           help=help_text)
+        else:
+            p.add_argument(f.flag, dest=f.dest, type=f.type, choices=f.choices, help=help_text)
+
+
+def _add_train_options(p: argparse.ArgumentParser, command: str = "train") -> None:
+    add_config_flags(p, command)
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
-    p.add_argument("--compile", action="store_const", const=True, default=None,
-                   help="torch.compile the training step (worth it on a GPU for long runs)")
-    p.add_argument("--allow-random-init", action="store_true",
-                   help="train a backbone with frozen stages from random weights (recorded); "
-                        "without it auzoo refuses, since frozen random layers never learn")
     _add_cfg_options(p)
 
 
@@ -53,14 +56,16 @@ def refuse_existing(path, force: bool) -> None:
         raise ValueError(f"{path} exists; pass --force to replace it")
 
 
-def _train_cfg_options(args) -> dict:
-    """``--cfg-options`` plus the flags that are config keys."""
-    from auzoo.engine.settings import OPTION_KEYS
+def config_flag_values(args) -> dict:
+    """The values of the config-key flags ``args`` has (``dest -> value``)."""
+    from auzoo.engine.settings import CONFIG_FLAGS
 
-    options = dict(args.cfg_options or {})
-    for flag, key in OPTION_KEYS.items():
-        if getattr(args, flag, None) is not None:
-            options[key] = getattr(args, flag)
-    if getattr(args, "compile", None):
-        options["compile"] = True
-    return options
+    return {f.dest: getattr(args, f.dest) for f in CONFIG_FLAGS if hasattr(args, f.dest)}
+
+
+def _train_cfg_options(args) -> dict:
+    """``--cfg-options`` plus the flags that are config keys (a flag is sugar
+    for ``--cfg-options KEY=VALUE``; given both, the flag wins)."""
+    from auzoo.engine.settings import with_flags
+
+    return with_flags(getattr(args, "cfg_options", None), config_flag_values(args))

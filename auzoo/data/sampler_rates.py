@@ -17,8 +17,8 @@ from typing import Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from auzoo.data.datasets.disfa import (DISFA, DISFA_LABELLED_AUS, DISFA_SUBJECTS,
-                                       PUBLISHED_FRAMES, PUBLISHED_POSITIVES)
+from auzoo.data.datasets.disfa.protocol import (DISFA, DISFA_LABELLED_AUS, DISFA_SUBJECTS,
+                                                PUBLISHED_FRAMES, PUBLISHED_POSITIVES)
 from auzoo.data.sampler import expected_batch_rates, positive_rates
 
 OPTIONS = ("class", 0.5, 0.0, "natural")

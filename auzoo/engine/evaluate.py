@@ -228,7 +228,7 @@ def evaluate_loaded(net, data, *, fold: Optional[int] = None, device: Optional[s
 
     from auzoo.data import open_cache
     from auzoo.engine.checkpoint import CheckpointError
-    from auzoo.engine.runner import resolve_device
+    from auzoo.engine.dist import resolve_device
 
     meta = net.checkpoint_meta
     cache = open_cache(data)

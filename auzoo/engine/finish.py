@@ -20,8 +20,9 @@ from auzoo.engine.evaluate import (Scoring, predict_frames, score_intensity_pred
 from auzoo.engine.init import init_statement
 from auzoo.engine.predictions import PREDICTIONS_CSV, Predictions, write_predictions_csv
 from auzoo.engine.runner import selection_key
+from auzoo.engine.records import (BEST_FILE, PREDICTIONS_FILE, RESULT_FILE, Provenance, RunResult,
+                                  RunSpec, Training)
 from auzoo.engine.settings import schedule_record
-from auzoo.engine.records import RESULT_FILE, Provenance, RunResult, RunSpec, Training
 
 
 def _load_best(runner, net) -> Dict[str, Any]:
@@ -54,12 +55,12 @@ def _saved_predictions(path: Path, epoch: int, dataset, aus) -> Predictions:
                        intensity_mask=arrays.get("intensity_mask")).where(dataset)
 
 
-def finish_run(runner, cfg: Config, spec: RunSpec, *, cache, split: Mapping[str, tuple], device,
-               predictions_file: str, best_file: str) -> RunResult:
+def finish_run(runner, cfg: Config, spec: RunSpec, *, cache, split: Mapping[str, tuple],
+               device) -> RunResult:
     """Score the best epoch of a trained ``runner`` on the test subjects of
     ``split`` (and ``spec.test_data``) and write its files in the runner's
-    work dir: ``best_file``, ``result.json`` and ``predictions.csv``
-    (``predictions_file``: the best epoch's saved validation predictions)."""
+    work dir: ``best.pth``, ``result.json`` and ``predictions.csv`` (from the
+    best epoch's saved validation predictions where it was chosen on them)."""
     module = runner.model.module if is_model_wrapper(runner.model) else runner.model
     net = module.model
     work_dir = Path(runner.work_dir)
@@ -69,7 +70,7 @@ def finish_run(runner, cfg: Config, spec: RunSpec, *, cache, split: Mapping[str,
                       batch_size=int(cfg.val_dataloader.batch_size))
     data_cfg, pipeline = dict(cfg.get("data") or {}), pipeline_steps(cfg, "test")
     started = time.perf_counter()
-    saved = work_dir / predictions_file
+    saved = work_dir / PREDICTIONS_FILE
     if cfg.get("select_on", "test") == "test" and saved.is_file():
         predictions = _saved_predictions(saved, best["epoch"], runner.val_dataloader.dataset, net.aus)
     else:
@@ -108,7 +109,7 @@ def finish_run(runner, cfg: Config, spec: RunSpec, *, cache, split: Mapping[str,
         train_time=float(timer.total), eval_time=eval_time,
         params=sum(p.numel() for p in net.parameters()),
         trainable_params=sum(p.numel() for p in net.parameters() if p.requires_grad),
-        checkpoint=str(work_dir / best_file))
+        checkpoint=str(work_dir / BEST_FILE))
     result = RunResult(scores=scores, provenance=provenance, training=training, cross=cross,
                        intensity=intensity)
     best_meta = dict(epoch=best["epoch"], selected_on=provenance.select_on,
@@ -119,7 +120,7 @@ def finish_run(runner, cfg: Config, spec: RunSpec, *, cache, split: Mapping[str,
         best_meta.update(icc_mean=intensity.icc_mean, pcc_mean=intensity.pcc_mean,
                          mae_mean=intensity.mae_mean)
     meta = dict(provenance.__dict__, aus=list(net.aus), task=result.task, best=best_meta)
-    save_checkpoint(work_dir / best_file, net.state_dict(), meta)
+    save_checkpoint(work_dir / BEST_FILE, net.state_dict(), meta)
     result.write(work_dir / RESULT_FILE)
     return result
 

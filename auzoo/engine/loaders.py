@@ -91,7 +91,7 @@ def frames_loader_cfg(source: FramesSource, loader_cfg: Mapping[str, Any], *, tr
     ``train_dataloader`` / ``val_dataloader`` (batch_size: the global batch;
     num_workers; for training, the batch sampler as ``sampler``)."""
     import auzoo.data.au_frames  # noqa: F401  (registers AUFrames and collate_batch)
-    from auzoo.engine.runner import global_batch_split
+    from auzoo.engine.dist import global_batch_split
 
     loader_cfg = dict(loader_cfg or {})
     workers = loader_workers(device, world_size, loader_cfg.get("num_workers"))

@@ -21,7 +21,13 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+# What a run leaves in its work dir: its result, its settings (a resume
+# refuses other ones), the chosen model, and the best epoch's predictions
+# while the run goes on.
 RESULT_FILE = "result.json"
+RUN_FILE = "run.json"
+BEST_FILE = "best.pth"
+PREDICTIONS_FILE = "best_predictions.npz"
 RECORD_VERSION = 2
 
 
@@ -278,5 +284,6 @@ def read_result(path) -> Optional[RunResult]:
     return RunResult.read(path) if path.is_file() else None
 
 
-__all__ = ["AUScores", "IntensityScores", "Provenance", "RESULT_FILE", "RunResult", "RunSpec",
+__all__ = ["AUScores", "BEST_FILE", "IntensityScores", "PREDICTIONS_FILE", "Provenance",
+           "RESULT_FILE", "RUN_FILE", "RunResult", "RunSpec",
            "Training", "read_result"]

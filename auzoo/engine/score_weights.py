@@ -26,8 +26,8 @@ def score_weights(spec: RunSpec, progress=None) -> RunResult:
     (``progress``: the bench's, unused: scoring one fold is quick.)"""
     from auzoo.data import open_cache
     from auzoo.engine.checkpoint import device_name, software_versions
+    from auzoo.engine.dist import resolve_device
     from auzoo.engine.evaluate import Scoring, evaluate_loaded, score_other
-    from auzoo.engine.runner import resolve_device
     from auzoo.engine.weight_formats import load_weights
 
     if not spec.weights:

@@ -10,18 +10,69 @@ fail with a message that names their new place.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from mmengine.config import Config
 
-# Command-line options and the config keys they set.
-OPTION_KEYS = {
-    "max_epochs": "train_cfg.max_epochs",
-    "iters_per_epoch": "train_dataloader.sampler.iters_per_epoch",
-    "batch_size": "train_dataloader.batch_size",
-    "img_size": "img_size",
-    "select_on": "select_on",
-}
+from auzoo.engine.input_size import propagate_img_size
+
+
+@dataclass(frozen=True)
+class ConfigFlag:
+    """A command-line flag that is sugar for ``--cfg-options KEY=VALUE``: the
+    commands add it from here and put its value in the config under ``key``."""
+
+    dest: str                          # the flag is --dest-with-dashes
+    key: str                           # the config key it sets
+    help: str
+    type: Optional[Callable[[str], Any]] = None
+    choices: Optional[Tuple[str, ...]] = None
+    switch: bool = False               # a flag without value: KEY=True
+    commands: Tuple[str, ...] = ("train", "bench")
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.dest.replace("_", "-")
+
+
+# The one table of flags that are config keys (train, bench local, shards,
+# Slurm and torchrun, show): each command adds its flags from here.
+CONFIG_FLAGS = (
+    ConfigFlag("max_epochs", "train_cfg.max_epochs", "stop after this many epochs at most "
+               "(default: the config's train_cfg.max_epochs)", type=int),
+    ConfigFlag("iters_per_epoch", "train_dataloader.sampler.iters_per_epoch",
+               "batches per epoch (default: the config's; the paper: 100)", type=int),
+    ConfigFlag("batch_size", "train_dataloader.batch_size",
+               "batch size (default: the config's; the paper: 64)", type=int),
+    ConfigFlag("img_size", "img_size", "input side in pixels; the faces are resized to it and "
+               "every part of the model built for an input size gets it (default: the config's "
+               "img_size)", type=int, commands=("train", "bench", "show")),
+    ConfigFlag("select_on", "select_on", "choose the epoch on the test fold (the paper) or on "
+               "held-out training subjects (default: the config's select_on)",
+               choices=("test", "val")),
+    ConfigFlag("compile", "compile", "torch.compile the training step (worth it on a GPU for "
+               "long runs)", switch=True),
+    ConfigFlag("allow_random_init", "allow_random_init", "train a backbone with frozen stages "
+               "from random weights (recorded); without it auzoo refuses, since frozen random "
+               "layers never learn", switch=True),
+)
+OPTION_KEYS = {f.dest: f.key for f in CONFIG_FLAGS}
+
+
+def flag_options(values: Mapping[str, Any]) -> Dict[str, Any]:
+    """The config keys of flag values (``dest -> value``; None or an unset
+    switch: not given), e.g. ``{'max_epochs': 5}`` -> ``{'train_cfg.max_epochs': 5}``."""
+    unknown = set(values) - set(OPTION_KEYS)
+    if unknown:
+        raise TypeError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+    return {OPTION_KEYS[k]: v for k, v in values.items() if v is not None and v is not False}
+
+
+def with_flags(cfg_options: Optional[Mapping[str, Any]], values: Mapping[str, Any]) -> Dict[str, Any]:
+    """``--cfg-options`` and the flags given, the flags last (as typed after them)."""
+    return {**dict(cfg_options or {}), **flag_options(values)}
+
 
 # Keys of the first schema -> where they live now.
 RENAMED = {
@@ -154,10 +205,11 @@ def resolve_config(model, cfg_options: Optional[Mapping[str, Any]] = None,
     applied = apply_preset(cfg, preset) if preset else {}
     if cfg_options:
         _merge(cfg, cfg_options, "--cfg-options")
-    unknown = set(options) - set(OPTION_KEYS)
-    if unknown:
-        raise TypeError(f"unknown training option(s): {', '.join(sorted(unknown))}")
-    _merge(cfg, {OPTION_KEYS[k]: v for k, v in options.items() if v is not None}, "options")
+    flags = flag_options(options)
+    if flags:
+        _merge(cfg, flags, "options")
+    propagate_img_size(cfg, [(f"the 'demo' entry of {name}", applied.get("demo") or {}),
+                             ("--cfg-options", cfg_options or {}), ("options", flags)])
     check_keys(cfg, cfg_options, preset)
     if cfg.get("select_on", "test") not in ("test", "val"):
         raise ValueError(f"select_on must be 'test' or 'val', not {cfg.select_on!r}")

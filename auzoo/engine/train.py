@@ -26,7 +26,6 @@ Under ``torchrun`` the same call trains with DistributedDataParallel.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -34,16 +33,13 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
-import torch
 from mmengine.config import Config
 
 from auzoo.engine.checkpoint import (plain)
-from auzoo.engine.records import (RESULT_FILE, RunResult, RunSpec, read_result)
+from auzoo.engine.records import (BEST_FILE, PREDICTIONS_FILE, RESULT_FILE, RUN_FILE, RunResult,
+                                  RunSpec, read_result)
 from auzoo.utils.io import atomic_write_text
 
-PREDICTIONS_FILE = "best_predictions.npz"
-RUN_FILE = "run.json"
-BEST_FILE = "best.pth"
 
 
 def _digest(obj: Any) -> str:
@@ -111,8 +107,8 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     from mmengine.dist import barrier, get_rank
 
     from auzoo.data import open_cache
-    from auzoo.engine.runner import (AuzooRunner, RunPlan, launch, on_rank0, resolve_device,
-                                     run_task, runner_config, selection_key)
+    from auzoo.engine.dist import launcher as dist_launcher, on_rank0, resolve_device
+    from auzoo.engine.runner import AuzooRunner, RunPlan, run_task, runner_config, selection_key
     from auzoo.engine.settings import preset_piece, resolve_config
 
     spec = dataclasses.replace(spec, preset=preset_piece(spec.preset))  # 'cpu-demo' = 'cpu_demo'
@@ -120,7 +116,7 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     if spec.allow_random_init:
         cfg.allow_random_init = True
     dev = resolve_device(spec.device)
-    launcher = launch(dev)
+    launcher = dist_launcher(dev)
     work_dir = Path(spec.work_dir or default_work_dir(cfg.name, spec.fold, spec.seed)).resolve()
     cache = open_cache(spec.data)
     aus = model_aus(cfg, cache.dataset)
@@ -178,8 +174,7 @@ def train(spec: RunSpec, progress=None) -> RunResult:
     result = None
     if get_rank() == 0:
         from auzoo.engine.finish import finish_run
-        result = finish_run(runner, cfg, spec, cache=cache, split=split, device=dev,
-                            predictions_file=PREDICTIONS_FILE, best_file=BEST_FILE)
+        result = finish_run(runner, cfg, spec, cache=cache, split=split, device=dev)
         _remove_resume_state(work_dir)
     return on_rank0(lambda: result)
 
@@ -187,7 +182,7 @@ def train(spec: RunSpec, progress=None) -> RunResult:
 def _check_batch(cfg: Config, launcher: str) -> None:
     from mmengine.dist import get_world_size
 
-    from auzoo.engine.runner import global_batch_split
+    from auzoo.engine.dist import global_batch_split
     if launcher != "none":
         global_batch_split(int(cfg.train_dataloader.batch_size), get_world_size())
 
@@ -286,20 +281,3 @@ def _remove_resume_state(work_dir: Path) -> None:
         path.unlink(missing_ok=True)
     (work_dir / "last_checkpoint").unlink(missing_ok=True)
     (work_dir / PREDICTIONS_FILE).unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def distributed_session():
-    """Leave the process group together at the end of a command: a rank that
-    exits while another still holds its gloo connections can abort that one.
-    (After an error, no barrier: the other ranks may never reach it.)"""
-    from mmengine.dist import barrier, is_distributed
-    try:
-        yield
-    except BaseException:
-        if is_distributed():
-            torch.distributed.destroy_process_group()
-        raise
-    if is_distributed():
-        barrier()
-        torch.distributed.destroy_process_group()

@@ -55,8 +55,10 @@ def show_model(name_or_path: str, cfg_options: Optional[Mapping[str, Any]] = Non
     from auzoo.utils.console import make_console, rule
 
     from auzoo.config_check import check_config, key_locator
+    from auzoo.engine.input_size import propagate_img_size
 
     cfg = apply_overrides(load_config(name_or_path), dict(cfg_options or {}))
+    propagate_img_size(cfg, [("--cfg-options", cfg_options or {})])  # --img-size reaches the model
     check_config(cfg, key_locator(cfg, cfg_options))
     model = auzoo.build_model(cfg)
     size = int(img_size or cfg.get("img_size", 224))

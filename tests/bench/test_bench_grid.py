@@ -64,11 +64,15 @@ def test_all_leaves_out_excluded_models_and_stage1_pieces(tmp_path, monkeypatch)
 
 
 def test_grid_options(models, caches, tmp_path):
+    from auzoo.bench.options import BenchOptions
     from auzoo.bench.run import make_grid
 
-    g = make_grid([str(models["alpha"])], data=[caches["disfa_cache"], caches["bp4d_cache"]],
-                  out=tmp_path / "o", seeds="0,1", max_epochs=3, batch_size=8,
-                  cfg_options={"img_size": 32})
+    def make(*models, **kw):
+        return make_grid(BenchOptions.of(models, **kw))
+
+    g = make(str(models["alpha"]), data=[caches["disfa_cache"], caches["bp4d_cache"]],
+             out=tmp_path / "o", seeds="0,1", max_epochs=3, batch_size=8,
+             cfg_options={"img_size": 32})
     assert g.cfg_options == {"img_size": 32, "train_cfg.max_epochs": 3,
                              "train_dataloader.batch_size": 8}
     assert g.preset is None and not g.synthetic  # real data: the config's schedule
@@ -76,11 +80,15 @@ def test_grid_options(models, caches, tmp_path):
     spec = g.spec(g.cells()[-1])
     assert (spec.fold, spec.seed, spec.resume) == (3, 1, True)
     assert spec.work_dir == str(tmp_path / "o" / "bp4d_cache" / "cells" / "alpha" / "fold3" / "seed1")
-    single = make_grid([str(models["alpha"])], data=caches["disfa_cache"], out=tmp_path / "o",
-                       preset="cpu-demo")
+    single = make(str(models["alpha"]), data=caches["disfa_cache"], out=tmp_path / "o",
+                  preset="cpu-demo")
     assert single.out_dir(single.data[0]) == tmp_path / "o" and single.preset == "cpu_demo"
     with pytest.raises(ValueError, match="no model"):
-        make_grid([], data=caches["disfa_cache"])
+        make(data=caches["disfa_cache"])
+    with pytest.raises(TypeError, match="unknown bench option.*max_epoch"):
+        make(str(models["alpha"]), max_epoch=3)  # a misspelt flag is not dropped
+    with pytest.raises(ValueError, match="--seeds 0,1,2 or --seed N, not both"):
+        make(str(models["alpha"]), seeds="0,1", seed=2)
 
 
 def test_weights_patterns_name_each_folds_files(tmp_path):
@@ -101,5 +109,6 @@ def test_weights_patterns_name_each_folds_files(tmp_path):
         _check_weights_grid(["a", "b"], False, "0", {})
     with pytest.raises(ValueError, match="nothing to seed"):
         _check_weights_grid(["a"], False, "0,1", {})
-    with pytest.raises(ValueError, match="--max-epochs do not apply"):
-        _check_weights_grid(["a"], False, "0", {"max_epochs": 3, "batch_size": None})
+    with pytest.raises(ValueError, match=r"--max-epochs \(train_cfg.max_epochs\) do not apply"):
+        _check_weights_grid(["a"], False, "0", {"train_cfg.max_epochs": 3, "model.aus": (1, 2)})
+    _check_weights_grid(["a"], False, "0", {"model.aus": (1, 2)})  # the model's own keys apply

@@ -152,7 +152,7 @@ def test_under_torchrun_every_rank_runs_each_cell_and_rank0_writes(models, cache
     script.write_text(
         "import os, pathlib\n"
         "from bench_fake_train import ddp_fake_train\n"
-        "from auzoo.bench.cli import distributed_session\n"
+        "from auzoo.engine.dist import distributed_session\n"
         "from auzoo.bench.main import bench\n"
         "with distributed_session():\n"
         f"    r = bench([{str(models['alpha'])!r}], data={str(caches['disfa_cache'])!r}, "

@@ -103,7 +103,7 @@ def test_ddp_ranks_together_are_the_single_process_epoch(world_size):
 
 def test_bad_arguments():
     labels, _ = imbalanced(100)
-    from auzoo.engine.runner import global_batch_split
+    from auzoo.engine.dist import global_batch_split
 
     with pytest.raises(ValueError, match="does not split over 3 processes.*63 or 66"):
         global_batch_split(64, 3)

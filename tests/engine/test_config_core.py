@@ -214,7 +214,7 @@ def test_training_with_loader_workers_outside_fork(tiny_cache, tmp_path):
 
 
 def test_batch_that_does_not_split_over_ranks_is_refused_with_the_fix():
-    from auzoo.engine.runner import global_batch_split
+    from auzoo.engine.dist import global_batch_split
 
     assert global_batch_split(64, 4) == 16
     with pytest.raises(ValueError, match=r"batch_size=63 or 66"):

@@ -69,6 +69,8 @@ def test_the_demo_entry_keeps_the_recipes_optimiser_and_fits_its_schedule():
     steps = cfg.train_cfg.max_epochs
     assert cfg.param_scheduler[1].end == cfg.param_scheduler[1].begin + cfg.param_scheduler[1].T_max == steps
     assert cfg.custom_hooks[0].patience >= steps  # the whole schedule runs
+    assert cfg.select_on == "test"  # like every demo: all training subjects train
+    assert cfg.param_scheduler[1].eta_min_ratio * cfg.optim_wrapper.optimizer.lr == pytest.approx(1e-6)
 
 
 @pytest.mark.parametrize("device, train, wrapper", [
@@ -90,3 +92,16 @@ def test_a_run_trains_as_the_official_amp_on_a_gpu(device, train, wrapper):
                                             channels_last=device == "cuda")
     assert rc.optim_wrapper.get("type", "OptimWrapper") == wrapper
     assert rc.optim_wrapper.constructor == "LayerDecayOptimWrapperConstructor"
+
+
+@pytest.mark.parametrize("model", ["fmae_vitb", "fmae_iat_vitl"])
+def test_img_size_reaches_the_vit(model):
+    """The ViT's patch grid is built for the run's size: --img-size reaches it."""
+    from auzoo.engine.input_size import check_input_size
+
+    assert resolve_config(model).model.backbone.img_size == 224
+    cfg = resolve_config(model, {"img_size": 96, "model.backbone.depth": 1})
+    assert cfg.model.backbone.img_size == 96
+    check_input_size(cfg)
+    with pytest.raises(ValueError, match=r"model\.backbone\.img_size=96 disagrees with img_size=224"):
+        resolve_config(model, {"model.backbone.img_size": 96})

@@ -10,21 +10,22 @@ _base_ = ['./megraphau_r50_stage1.py']
 
 model = dict(
     channels=512,  # 1024 / 2
+    # img_size: Swin is built for the run's input size (its patch grid and
+    # windows); auzoo writes the config's img_size here (--img-size reaches it).
     backbone=dict(_delete_=True, type='TimmBackbone', model_name='swin_base_patch4_window7_224',
-                  weights=None, out_indices=(3,), drop_path_rate=0.5),
+                  weights=None, out_indices=(3,), drop_path_rate=0.5, img_size=224),
     token_norm=True,  # Swin's final norm, which timm's feature extractor leaves out
 )
 optim_wrapper = dict(optimizer=dict(lr=1e-4))  # README stage-1 commands
 
-# Synthetic demo at 64 px: Swin is built for that size (its windows shrink to
-# the 2 x 2 map of the last stage), without drop-path (a regulariser that only
+# Synthetic demo at the preset's 64 px (Swin is built for it: its windows shrink
+# to the 2 x 2 map of the last stage), without drop-path (a regulariser that only
 # slows 80 steps down), and with AdamW at 3e-4: a transformer from random
 # weights without warm-up is unstable at the CNN preset's 1e-3. Its 80 steps
 # draw AU-weighted batches, as TRA-Net's recipe does: shuffled draws show it
 # too few rare-AU frames to learn them from random weights in that time
 # (fold 1, seeds 0 and 1: 42.6 and 26.7 F1 shuffled, always-present 30.1).
 demo = {
-    'model.backbone.img_size': 64,
     'model.backbone.drop_path_rate': 0.0,
     'train_dataloader.sampler.type': 'AUWeightedBatchSampler',
     'optim_wrapper.optimizer.lr': 3e-4,
