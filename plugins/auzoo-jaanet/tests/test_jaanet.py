@@ -172,5 +172,9 @@ def test_demo_entry_keeps_the_recipes_optimiser():
     assert cfg.optim_wrapper.optimizer == dict(type="SGD", lr=0.01, momentum=0.9, nesterov=True,
                                                weight_decay=5e-4)
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys.attention_refine.lr_mult == 2.0
-    assert cfg.param_scheduler == []  # a constant rate over the demo's 80 steps
+    assert cfg.param_scheduler == []  # a constant rate over the demo's 160 steps
+    # AU-weighted draws, as every demo's, for a schedule that reaches the recipe's epoch 5
+    assert cfg.train_dataloader.sampler.type == "AUWeightedBatchSampler"
+    assert cfg.train_cfg.max_epochs == 8 >= cfg.init_from.source.epoch == 5
+    assert cfg.custom_hooks[0].patience >= cfg.train_cfg.max_epochs
     assert cfg.img_size == 64

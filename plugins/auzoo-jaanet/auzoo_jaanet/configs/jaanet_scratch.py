@@ -11,4 +11,7 @@ demo = {
     'optim_wrapper.optimizer': dict(_delete_=True, type='SGD', lr=0.01, momentum=0.9,
                                     nesterov=True, weight_decay=5e-4),
     'param_scheduler': [],
+    'train_dataloader.sampler.type': 'AUWeightedBatchSampler',
+    'train_cfg.max_epochs': 8,
+    'custom_hooks': [dict(type='ResumableEarlyStopping', patience=8, begin=0)],
 }
