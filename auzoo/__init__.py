@@ -32,7 +32,8 @@ def build_model(name_or_config: ConfigLike, **overrides: Any):
     if "model" not in cfg:
         raise KeyError(f"config {cfg.filename or '(dict)'} has no 'model' section")
     apply_overrides(cfg, overrides, prefix="model.")
-    from auzoo.config_check import check_config, key_locator
+    from auzoo.config_check import check_config
+    from auzoo.config_source import key_locator
 
     check_config(cfg, key_locator(cfg, {f"model.{k}": v for k, v in overrides.items()},
                                   option_source="build_model override"), model_only=True)

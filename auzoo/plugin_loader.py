@@ -155,6 +155,7 @@ def load_builtins() -> None:
         import auzoo.data.sampler  # noqa: F401
         import auzoo.data.transforms  # noqa: F401
         import auzoo.engine.hooks  # noqa: F401
+        import auzoo.engine.progress  # noqa: F401
         import auzoo.engine.init  # noqa: F401
         import auzoo.engine.losses  # noqa: F401
         import auzoo.engine.metrics  # noqa: F401

@@ -114,7 +114,7 @@ DATA_SAMPLERS = AuzooRegistry("sampler", parent=MMENGINE_DATA_SAMPLERS, scope="a
 METRICS = AuzooRegistry("metric", parent=MMENGINE_METRICS, scope="auzoo",
                         locations=["auzoo.engine.metrics"])
 HOOKS = AuzooRegistry("hook", parent=MMENGINE_HOOKS, scope="auzoo",
-                      locations=["auzoo.engine.hooks"])
+                      locations=["auzoo.engine.hooks", "auzoo.engine.progress"])
 # Data transforms: the steps of a config's ``train_pipeline`` / ``test_pipeline``
 # (face alignment, crops, flips, colour jitter), as mmengine's convention has them.
 TRANSFORMS = AuzooRegistry("transform", parent=MMENGINE_TRANSFORMS, scope="auzoo",

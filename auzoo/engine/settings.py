@@ -221,7 +221,8 @@ def check_keys(cfg: Config, cfg_options: Optional[Mapping[str, Any]] = None,
                preset: Optional[str] = None) -> None:
     """Refuse keys nothing reads, naming the file (or ``--cfg-options``) they came from."""
     from auzoo.config import config_path
-    from auzoo.config_check import check_config, key_locator
+    from auzoo.config_check import check_config
+    from auzoo.config_source import key_locator
 
     piece = preset_piece(preset)
     extra = [config_path(f"{PRESET_DIR}/{piece}.py")] if piece else []

@@ -158,7 +158,7 @@ def train(spec: RunSpec, progress=None) -> RunResult:
         # forkserver; that switch is the point (docs/training.md), not news
         warnings.filterwarnings("ignore", message="Multi-processing start method")
         runner = AuzooRunner.from_cfg(rc)
-    from auzoo.engine.hooks import ProgressHook
+    from auzoo.engine.progress import ProgressHook
     progress_hook = ProgressHook(spec.label or f"{cfg.name} fold {spec.fold}", progress=progress,
                                  monitor=selection_key(cfg))
     runner.register_hook(progress_hook, priority="BELOW_NORMAL")

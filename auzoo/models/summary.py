@@ -54,7 +54,8 @@ def show_model(name_or_path: str, cfg_options: Optional[Mapping[str, Any]] = Non
     from auzoo.config import apply_overrides, load_config
     from auzoo.utils.console import make_console, rule
 
-    from auzoo.config_check import check_config, key_locator
+    from auzoo.config_check import check_config
+    from auzoo.config_source import key_locator
     from auzoo.engine.input_size import propagate_img_size
 
     cfg = apply_overrides(load_config(name_or_path), dict(cfg_options or {}))

@@ -45,7 +45,7 @@ def test_list_models_in_a_pipe_keeps_every_path():
 def test_training_into_a_pipe_prints_a_heartbeat_and_one_line_per_epoch(
         tiny_cache, tiny_config, tmp_path, capsys, monkeypatch):
     from auzoo.cli import main
-    from auzoo.engine.hooks import ProgressHook
+    from auzoo.engine.progress import ProgressHook
 
     monkeypatch.setattr(ProgressHook, "heartbeat_s", 0.0)  # every iteration, for the test
     label = "a-model-with-a-rather-long-name-" + "x" * 80  # longer than 80 columns: no wrap
