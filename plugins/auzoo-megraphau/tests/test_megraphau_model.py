@@ -133,6 +133,11 @@ def test_demo_overrides_apply_to_the_configs():
         demo = dict(cfg.demo)
         apply_overrides(cfg, demo)
         assert cfg.param_scheduler[0].T_max == 4, name
+        # every stage draws AU-weighted batches, chooses on the test fold, drops the jitter
+        assert cfg.train_dataloader.sampler.type == "AUWeightedBatchSampler", name
+        assert cfg.select_on == "test", name
+        assert "ColorJitter" not in [s["type"] for s in cfg.train_pipeline], name
+        assert cfg.test_pipeline == auzoo.load_config(name).test_pipeline, name
         if "swinb" in name:
             assert cfg.optim_wrapper.optimizer.lr == 3e-4  # its size: the preset's img_size
 
