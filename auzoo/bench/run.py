@@ -170,7 +170,7 @@ def _check_weights_grid(models, use_all: bool, seeds, cfg_options: Mapping[str, 
         raise ValueError("--weights scores the weights of one model: name exactly one MODEL")
     if len(grid.parse_seeds(seeds)) != 1:
         raise ValueError("--weights scores given weights: there is nothing to seed (no --seeds)")
-    training = [f"{f.flag} ({f.key})" for f in CONFIG_FLAGS if f.key in cfg_options]
+    training = [f"{f.flag} ({f.key})" for f in CONFIG_FLAGS if f.training and f.key in cfg_options]
     if training:
         raise ValueError(f"--weights scores given weights, nothing is trained: "
                          f"{', '.join(training)} do not apply")

@@ -30,6 +30,7 @@ class ConfigFlag:
     choices: Optional[Tuple[str, ...]] = None
     switch: bool = False               # a flag without value: KEY=True
     commands: Tuple[str, ...] = ("train", "bench")
+    training: bool = True              # only training reads it (refused when weights are scored)
 
     @property
     def flag(self) -> str:
@@ -47,7 +48,7 @@ CONFIG_FLAGS = (
                "batch size (default: the config's; the paper: 64)", type=int),
     ConfigFlag("img_size", "img_size", "input side in pixels; the faces are resized to it and "
                "every part of the model built for an input size gets it (default: the config's "
-               "img_size)", type=int, commands=("train", "bench", "show")),
+               "img_size)", type=int, commands=("train", "bench", "show"), training=False),
     ConfigFlag("select_on", "select_on", "choose the epoch on the test fold (the paper) or on "
                "held-out training subjects (default: the config's select_on)",
                choices=("test", "val")),

@@ -111,4 +111,6 @@ def test_weights_patterns_name_each_folds_files(tmp_path):
         _check_weights_grid(["a"], False, "0,1", {})
     with pytest.raises(ValueError, match=r"--max-epochs \(train_cfg.max_epochs\) do not apply"):
         _check_weights_grid(["a"], False, "0", {"train_cfg.max_epochs": 3, "model.aus": (1, 2)})
+    # the input size applies to scoring too: given weights are scored at it
+    _check_weights_grid(["a"], False, "0", {"img_size": 48})
     _check_weights_grid(["a"], False, "0", {"model.aus": (1, 2)})  # the model's own keys apply

@@ -17,7 +17,8 @@ from auzoo.data.datasets.bp4d import BP4D, BP4D_AUS
 from auzoo.data.datasets.bp4d import prepare as prep_bp4d
 from auzoo.data.datasets.bp4d.prepare import prepare_bp4d
 from auzoo.data.prepare.writer import is_done
-from auzoo.data.sampler import AUWeightedBatchSampler, frame_weights, positive_rates
+from auzoo.data.sampler import (AUWeightedBatchSampler, frame_weights, labelled_frames,
+                                 positive_rates)
 from auzoo.data.datasets.bp4d.synth import SequenceSettings, sequence_truth
 
 SUBJECTS, FRAMES, TASKS, WIDTH, HEIGHT, SEED, SIZE = 3, 12, 2, 208, 278, 4, 64
@@ -107,7 +108,8 @@ def test_nines_are_neither_present_nor_absent(full_cache):
     as_absent = ds.labels.mean(0)                          # what treating 9 as 0 would give
     assert not np.allclose(positive_rates(ds.labels, ds.mask)[[col[1], col[23]]],
                            as_absent[[col[1], col[23]]])
-    sampler = AUWeightedBatchSampler(ds.labels, ds.mask, batch_size=8, iters_per_epoch=2)
+    sampler = AUWeightedBatchSampler(labelled_frames(ds.labels, ds.mask), batch_size=8,
+                                     iters_per_epoch=2)
     np.testing.assert_allclose(sampler.weights, frame_weights(ds.labels, mask=ds.mask))
     assert not np.allclose(sampler.weights, frame_weights(ds.labels))
 
