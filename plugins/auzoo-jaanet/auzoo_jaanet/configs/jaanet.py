@@ -95,9 +95,9 @@ keep_epochs = (5,)
 # -50 and the demo ends below always-present. It keeps the rate constant (the
 # recipe's cut every 2 epochs comes after 25,000 steps on real data), draws
 # the AU-weighted batches every other demo draws (in 80 shuffled batches the
-# rare AUs are too few: F1 0 on AU1, AU6 and AU9, mean 25.9 and 29.3 on seeds
-# 0 and 1), and trains 8 epochs of 20. Fold 1, jaanet_scratch: mean F1 75.7
-# (seed 0), 77.3 (seed 1), always-present 30.1.
+# rare AUs are too few: F1 0 on AU1, AU6 and AU9, mean 25.9; over 8 shuffled
+# epochs 58.3 and 29.3 on seeds 0 and 1), and trains 8 epochs of 20. Fold 1,
+# jaanet_scratch: mean F1 75.7 (seed 0), 77.3 (seed 1), always-present 30.1.
 # On the synthetic DISFA the recipe's BP4D run is a demo run too: jaanet on
 # the synthetic BP4D (fold 2, the same schedule), trained first inside the
 # cell, and its epoch 5 starts the DISFA model, as the recipe's does.
