@@ -25,13 +25,15 @@ class RecordBatchesHook(Hook):
 
 @HOOKS.register_module(force=True)
 class SlowEpochHook(Hook):
-    """Sleeps after each scored epoch (after its checkpoint is written), so a
-    test can kill the run between epochs."""
+    """Sleeps before each epoch after the first, when the previous one has
+    been scored and its checkpoint written (whatever the order of the hooks
+    that do that), so a test can kill the run between epochs."""
 
     priority = "LOWEST"
 
     def __init__(self, seconds: float):
         self.seconds = seconds
 
-    def after_val_epoch(self, runner, metrics=None):
-        time.sleep(self.seconds)
+    def before_train_epoch(self, runner):
+        if runner.epoch > 0:
+            time.sleep(self.seconds)
