@@ -172,7 +172,8 @@ class ResumableEarlyStopping(EarlyStoppingHook):
             best_score=float(self.best_score), wait_count=int(self.wait_count))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = checkpoint.get("meta", {}).get("early_stopping")
+        # mmengine calls this for load_from too: only a resumed run continues the count
+        state = checkpoint.get("meta", {}).get("early_stopping") if runner._resume else None
         if not state:
             return
         self.best_score = float(state["best_score"])
@@ -203,4 +204,5 @@ class TrainTimeHook(Hook):
         checkpoint.setdefault("meta", {})["train_time_s"] = float(self.total)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        self.before = float(checkpoint.get("meta", {}).get("train_time_s", 0.0))
+        if runner._resume:  # load_from starts a new run's clock
+            self.before = float(checkpoint.get("meta", {}).get("train_time_s", 0.0))

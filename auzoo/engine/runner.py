@@ -14,6 +14,7 @@ a quiet console, and a single process that stays on the device it was given.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from pathlib import Path
@@ -205,7 +206,7 @@ def runner_config(cfg: Config, plan: RunPlan) -> Config:
                        cfg.get("channels_last", True))),
                    log_interval=int((default_hooks.get("logger") or {}).get("interval", 20)),
                    init=dict(run=plan.init_from, allow_random=bool(cfg.get("allow_random_init")))),
-        work_dir=str(plan.work_dir), experiment_name=rc.get("experiment_name") or cfg.name,
+        work_dir=str(plan.work_dir), experiment_name=_experiment_name(rc.get("experiment_name") or cfg.name),
         val_evaluator=[dict(m, aus=tuple(plan.aus)) if m.get("type") in _METRIC_KEYS else m
                        for m in _as_list(cfg.get("val_evaluator"))
                        or [dict(type=t) for t in TASK_EVALUATORS[task]]],
@@ -236,3 +237,14 @@ def _as_list(value) -> list:
     if isinstance(value, Mapping):
         return [dict(value)]
     return [dict(v) for v in value]
+
+
+_RUNS_IN_PROCESS = itertools.count(1)
+
+
+def _experiment_name(name: str) -> str:
+    """A name no other run of this process has: mmengine keys its message hub,
+    logger and visualizer by ``NAME_TIMESTAMP`` (to the second), and a second
+    run started within the same second would take the first one's (and its
+    best score)."""
+    return f"{name}-{next(_RUNS_IN_PROCESS)}"
