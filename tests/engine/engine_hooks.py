@@ -24,16 +24,23 @@ class RecordBatchesHook(Hook):
 
 
 @HOOKS.register_module(force=True)
-class SlowEpochHook(Hook):
-    """Sleeps before each epoch after the first, when the previous one has
-    been scored and its checkpoint written (whatever the order of the hooks
-    that do that), so a test can kill the run between epochs."""
+class HoldBetweenEpochsHook(Hook):
+    """Holds the run before its second epoch, once the first has been scored
+    and saved (whatever the order of the hooks that do that): writes
+    ``marker``, then waits up to ``seconds``, so that a test signals the run
+    at a known point instead of racing it. A rerun that finds the marker
+    (a resume, --force) does not wait."""
 
     priority = "LOWEST"
 
-    def __init__(self, seconds: float):
+    def __init__(self, marker: str, seconds: float = 120.0):
+        self.marker = Path(marker)
         self.seconds = seconds
 
     def before_train_epoch(self, runner):
-        if runner.epoch > 0:
-            time.sleep(self.seconds)
+        if runner.epoch != 1 or self.marker.exists():
+            return
+        self.marker.write_text(str(runner.epoch))
+        deadline = time.monotonic() + self.seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
