@@ -132,7 +132,10 @@ def test_demo_overrides_apply_to_the_configs():
         cfg = auzoo.load_config(name)
         demo = dict(cfg.demo)
         apply_overrides(cfg, demo)
-        assert cfg.param_scheduler[0].T_max == 4, name
+        epochs = 16 if "swinb" in name else 4  # the cosine fitted to the demo's epochs
+        assert cfg.param_scheduler[0].T_max == cfg.param_scheduler[0].end == epochs, name
+        if "swinb" in name:  # the preset's 4 epochs otherwise
+            assert cfg.train_cfg.max_epochs == epochs, name
         # every stage draws AU-weighted batches, chooses on the test fold, drops the jitter
         assert cfg.train_dataloader.sampler.type == "AUWeightedBatchSampler", name
         assert cfg.select_on == "test", name
@@ -140,6 +143,27 @@ def test_demo_overrides_apply_to_the_configs():
         assert cfg.test_pipeline == auzoo.load_config(name).test_pipeline, name
         if "swinb" in name:
             assert cfg.optim_wrapper.optimizer.lr == 3e-4  # its size: the preset's img_size
+            # a shallow Swin-B (2 blocks a stage), in both stages, so stage 2 takes over stage 1
+            assert tuple(cfg.model.backbone.depths) == (2, 2, 2, 2), name
+            assert cfg.model.backbone.drop_path_rate == 0.0, name
+
+
+def test_swinb_demo_builds_a_shallow_swin_b_of_the_same_widths():
+    """The demo's Swin keeps Swin-B's widths, heads and windows, 2 blocks a stage."""
+    from auzoo.config import apply_overrides
+
+    cfg = auzoo.load_config("megraphau_swinb_stage1")
+    apply_overrides(cfg, dict(cfg.demo))
+    model = auzoo.build_model(cfg, **{"backbone.img_size": 64})
+    body = model.backbone.body
+    stages = [m for name, m in body.named_children() if name.startswith("layers_")]
+    assert [len(stage.blocks) for stage in stages] == [2, 2, 2, 2]
+    assert model.backbone.out_channels[-1] == 1024  # Swin-B's last width
+    assert [stage.blocks[0].attn.num_heads for stage in stages] == [4, 8, 16, 32]
+    params = sum(p.numel() for p in model.parameters())
+    assert 35e6 < params < 45e6  # not the 88 M of the full Swin-B (the recipe's)
+    logits = model(torch.rand(2, 3, 64, 64))
+    assert logits.shape == (2, 8) and torch.isfinite(logits).all()
 
 
 def test_published_rows_belong_to_the_stage_two_configs():
