@@ -44,6 +44,10 @@ def _train_cmd(config: Path, cache: Path, work_dir: Path, *extra: str):
             "--work-dir", str(work_dir), "--device", "cpu", *extra]
 
 
+def _sigint_as_from_a_terminal():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Python then installs its KeyboardInterrupt
+
+
 def _run(cmd, **kw):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300, **kw)
     assert proc.returncode == 0, f"{' '.join(map(str, cmd))}\n{proc.stdout}\n{proc.stderr}"
@@ -334,8 +338,11 @@ def test_ctrl_c_says_how_to_resume_and_a_rerun_resumes(tiny_cache, tmp_path, cap
     held = tmp_path / "held"
     config = _config(tmp_path / "cfg", hold=held)
     work_dir = tmp_path / "run"
+    # A run started from a shell without job control (CI, `cmd &`) inherits
+    # SIGINT ignored, and Python keeps it so: start it as a terminal would.
     proc = subprocess.Popen(_train_cmd(config, tiny_cache, work_dir), env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_as_from_a_terminal)
     deadline = time.time() + 240
     while not held.exists():  # the run waits there, after epoch 1 is saved
         assert proc.poll() is None, proc.communicate()
