@@ -41,6 +41,4 @@ class HoldBetweenEpochsHook(Hook):
         if runner.epoch != 1 or self.marker.exists():
             return
         self.marker.write_text(str(runner.epoch))
-        deadline = time.monotonic() + self.seconds
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
+        time.sleep(self.seconds)  # a signal's KeyboardInterrupt ends the sleep

@@ -4,8 +4,6 @@
 ``epoch_N.pth``) and a custom hook; a key that cannot work is refused by name."""
 from __future__ import annotations
 
-import os
-
 import shutil
 from pathlib import Path
 
@@ -59,24 +57,17 @@ def tracked(tiny_cache, tiny_config, tmp_path_factory):
     pytest.importorskip("mlflow")
     root = tmp_path_factory.mktemp("tracked")
     store = f"sqlite:///{root / 'mlflow.db'}"  # a local store in one file
-    here = os.getcwd()
-    os.chdir(root)  # MLflow keeps the run's artifacts in ./mlruns: here, not the caller's folder
-    try:
-        result = _run_tracked(tiny_config, tiny_cache, root, store)
-    finally:
-        os.chdir(here)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)  # MLflow keeps the run's artifacts in ./mlruns: here, not the caller's folder
+        result = _train(tiny_config, tiny_cache, root / "run",
+                        visualizer=dict(type="Visualizer", vis_backends=[
+                            dict(type="TensorboardVisBackend"),
+                            dict(type="MLflowVisBackend", tracking_uri=store, exp_name="tiny")]),
+                        log_processor=dict(window_size=7, by_epoch=True),
+                        auto_scale_lr=dict(enable=True, base_batch_size=4),
+                        custom_hooks=_hooks("tracked", keep=str(root / "epoch.pth")),
+                        **{"default_hooks.logger.interval": 1})  # the loss of every step
     return dict(root=root, store=store, result=result, seen=SEEN["tracked"])
-
-
-def _run_tracked(tiny_config, tiny_cache, root, store):
-    return _train(tiny_config, tiny_cache, root / "run",
-                    visualizer=dict(type="Visualizer", vis_backends=[
-                        dict(type="TensorboardVisBackend"),
-                        dict(type="MLflowVisBackend", tracking_uri=store, exp_name="tiny")]),
-                    log_processor=dict(window_size=7, by_epoch=True),
-                    auto_scale_lr=dict(enable=True, base_batch_size=4),
-                    custom_hooks=_hooks("tracked", keep=str(root / "epoch.pth")),
-                    **{"default_hooks.logger.interval": 1})  # the loss of every step
 
 
 def test_tensorboard_event_files_hold_a_val_score_per_epoch(tracked):

@@ -134,8 +134,6 @@ def test_demo_overrides_apply_to_the_configs():
         apply_overrides(cfg, demo)
         epochs = 16 if "swinb" in name else 4  # the cosine fitted to the demo's epochs
         assert cfg.param_scheduler[0].T_max == cfg.param_scheduler[0].end == epochs, name
-        if "swinb" in name:  # the preset's 4 epochs otherwise
-            assert cfg.train_cfg.max_epochs == epochs, name
         # every stage draws AU-weighted batches, chooses on the test fold, drops the jitter
         assert cfg.train_dataloader.sampler.type == "AUWeightedBatchSampler", name
         assert cfg.select_on == "test", name
@@ -143,6 +141,7 @@ def test_demo_overrides_apply_to_the_configs():
         assert cfg.test_pipeline == auzoo.load_config(name).test_pipeline, name
         if "swinb" in name:
             assert cfg.optim_wrapper.optimizer.lr == 3e-4  # its size: the preset's img_size
+            assert cfg.train_cfg.max_epochs == epochs, name  # the preset's 4 otherwise
             # a shallow Swin-B (2 blocks a stage), in both stages, so stage 2 takes over stage 1
             assert tuple(cfg.model.backbone.depths) == (2, 2, 2, 2), name
             assert cfg.model.backbone.drop_path_rate == 0.0, name
